@@ -1,0 +1,87 @@
+# reel: one top-level Makefile.  `make test` is the only command a newcomer
+# needs: it checks (and on Debian, as root, installs) the dependencies,
+# builds the float and double libraries and runs the whole suite.
+#
+# Targets: all test asan bench clean deps.  WERROR=0 relaxes -Werror.
+
+CC      ?= cc
+WERROR  ?= 1
+OPT     ?= -O2 -march=native
+WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+INCS    := -Iengine -Ilayers -Ioptim -Imodels
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP
+LDLIBS  := -lblis -lcjson -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c,$(wildcard models/*.c))
+TEST_SRCS := $(wildcard test/*.c)
+BENCH_SRCS := $(wildcard bench/*.c)
+
+# Four builds: float and double, plain and sanitized.  Each has its own
+# object directory; the double build (-DREEL_DOUBLE) runs the gradient checks.
+VARIANTS := f d asan-f asan-d
+FLAGS_f      := $(OPT)
+FLAGS_d      := $(OPT) -DREEL_DOUBLE
+FLAGS_asan-f := -O1 $(SAN)
+FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
+
+DEPS_OK := build/.deps-ok
+
+.PHONY: all test asan bench clean deps
+all: build/f/libreel.a build/d/libreel.a
+
+define variant
+build/$(1)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC [$(1)] $$<"
+	@$$(CC) $$(CFLAGS_BASE) $$(FLAGS_$(1)) -c $$< -o $$@
+
+build/$(1)/libreel.a: $$(LIB_SRCS:%.c=build/$(1)/%.o)
+	@rm -f $$@
+	@ar rcs $$@ $$^
+
+build/$(1)/reel_tests: $$(TEST_SRCS:%.c=build/$(1)/%.o) build/$(1)/libreel.a
+	@echo "  LD [$(1)] $$@"
+	@$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS)
+
+-include $$(shell find build/$(1) -name '*.d' 2>/dev/null)
+endef
+$(foreach v,$(VARIANTS),$(eval $(call variant,$(v))))
+
+build/f/reel_bench: $(BENCH_SRCS:%.c=build/f/%.o) build/f/libreel.a
+	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
+
+test: build/f/reel_tests build/d/reel_tests
+	@sh test/run.sh build/f/reel_tests build/d/reel_tests
+
+asan: build/asan-f/reel_tests build/asan-d/reel_tests
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests
+
+bench: build/f/reel_bench
+	@BLIS_NUM_THREADS=1 build/f/reel_bench
+
+# Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
+# and linking a probe; installed with apt-get when missing and possible.
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	@mkdir -p build
+	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return 0;}\n' \
+		| $(CC) -x c - -o build/.probe $(LDLIBS) 2>/dev/null; }; \
+	if ! probe; then \
+		pkgs="libblis-dev libcjson-dev"; \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "deps: BLIS or cJSON missing; installing $$pkgs with apt-get"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || exit 1; \
+		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+			echo "deps: BLIS or cJSON missing; installing $$pkgs with sudo apt-get"; \
+			sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || exit 1; \
+		else \
+			echo "deps: BLIS or cJSON missing. Install them with:"; \
+			echo "  sudo apt-get install -y $$pkgs"; exit 1; \
+		fi; \
+		probe || { echo "deps: still cannot build against BLIS and cJSON"; exit 1; }; \
+	fi; rm -f build/.probe; touch $@
+
+clean:
+	rm -rf build

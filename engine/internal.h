@@ -1,0 +1,109 @@
+/* Engine internals shared between the engine's .c files: the node record, the
+ * tape's layout, and the helpers every op uses to check, allocate and
+ * record.  Not installed; layers and models use the public headers only. */
+#ifndef REEL_INTERNAL_H
+#define REEL_INTERNAL_H
+
+#include "ops.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* libm at the scalar type's precision. */
+#ifdef REEL_DOUBLE
+#define REEL_M(fn) fn
+#else
+#define REEL_M(fn) fn##f
+#endif
+
+/* Our own invariants only (never user input): file:line and the expression,
+ * then abort, in every build. */
+#define REEL_ASSERT(cond)                                                          \
+	do {                                                                        \
+		if (!(cond)) {                                                          \
+			fprintf(stderr, "%s:%d: internal invariant failed: %s\n", __FILE__, \
+			        __LINE__, #cond);                                           \
+			abort();                                                            \
+		}                                                                       \
+	} while (0)
+
+typedef struct reel_node reel_node;
+struct reel_node {
+	reel_node *prev;      /* the node recorded before this one */
+	reel_tensor *out;
+	reel_tensor *in[3];   /* fixed-arity inputs; variadic ops keep theirs in saved */
+	void *saved;          /* op-specific, in the arena */
+	int op;               /* reel_op */
+	int iarg[4];
+	reel_real farg;
+};
+
+typedef void (*reel__backward_fn)(reel_node *n);
+
+/* One backward per op, defined next to the op's forward. */
+#define REEL_X_DECL(id, name) void reel__bwd_##id(reel_node *n);
+REEL_OPS(REEL_X_DECL)
+#undef REEL_X_DECL
+
+typedef struct reel__chunk reel__chunk;
+struct reel__chunk {
+	reel__chunk *next;
+	size_t cap;  /* bytes of payload */
+	size_t used;
+	char *mem;   /* 64-byte aligned payload */
+};
+
+struct reel_tape {
+	reel__chunk *head, *cur;
+	size_t used;          /* bytes used this step, across chunks */
+	size_t peak;
+	size_t chunk_allocs;
+	reel_node *last;
+	size_t nnodes;
+	reel_tensor *grad_list; /* tape roots needing a gradient buffer */
+	reel_status status;
+	char err[512];
+	int training;
+	int grad_enabled;
+	reel_rng rng;
+};
+
+/* 1 when the op should do nothing: the tape already failed, or an input is
+ * NULL (then, if the tape has no error yet, one is recorded naming op). */
+int reel__skip(reel_tape *t, const char *op, int n, ...);
+
+/* Does an op with these inputs need to record a node? */
+static inline int reel__needs_grad(const reel_tape *t, const reel_tensor *a, const reel_tensor *b,
+                                   const reel_tensor *c)
+{
+	return t->grad_enabled &&
+	       ((a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad));
+}
+
+/* A new root tensor in the arena with uninitialised data. */
+reel_tensor *reel__out(reel_tape *t, int ndim, const int *shape, int requires_grad);
+
+/* Record a node for out (which must require grad); returns it (NULL: out of
+ * memory, recorded on the tape). */
+reel_node *reel__record(reel_tape *t, int op, reel_tensor *out, reel_tensor *a, reel_tensor *b,
+                        reel_tensor *c);
+
+/* The gradient buffer of x if it needs one, else NULL (inputs that need no
+ * gradient are skipped by backward). */
+static inline reel_real *reel__g(const reel_tensor *x)
+{
+	return x->requires_grad ? reel_tensor_grad(x) : NULL;
+}
+
+int reel__same_shape(const reel_tensor *a, const reel_tensor *b);
+
+/* Strided general matrix product C = alpha * A B + beta * C with A (m, k), B
+ * (k, n), C (m, n) given by row and column strides; transposes are strides.
+ * Dispatches vector shapes to gemv/ger.  The engine's only GEMM path. */
+void reel__gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa,
+                const reel_real *b, long rsb, long csb, reel_real beta, reel_real *c, long rsc,
+                long csc);
+
+#endif

@@ -1,0 +1,359 @@
+/* Elementwise ops: broadcasting add/sub/mul, scalar ops, activations,
+ * dropout and the masked blend. */
+#include "internal.h"
+
+#include <string.h>
+
+/* ---- broadcasting binary ops -------------------------------------------------
+ *
+ * The result has the shape of the "big" operand; the other one is read at
+ * index o * so + j * sj for output element o * inner + j:
+ *   same shape: so = 0, sj = 1, outer = 1     row (trailing dims): so = 0, sj = 1
+ *   column (last dim 1): so = 1, sj = 0       scalar: so = 0, sj = 0
+ */
+struct bcast {
+	int big;         /* 0: a is the big operand, 1: b is */
+	size_t outer, inner;
+	int so, sj;
+};
+
+static int is_row_of(const reel_tensor *big, const reel_tensor *small)
+{
+	int lead = 0;
+	while (lead < small->ndim && small->shape[lead] == 1 && small->ndim - lead > 1)
+		lead++;
+	int nd = small->ndim - lead;
+	if (nd > big->ndim || nd == 0)
+		return 0;
+	for (int i = 0; i < nd; i++)
+		if (small->shape[lead + i] != big->shape[big->ndim - nd + i])
+			return 0;
+	return 1;
+}
+
+static int is_col_of(const reel_tensor *big, const reel_tensor *small)
+{
+	if (small->ndim != big->ndim || big->ndim == 0 || small->shape[small->ndim - 1] != 1)
+		return 0;
+	for (int i = 0; i < big->ndim - 1; i++)
+		if (small->shape[i] != big->shape[i])
+			return 0;
+	return 1;
+}
+
+/* Can small broadcast against big?  Fills p (except p->big). */
+static int bcast_against(const reel_tensor *big, const reel_tensor *small, struct bcast *p)
+{
+	if (reel__same_shape(big, small)) {
+		*p = (struct bcast){.outer = 1, .inner = big->size, .so = 0, .sj = 1};
+	} else if (small->size == 1) {
+		*p = (struct bcast){.outer = 1, .inner = big->size, .so = 0, .sj = 0};
+	} else if (is_row_of(big, small)) {
+		*p = (struct bcast){.outer = big->size / small->size, .inner = small->size, .so = 0, .sj = 1};
+	} else if (is_col_of(big, small)) {
+		size_t inner = (size_t)big->shape[big->ndim - 1];
+		*p = (struct bcast){.outer = big->size / inner, .inner = inner, .so = 1, .sj = 0};
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static int bcast_plan(reel_tape *t, const char *op, const reel_tensor *a, const reel_tensor *b,
+                      int a_may_broadcast, struct bcast *p)
+{
+	if (bcast_against(a, b, p)) {
+		p->big = 0;
+		return 1;
+	}
+	if (a_may_broadcast && bcast_against(b, a, p)) {
+		p->big = 1;
+		return 1;
+	}
+	char sa[64], sb[64];
+	reel_tape_fail(t, REEL_ERR_SHAPE,
+	               "reel_%s: shapes do not broadcast (a is %s, b is %s; b must equal a, a's "
+	               "trailing dims, a with last dim 1, or one element)",
+	               op, reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
+	return 0;
+}
+
+enum { BIN_ADD, BIN_SUB, BIN_MUL };
+
+static reel_tensor *binary(reel_tape *t, int kind, reel_tensor *a, reel_tensor *b)
+{
+	static const char *const names[] = {"add", "sub", "mul"};
+	static const int ops[] = {REEL_OP_ADD, REEL_OP_SUB, REEL_OP_MUL};
+	if (reel__skip(t, names[kind], 2, a, b))
+		return NULL;
+	struct bcast p;
+	if (!bcast_plan(t, names[kind], a, b, kind != BIN_SUB, &p))
+		return NULL;
+	const reel_tensor *big = p.big ? b : a;
+	const reel_real *X = big->data, *S = (p.big ? a : b)->data;
+	int need = reel__needs_grad(t, a, b, NULL);
+	reel_tensor *y = reel__out(t, big->ndim, big->shape, need);
+	if (!y)
+		return NULL;
+	reel_real *Y = y->data;
+	/* X is the big operand, S the small one; sub is never swapped. */
+	for (size_t o = 0; o < p.outer; o++) {
+		const reel_real *x = X + o * p.inner;
+		reel_real *yy = Y + o * p.inner;
+		if (p.sj) {
+			const reel_real *s = S + o * p.so;
+			switch (kind) {
+			case BIN_ADD: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] + s[j]; break;
+			case BIN_SUB: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] - s[j]; break;
+			default: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] * s[j]; break;
+			}
+		} else {
+			reel_real s = S[o * p.so];
+			switch (kind) {
+			case BIN_ADD: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] + s; break;
+			case BIN_SUB: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] - s; break;
+			default: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] * s; break;
+			}
+		}
+	}
+	if (need) {
+		reel_node *n = reel__record(t, ops[kind], y, a, b, NULL);
+		if (!n)
+			return NULL;
+		n->iarg[0] = p.big;
+		n->iarg[1] = p.so;
+		n->iarg[2] = p.sj;
+		n->iarg[3] = (int)p.inner;
+	}
+	return y;
+}
+
+reel_tensor *reel_add(reel_tape *t, reel_tensor *a, reel_tensor *b)
+{
+	return binary(t, BIN_ADD, a, b);
+}
+
+reel_tensor *reel_sub(reel_tape *t, reel_tensor *a, reel_tensor *b)
+{
+	return binary(t, BIN_SUB, a, b);
+}
+
+reel_tensor *reel_mul(reel_tape *t, reel_tensor *a, reel_tensor *b)
+{
+	return binary(t, BIN_MUL, a, b);
+}
+
+/* d(big) += dy * f_big;  d(small)[o*so + j*sj] += dy * f_small, where for
+ * add f = 1, 1; sub f = 1, -1; mul f = other operand. */
+static void binary_backward(reel_node *n, int kind)
+{
+	int bigi = n->iarg[0], so = n->iarg[1], sj = n->iarg[2];
+	size_t inner = (size_t)n->iarg[3], outer = n->out->size / inner;
+	reel_tensor *big = n->in[bigi], *small = n->in[1 - bigi];
+	reel_real *dbig = reel__g(big), *dsmall = reel__g(small);
+	const reel_real *dy = reel_tensor_grad(n->out), *X = big->data, *S = small->data;
+	for (size_t o = 0; o < outer; o++) {
+		const reel_real *g = dy + o * inner, *x = X + o * inner;
+		if (dbig) {
+			reel_real *d = dbig + o * inner;
+			if (kind == BIN_MUL) {
+				for (size_t j = 0; j < inner; j++)
+					d[j] += g[j] * S[o * so + j * sj];
+			} else {
+				for (size_t j = 0; j < inner; j++)
+					d[j] += g[j];
+			}
+		}
+		if (dsmall) {
+			reel_real sign = kind == BIN_SUB ? -1 : 1;
+			reel_real *d = dsmall + o * so;
+			if (sj) {
+				if (kind == BIN_MUL)
+					for (size_t j = 0; j < inner; j++) d[j] += g[j] * x[j];
+				else
+					for (size_t j = 0; j < inner; j++) d[j] += sign * g[j];
+			} else {
+				reel_real acc = 0;
+				if (kind == BIN_MUL)
+					for (size_t j = 0; j < inner; j++) acc += g[j] * x[j];
+				else
+					for (size_t j = 0; j < inner; j++) acc += g[j];
+				d[0] += sign * acc;
+			}
+		}
+	}
+}
+
+void reel__bwd_ADD(reel_node *n) { binary_backward(n, BIN_ADD); }
+void reel__bwd_SUB(reel_node *n) { binary_backward(n, BIN_SUB); }
+void reel__bwd_MUL(reel_node *n) { binary_backward(n, BIN_MUL); }
+
+/* ---- unary ops -------------------------------------------------------------- */
+
+static reel_tensor *unary(reel_tape *t, int op, reel_tensor *x, reel_real arg)
+{
+	if (reel__skip(t, reel_op_name(op), 1, x))
+		return NULL;
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, x->ndim, x->shape, need);
+	if (!y)
+		return NULL;
+	const reel_real *X = x->data;
+	reel_real *Y = y->data;
+	size_t N = x->size;
+	switch (op) {
+	case REEL_OP_SCALE: for (size_t i = 0; i < N; i++) Y[i] = arg * X[i]; break;
+	case REEL_OP_ADD_SCALAR: for (size_t i = 0; i < N; i++) Y[i] = X[i] + arg; break;
+	case REEL_OP_ONE_MINUS: for (size_t i = 0; i < N; i++) Y[i] = 1 - X[i]; break;
+	case REEL_OP_TANH: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(tanh)(X[i]); break;
+	case REEL_OP_SIGMOID:
+		for (size_t i = 0; i < N; i++)
+			Y[i] = 1 / (1 + REEL_M(exp)(-X[i]));
+		break;
+	case REEL_OP_RELU: for (size_t i = 0; i < N; i++) Y[i] = X[i] > 0 ? X[i] : 0; break;
+	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(exp)(X[i]); break;
+	case REEL_OP_LOG: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(log)(X[i]); break;
+	default: REEL_ASSERT(!"not a unary op");
+	}
+	if (need) {
+		reel_node *n = reel__record(t, op, y, x, NULL, NULL);
+		if (!n)
+			return NULL;
+		n->farg = arg;
+	}
+	return y;
+}
+
+static void unary_backward(reel_node *n)
+{
+	reel_real *dx = reel__g(n->in[0]);
+	if (!dx)
+		return;
+	const reel_real *dy = reel_tensor_grad(n->out), *Y = n->out->data, *X = n->in[0]->data;
+	size_t N = n->out->size;
+	reel_real a = n->farg;
+	switch (n->op) {
+	case REEL_OP_SCALE: for (size_t i = 0; i < N; i++) dx[i] += a * dy[i]; break;
+	case REEL_OP_ADD_SCALAR: for (size_t i = 0; i < N; i++) dx[i] += dy[i]; break;
+	case REEL_OP_ONE_MINUS: for (size_t i = 0; i < N; i++) dx[i] -= dy[i]; break;
+	case REEL_OP_TANH: for (size_t i = 0; i < N; i++) dx[i] += dy[i] * (1 - Y[i] * Y[i]); break;
+	case REEL_OP_SIGMOID: for (size_t i = 0; i < N; i++) dx[i] += dy[i] * Y[i] * (1 - Y[i]); break;
+	case REEL_OP_RELU: for (size_t i = 0; i < N; i++) dx[i] += Y[i] > 0 ? dy[i] : 0; break;
+	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) dx[i] += dy[i] * Y[i]; break;
+	case REEL_OP_LOG: for (size_t i = 0; i < N; i++) dx[i] += dy[i] / X[i]; break;
+	default: REEL_ASSERT(!"not a unary op");
+	}
+}
+
+reel_tensor *reel_scale(reel_tape *t, reel_tensor *x, reel_real a) { return unary(t, REEL_OP_SCALE, x, a); }
+reel_tensor *reel_add_scalar(reel_tape *t, reel_tensor *x, reel_real c) { return unary(t, REEL_OP_ADD_SCALAR, x, c); }
+reel_tensor *reel_one_minus(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_ONE_MINUS, x, 0); }
+reel_tensor *reel_tanh(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_TANH, x, 0); }
+reel_tensor *reel_sigmoid(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_SIGMOID, x, 0); }
+reel_tensor *reel_relu(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_RELU, x, 0); }
+reel_tensor *reel_exp(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_EXP, x, 0); }
+reel_tensor *reel_log(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_LOG, x, 0); }
+
+void reel__bwd_SCALE(reel_node *n) { unary_backward(n); }
+void reel__bwd_ADD_SCALAR(reel_node *n) { unary_backward(n); }
+void reel__bwd_ONE_MINUS(reel_node *n) { unary_backward(n); }
+void reel__bwd_TANH(reel_node *n) { unary_backward(n); }
+void reel__bwd_SIGMOID(reel_node *n) { unary_backward(n); }
+void reel__bwd_RELU(reel_node *n) { unary_backward(n); }
+void reel__bwd_EXP(reel_node *n) { unary_backward(n); }
+void reel__bwd_LOG(reel_node *n) { unary_backward(n); }
+
+/* ---- dropout ------------------------------------------------------------------ */
+
+reel_tensor *reel_dropout(reel_tape *t, reel_tensor *x, reel_real p)
+{
+	if (reel__skip(t, "dropout", 1, x))
+		return NULL;
+	if (!(p >= 0 && p < 1))
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_dropout: p must be in [0, 1), got %g", (double)p);
+	if (p == 0 || !t->training)
+		return x;
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, x->ndim, x->shape, need);
+	reel_real *mask = reel_tape_alloc(t, x->size * sizeof(reel_real));
+	if (!y || !mask)
+		return NULL;
+	reel_real keep = 1 / (1 - p);
+	for (size_t i = 0; i < x->size; i++) {
+		mask[i] = reel_rng_uniform(&t->rng) >= p ? keep : 0;
+		y->data[i] = x->data[i] * mask[i];
+	}
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_DROPOUT, y, x, NULL, NULL);
+		if (!n)
+			return NULL;
+		n->saved = mask;
+	}
+	return y;
+}
+
+void reel__bwd_DROPOUT(reel_node *n)
+{
+	reel_real *dx = reel__g(n->in[0]);
+	const reel_real *dy = reel_tensor_grad(n->out), *mask = n->saved;
+	if (dx)
+		for (size_t i = 0; i < n->out->size; i++)
+			dx[i] += dy[i] * mask[i];
+}
+
+/* ---- masked blend --------------------------------------------------------------- */
+
+reel_tensor *reel_blend(reel_tape *t, reel_tensor *m, reel_tensor *a, reel_tensor *b)
+{
+	if (reel__skip(t, "blend", 3, m, a, b))
+		return NULL;
+	char sm[64], sa[64], sb[64];
+	if (!reel__same_shape(a, b))
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_blend: a and b differ (a is %s, b is %s)",
+		                      reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
+	int col;
+	if (reel__same_shape(m, a))
+		col = 0;
+	else if (is_col_of(a, m))
+		col = 1;
+	else
+		return reel_tape_fail(t, REEL_ERR_SHAPE,
+		                      "reel_blend: mask is %s, expected %s or that with last dim 1",
+		                      reel_shape_str(m, sm, sizeof sm), reel_shape_str(a, sa, sizeof sa));
+	int need = reel__needs_grad(t, a, b, NULL);
+	reel_tensor *y = reel__out(t, a->ndim, a->shape, need);
+	if (!y)
+		return NULL;
+	size_t inner = col ? (size_t)reel_tensor_cols(a) : a->size, outer = a->size / inner;
+	for (size_t o = 0; o < outer; o++)
+		for (size_t j = 0; j < inner; j++) {
+			size_t i = o * inner + j;
+			reel_real w = m->data[col ? o : i];
+			y->data[i] = w * a->data[i] + (1 - w) * b->data[i];
+		}
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_BLEND, y, a, b, m);
+		if (!n)
+			return NULL;
+		n->iarg[0] = col;
+	}
+	return y;
+}
+
+void reel__bwd_BLEND(reel_node *n)
+{
+	reel_tensor *a = n->in[0], *b = n->in[1], *m = n->in[2];
+	reel_real *da = reel__g(a), *db = reel__g(b);
+	const reel_real *dy = reel_tensor_grad(n->out);
+	int col = n->iarg[0];
+	size_t inner = col ? (size_t)reel_tensor_cols(a) : a->size, outer = a->size / inner;
+	for (size_t o = 0; o < outer; o++)
+		for (size_t j = 0; j < inner; j++) {
+			size_t i = o * inner + j;
+			reel_real w = m->data[col ? o : i];
+			if (da)
+				da[i] += w * dy[i];
+			if (db)
+				db[i] += (1 - w) * dy[i];
+		}
+}

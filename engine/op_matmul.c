@@ -1,0 +1,191 @@
+/* Matrix products: the one strided GEMM path to BLIS, matmul and bmm.
+ *
+ * Transposes never copy: an operand stored (k, m) and used as its transpose
+ * (m, k) is the same memory with row stride 1 and column stride m.  The
+ * backward products reuse those strides, so the gradient of a transposed
+ * operand is written in its stored layout. */
+#include "internal.h"
+
+#include <blis.h>
+
+#ifdef REEL_DOUBLE
+#define BLI(name) bli_d##name
+#else
+#define BLI(name) bli_s##name
+#endif
+
+void reel__gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa,
+                const reel_real *b, long rsb, long csb, reel_real beta, reel_real *c, long rsc,
+                long csc)
+{
+	reel_real *A = (reel_real *)a, *B = (reel_real *)b;
+	if (m == 1 && n == 1) {
+		BLI(dotxv)(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, k, &alpha, A, csa, B, rsb, &beta, c);
+	} else if (m == 1) {
+		/* c^T = a^T B  ->  c = B^T a, B^T being (n, k) with swapped strides;
+		 * BLIS's gemm with m = 1 runs far below gemv's speed. */
+		BLI(gemv)(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, n, k, &alpha, B, csb, rsb, A, csa, &beta, c,
+		          csc);
+	} else if (n == 1) {
+		BLI(gemv)(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, m, k, &alpha, A, rsa, csa, B, rsb, &beta, c,
+		          rsc);
+	} else if (k == 1) {
+		if (beta != 1)
+			for (int i = 0; i < m; i++)
+				for (int j = 0; j < n; j++)
+					c[i * rsc + j * csc] = beta == 0 ? 0 : beta * c[i * rsc + j * csc];
+		BLI(ger)(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, m, n, &alpha, A, rsa, B, csb, c, rsc, csc);
+	} else {
+		BLI(gemm)(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, A, rsa, csa, B, rsb, csb,
+		          &beta, c, rsc, csc);
+	}
+}
+
+/* Strides of op(X) for X stored row-major as rows x cols. */
+static void op_strides(int trans, int cols_stored, long *rs, long *cs)
+{
+	if (trans) {
+		*rs = 1;
+		*cs = cols_stored;
+	} else {
+		*rs = cols_stored;
+		*cs = 1;
+	}
+}
+
+/* One product of matmul/bmm (forward or backward) at given base pointers. */
+struct mm {
+	int m, n, k, flags;
+	long rsa, csa, rsb, csb;
+};
+
+static int mm_shape(reel_tape *t, const char *op, const reel_tensor *a, const reel_tensor *b,
+                    int flags, int lead, struct mm *p)
+{
+	char sa[64], sb[64];
+	int ra = a->shape[lead], ca = a->shape[lead + 1];
+	int rb = b->shape[lead], cb = b->shape[lead + 1];
+	int ta = flags & REEL_TRANS_A, tb = (flags & REEL_TRANS_B) != 0;
+	p->m = ta ? ca : ra;
+	int ka = ta ? ra : ca;
+	int kb = tb ? cb : rb;
+	p->n = tb ? rb : cb;
+	p->k = ka;
+	p->flags = flags;
+	if (ka != kb) {
+		reel_tape_fail(t, REEL_ERR_SHAPE,
+		               "reel_%s: inner dimensions differ (a%s is %s, b%s is %s: %d vs %d)", op,
+		               ta ? "^T" : "", reel_shape_str(a, sa, sizeof sa), tb ? "^T" : "",
+		               reel_shape_str(b, sb, sizeof sb), ka, kb);
+		return 0;
+	}
+	op_strides(ta, ca, &p->rsa, &p->csa);
+	op_strides(tb, cb, &p->rsb, &p->csb);
+	return 1;
+}
+
+static void mm_forward(const struct mm *p, const reel_real *a, const reel_real *b, reel_real *c)
+{
+	reel__gemm(p->m, p->n, p->k, 1, a, p->rsa, p->csa, b, p->rsb, p->csb, 0, c, p->n, 1);
+}
+
+/* dA_op += dC B_op^T;  dB_op += A_op^T dC  (beta = 1: accumulate). */
+static void mm_backward(const struct mm *p, const reel_real *a, const reel_real *b,
+                        const reel_real *dc, reel_real *da, reel_real *db)
+{
+	if (da)
+		reel__gemm(p->m, p->k, p->n, 1, dc, p->n, 1, b, p->csb, p->rsb, 1, da, p->rsa, p->csa);
+	if (db)
+		reel__gemm(p->k, p->n, p->m, 1, a, p->csa, p->rsa, dc, p->n, 1, 1, db, p->rsb, p->csb);
+}
+
+static void mm_save(reel_node *n, const struct mm *p)
+{
+	n->iarg[0] = p->m;
+	n->iarg[1] = p->n;
+	n->iarg[2] = p->k;
+	n->iarg[3] = p->flags;
+}
+
+static struct mm mm_load(const reel_node *n)
+{
+	struct mm p = {.m = n->iarg[0], .n = n->iarg[1], .k = n->iarg[2], .flags = n->iarg[3]};
+	int ta = p.flags & REEL_TRANS_A, tb = (p.flags & REEL_TRANS_B) != 0;
+	op_strides(ta, ta ? p.m : p.k, &p.rsa, &p.csa);
+	op_strides(tb, tb ? p.k : p.n, &p.rsb, &p.csb);
+	return p;
+}
+
+reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags)
+{
+	if (reel__skip(t, "matmul", 2, a, b))
+		return NULL;
+	if (a->ndim != 2 || b->ndim != 2) {
+		char sa[64], sb[64];
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_matmul: operands must be 2-d (a is %s, b is %s)",
+		                      reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
+	}
+	struct mm p;
+	if (!mm_shape(t, "matmul", a, b, flags, 0, &p))
+		return NULL;
+	int need = reel__needs_grad(t, a, b, NULL);
+	reel_tensor *c = reel__out(t, 2, (int[]){p.m, p.n}, need);
+	if (!c)
+		return NULL;
+	mm_forward(&p, a->data, b->data, c->data);
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_MATMUL, c, a, b, NULL);
+		if (!n)
+			return NULL;
+		mm_save(n, &p);
+	}
+	return c;
+}
+
+void reel__bwd_MATMUL(reel_node *n)
+{
+	struct mm p = mm_load(n);
+	mm_backward(&p, n->in[0]->data, n->in[1]->data, reel_tensor_grad(n->out), reel__g(n->in[0]),
+	            reel__g(n->in[1]));
+}
+
+reel_tensor *reel_bmm(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags)
+{
+	if (reel__skip(t, "bmm", 2, a, b))
+		return NULL;
+	char sa[64], sb[64];
+	if (a->ndim != 3 || b->ndim != 3)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_bmm: operands must be 3-d (a is %s, b is %s)",
+		                      reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
+	if (a->shape[0] != b->shape[0])
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_bmm: batch sizes differ (a is %s, b is %s)",
+		                      reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
+	struct mm p;
+	if (!mm_shape(t, "bmm", a, b, flags, 1, &p))
+		return NULL;
+	int N = a->shape[0];
+	int need = reel__needs_grad(t, a, b, NULL);
+	reel_tensor *c = reel__out(t, 3, (int[]){N, p.m, p.n}, need);
+	if (!c)
+		return NULL;
+	size_t sa_ = (size_t)p.m * p.k, sb_ = (size_t)p.k * p.n, sc = (size_t)p.m * p.n;
+	for (int i = 0; i < N; i++)
+		mm_forward(&p, a->data + i * sa_, b->data + i * sb_, c->data + i * sc);
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_BMM, c, a, b, NULL);
+		if (!n)
+			return NULL;
+		mm_save(n, &p);
+	}
+	return c;
+}
+
+void reel__bwd_BMM(reel_node *n)
+{
+	struct mm p = mm_load(n);
+	reel_real *da = reel__g(n->in[0]), *db = reel__g(n->in[1]), *dc = reel_tensor_grad(n->out);
+	size_t sa = (size_t)p.m * p.k, sb = (size_t)p.k * p.n, sc = (size_t)p.m * p.n;
+	for (int i = 0; i < n->out->shape[0]; i++)
+		mm_backward(&p, n->in[0]->data + i * sa, n->in[1]->data + i * sb, dc + i * sc,
+		            da ? da + i * sa : NULL, db ? db + i * sb : NULL);
+}

@@ -1,0 +1,297 @@
+/* Reductions, the softmax family and the losses.  Sums accumulate in double
+ * so that a float build loses no more than its own rounding. */
+#include "internal.h"
+
+#include <string.h>
+
+/* ---- sum / mean of everything -------------------------------------------- */
+
+static reel_tensor *reduce_all(reel_tape *t, int op, reel_tensor *x)
+{
+	if (reel__skip(t, reel_op_name(op), 1, x))
+		return NULL;
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, 0, NULL, need);
+	if (!y)
+		return NULL;
+	double acc = 0;
+	for (size_t i = 0; i < x->size; i++)
+		acc += x->data[i];
+	y->data[0] = (reel_real)(op == REEL_OP_MEAN ? acc / (double)x->size : acc);
+	if (need && !reel__record(t, op, y, x, NULL, NULL))
+		return NULL;
+	return y;
+}
+
+static void reduce_all_backward(reel_node *n)
+{
+	reel_real *dx = reel__g(n->in[0]);
+	if (!dx)
+		return;
+	reel_real g = reel_tensor_grad(n->out)[0];
+	if (n->op == REEL_OP_MEAN)
+		g /= (reel_real)n->in[0]->size;
+	for (size_t i = 0; i < n->in[0]->size; i++)
+		dx[i] += g;
+}
+
+reel_tensor *reel_sum(reel_tape *t, reel_tensor *x) { return reduce_all(t, REEL_OP_SUM, x); }
+reel_tensor *reel_mean(reel_tape *t, reel_tensor *x) { return reduce_all(t, REEL_OP_MEAN, x); }
+void reel__bwd_SUM(reel_node *n) { reduce_all_backward(n); }
+void reel__bwd_MEAN(reel_node *n) { reduce_all_backward(n); }
+
+/* ---- sum / mean over one axis: x seen as (outer, dim, inner) -> (outer, inner) --- */
+
+static reel_tensor *reduce_axis(reel_tape *t, int op, reel_tensor *x, int axis)
+{
+	if (reel__skip(t, reel_op_name(op), 1, x))
+		return NULL;
+	int ax = axis < 0 ? axis + x->ndim : axis;
+	if (ax < 0 || ax >= x->ndim) {
+		char s[64];
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: axis %d out of range for %s",
+		                      reel_op_name(op), axis, reel_shape_str(x, s, sizeof s));
+	}
+	int shape[REEL_MAX_DIMS], nd = 0;
+	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
+	for (int i = 0; i < x->ndim; i++) {
+		if (i == ax)
+			continue;
+		shape[nd++] = x->shape[i];
+		if (i < ax)
+			outer *= (size_t)x->shape[i];
+		else
+			inner *= (size_t)x->shape[i];
+	}
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, nd, shape, need);
+	if (!y)
+		return NULL;
+	double scale = op == REEL_OP_MEAN_AXIS ? 1.0 / (double)dim : 1.0;
+	for (size_t o = 0; o < outer; o++)
+		for (size_t j = 0; j < inner; j++) {
+			double acc = 0;
+			for (size_t d = 0; d < dim; d++)
+				acc += x->data[(o * dim + d) * inner + j];
+			y->data[o * inner + j] = (reel_real)(acc * scale);
+		}
+	if (need) {
+		reel_node *n = reel__record(t, op, y, x, NULL, NULL);
+		if (!n)
+			return NULL;
+		n->iarg[0] = ax;
+	}
+	return y;
+}
+
+static void reduce_axis_backward(reel_node *n)
+{
+	reel_tensor *x = n->in[0];
+	reel_real *dx = reel__g(x);
+	if (!dx)
+		return;
+	int ax = n->iarg[0];
+	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
+	for (int i = 0; i < ax; i++)
+		outer *= (size_t)x->shape[i];
+	for (int i = ax + 1; i < x->ndim; i++)
+		inner *= (size_t)x->shape[i];
+	reel_real scale = n->op == REEL_OP_MEAN_AXIS ? (reel_real)1 / (reel_real)dim : 1;
+	const reel_real *dy = reel_tensor_grad(n->out);
+	for (size_t o = 0; o < outer; o++)
+		for (size_t d = 0; d < dim; d++)
+			for (size_t j = 0; j < inner; j++)
+				dx[(o * dim + d) * inner + j] += scale * dy[o * inner + j];
+}
+
+reel_tensor *reel_sum_axis(reel_tape *t, reel_tensor *x, int axis) { return reduce_axis(t, REEL_OP_SUM_AXIS, x, axis); }
+reel_tensor *reel_mean_axis(reel_tape *t, reel_tensor *x, int axis) { return reduce_axis(t, REEL_OP_MEAN_AXIS, x, axis); }
+void reel__bwd_SUM_AXIS(reel_node *n) { reduce_axis_backward(n); }
+void reel__bwd_MEAN_AXIS(reel_node *n) { reduce_axis_backward(n); }
+
+/* ---- softmax / log-softmax over the last axis ------------------------------------ */
+
+/* y = softmax(x) (want_log = 0) or log_softmax(x) (want_log = 1) of one row of n. */
+static void softmax_row(const reel_real *x, reel_real *y, int n, int want_log)
+{
+	reel_real mx = x[0];
+	for (int j = 1; j < n; j++)
+		if (x[j] > mx)
+			mx = x[j];
+	double s = 0;
+	for (int j = 0; j < n; j++)
+		s += exp((double)(x[j] - mx));
+	if (want_log) {
+		double lse = (double)mx + log(s);
+		for (int j = 0; j < n; j++)
+			y[j] = (reel_real)((double)x[j] - lse);
+	} else {
+		for (int j = 0; j < n; j++)
+			y[j] = (reel_real)(exp((double)(x[j] - mx)) / s);
+	}
+}
+
+static reel_tensor *softmax_op(reel_tape *t, int op, reel_tensor *x)
+{
+	if (reel__skip(t, reel_op_name(op), 1, x))
+		return NULL;
+	if (x->ndim < 1)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_%s: needs at least 1 dim, got a scalar",
+		                      reel_op_name(op));
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, x->ndim, x->shape, need);
+	if (!y)
+		return NULL;
+	int n = reel_tensor_cols(x), rows = reel_tensor_rows(x);
+	for (int r = 0; r < rows; r++)
+		softmax_row(x->data + (size_t)r * n, y->data + (size_t)r * n, n, op == REEL_OP_LOG_SOFTMAX);
+	if (need && !reel__record(t, op, y, x, NULL, NULL))
+		return NULL;
+	return y;
+}
+
+reel_tensor *reel_softmax(reel_tape *t, reel_tensor *x) { return softmax_op(t, REEL_OP_SOFTMAX, x); }
+reel_tensor *reel_log_softmax(reel_tape *t, reel_tensor *x) { return softmax_op(t, REEL_OP_LOG_SOFTMAX, x); }
+
+/* softmax:      dx = y * (dy - sum(dy * y))
+ * log_softmax:  dx = dy - exp(y) * sum(dy) */
+static void softmax_backward(reel_node *nd)
+{
+	reel_real *dx = reel__g(nd->in[0]);
+	if (!dx)
+		return;
+	const reel_real *Y = nd->out->data, *dY = reel_tensor_grad(nd->out);
+	int n = reel_tensor_cols(nd->out), rows = reel_tensor_rows(nd->out);
+	int is_log = nd->op == REEL_OP_LOG_SOFTMAX;
+	for (int r = 0; r < rows; r++) {
+		const reel_real *y = Y + (size_t)r * n, *dy = dY + (size_t)r * n;
+		reel_real *d = dx + (size_t)r * n;
+		double s = 0;
+		for (int j = 0; j < n; j++)
+			s += is_log ? dy[j] : dy[j] * y[j];
+		for (int j = 0; j < n; j++)
+			d[j] += is_log ? dy[j] - REEL_M(exp)(y[j]) * (reel_real)s : y[j] * (dy[j] - (reel_real)s);
+	}
+}
+
+void reel__bwd_SOFTMAX(reel_node *n) { softmax_backward(n); }
+void reel__bwd_LOG_SOFTMAX(reel_node *n) { softmax_backward(n); }
+
+/* ---- cross-entropy from logits ------------------------------------------------------ */
+
+struct ce_saved {
+	reel_real *prob;   /* (N, C) softmax of the logits */
+	int32_t *target;   /* (N) */
+	reel_real *weight; /* (N) w_i / sum w, 0 for rows that do not count */
+};
+
+reel_tensor *reel_cross_entropy(reel_tape *t, reel_tensor *logits, const int32_t *targets,
+                                reel_tensor *mask, int32_t ignore_index)
+{
+	if (reel__skip(t, "cross_entropy", 1, logits))
+		return NULL;
+	char s[64], sm[64];
+	if (logits->ndim < 1)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_cross_entropy: logits must have a class axis, got a scalar");
+	if (!targets)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_cross_entropy: targets are NULL");
+	int N = reel_tensor_rows(logits), C = reel_tensor_cols(logits);
+	if (mask && mask->size != (size_t)N)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_cross_entropy: mask is %s, expected %d elements (one per row of %s)",
+		                      reel_shape_str(mask, sm, sizeof sm), N, reel_shape_str(logits, s, sizeof s));
+	for (int i = 0; i < N; i++)
+		if (targets[i] != ignore_index && (targets[i] < 0 || targets[i] >= C))
+			return reel_tape_fail(t, REEL_ERR_ARG, "reel_cross_entropy: target %d at row %d is outside [0, %d)",
+			                      targets[i], i, C);
+	int need = reel__needs_grad(t, logits, NULL, NULL);
+	reel_tensor *y = reel__out(t, 0, NULL, need);
+	reel_real *logp = reel_tape_alloc(t, (size_t)N * C * sizeof(reel_real));
+	reel_real *w = reel_tape_alloc(t, (size_t)N * sizeof(reel_real));
+	if (!y || !logp || !w)
+		return NULL;
+	double wsum = 0, loss = 0;
+	for (int i = 0; i < N; i++) {
+		softmax_row(logits->data + (size_t)i * C, logp + (size_t)i * C, C, 1);
+		w[i] = targets[i] == ignore_index ? 0 : mask ? mask->data[i] : 1;
+		wsum += w[i];
+		if (w[i] != 0)
+			loss -= (double)w[i] * logp[(size_t)i * C + targets[i]];
+	}
+	y->data[0] = (reel_real)(wsum != 0 ? loss / wsum : 0);
+	if (need) {
+		struct ce_saved *sv = reel_tape_alloc(t, sizeof *sv);
+		int32_t *tg = reel_tape_alloc(t, (size_t)N * sizeof *tg);
+		reel_node *nd = reel__record(t, REEL_OP_CROSS_ENTROPY, y, logits, NULL, NULL);
+		if (!sv || !tg || !nd)
+			return NULL;
+		memcpy(tg, targets, (size_t)N * sizeof *tg);
+		for (size_t i = 0; i < (size_t)N * C; i++)
+			logp[i] = REEL_M(exp)(logp[i]);
+		for (int i = 0; i < N; i++)
+			w[i] = wsum != 0 ? (reel_real)(w[i] / wsum) : 0;
+		*sv = (struct ce_saved){.prob = logp, .target = tg, .weight = w};
+		nd->saved = sv;
+	}
+	return y;
+}
+
+/* d logits_ic = g * w_i * (p_ic - [c == target_i]) */
+void reel__bwd_CROSS_ENTROPY(reel_node *nd)
+{
+	reel_real *dx = reel__g(nd->in[0]);
+	if (!dx)
+		return;
+	const struct ce_saved *sv = nd->saved;
+	int N = reel_tensor_rows(nd->in[0]), C = reel_tensor_cols(nd->in[0]);
+	reel_real g = reel_tensor_grad(nd->out)[0];
+	for (int i = 0; i < N; i++) {
+		reel_real wi = g * sv->weight[i];
+		if (wi == 0)
+			continue;
+		reel_real *d = dx + (size_t)i * C;
+		const reel_real *p = sv->prob + (size_t)i * C;
+		for (int c = 0; c < C; c++)
+			d[c] += wi * p[c];
+		d[sv->target[i]] -= wi;
+	}
+}
+
+/* ---- mean squared error ------------------------------------------------------------- */
+
+reel_tensor *reel_mse(reel_tape *t, reel_tensor *a, reel_tensor *b)
+{
+	if (reel__skip(t, "mse", 2, a, b))
+		return NULL;
+	if (!reel__same_shape(a, b)) {
+		char sa[64], sb[64];
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_mse: shapes differ (a is %s, b is %s)",
+		                      reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
+	}
+	int need = reel__needs_grad(t, a, b, NULL);
+	reel_tensor *y = reel__out(t, 0, NULL, need);
+	if (!y)
+		return NULL;
+	double acc = 0;
+	for (size_t i = 0; i < a->size; i++) {
+		double d = (double)a->data[i] - (double)b->data[i];
+		acc += d * d;
+	}
+	y->data[0] = (reel_real)(acc / (double)a->size);
+	if (need && !reel__record(t, REEL_OP_MSE, y, a, b, NULL))
+		return NULL;
+	return y;
+}
+
+void reel__bwd_MSE(reel_node *nd)
+{
+	reel_tensor *a = nd->in[0], *b = nd->in[1];
+	reel_real *da = reel__g(a), *db = reel__g(b);
+	reel_real k = 2 * reel_tensor_grad(nd->out)[0] / (reel_real)a->size;
+	for (size_t i = 0; i < a->size; i++) {
+		reel_real d = k * (a->data[i] - b->data[i]);
+		if (da)
+			da[i] += d;
+		if (db)
+			db[i] -= d;
+	}
+}

@@ -1,0 +1,190 @@
+/* reel ops: the primitive differentiable operations recorded on a tape.
+ *
+ * Every constructor computes its output at once and, when an input needs a
+ * gradient, records one node whose backward adds into the inputs' gradients
+ * (inputs that need none are skipped).  Outputs live in the tape's arena.
+ *
+ * Errors: on a shape or argument error the op returns NULL and stores a
+ * message naming the op and the shapes on the tape (first error wins); any op
+ * given a NULL input, or called on a tape that has already failed, returns
+ * NULL at once.  Check reel_tape_status() once after the forward.
+ *
+ * Broadcasting (add, sub, mul): b may have a's shape; or a's trailing dims
+ * (with optional leading 1s), e.g. a bias row (H) or (1, H) against (T, B, H);
+ * or a's shape with the last dim 1 (a column: one value per row, e.g. a mask
+ * (B, 1) against (B, H)); or a single element.  For add and mul, a may be the
+ * broadcast operand instead of b.
+ */
+#ifndef REEL_OPS_H
+#define REEL_OPS_H
+
+#include "tensor.h"
+
+/* The op table: X(ID, name).  Adding an op is one line here, its constructor
+ * below, its forward + backward in the file of its family, and a gradient
+ * check in test/ (the suite fails for an op without one). */
+#define REEL_OPS(X)          \
+	X(MATMUL, "matmul")        \
+	X(BMM, "bmm")              \
+	X(ADD, "add")              \
+	X(SUB, "sub")              \
+	X(MUL, "mul")              \
+	X(SCALE, "scale")          \
+	X(ADD_SCALAR, "add_scalar") \
+	X(ONE_MINUS, "one_minus")  \
+	X(TANH, "tanh")            \
+	X(SIGMOID, "sigmoid")      \
+	X(RELU, "relu")            \
+	X(EXP, "exp")              \
+	X(LOG, "log")              \
+	X(SOFTMAX, "softmax")      \
+	X(LOG_SOFTMAX, "log_softmax") \
+	X(CONCAT, "concat")        \
+	X(SLICE, "slice")          \
+	X(STACK, "stack")          \
+	X(ROWS, "rows")            \
+	X(RESHAPE, "reshape")      \
+	X(TRANSPOSE, "transpose")  \
+	X(SUM, "sum")              \
+	X(MEAN, "mean")            \
+	X(SUM_AXIS, "sum_axis")    \
+	X(MEAN_AXIS, "mean_axis")  \
+	X(GATHER, "gather")        \
+	X(CROSS_ENTROPY, "cross_entropy") \
+	X(MSE, "mse")              \
+	X(DROPOUT, "dropout")      \
+	X(BLEND, "blend")
+
+typedef enum reel_op {
+#define REEL_X_ENUM(id, name) REEL_OP_##id,
+	REEL_OPS(REEL_X_ENUM)
+#undef REEL_X_ENUM
+	REEL_OP_COUNT
+} reel_op;
+
+/* The op's name ("matmul"), or "?" for an out-of-range id. */
+const char *reel_op_name(int op);
+
+/* ---- matrix products (BLIS) ---------------------------------------------- */
+
+enum { REEL_TRANS_A = 1, REEL_TRANS_B = 2 };
+
+/* C = op(A) op(B), where op(X) = X^T if the flag for X is set.
+ * a: (m, k), or (k, m) with REEL_TRANS_A; b: (k, n), or (n, k) with
+ * REEL_TRANS_B; both 2-d.  Returns (m, n).  The operands are handed to BLIS
+ * in place (transposes become strides, no copy); matrix-vector shapes (m, n
+ * or k equal to 1) go to gemv/ger.  Saves nothing but the input pointers.
+ * Errors: not 2-d; inner dimensions differ. */
+reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags);
+
+/* Batched: a (N, m, k), b (N, k, n) (per-matrix transposes as above) ->
+ * (N, m, n), one product per leading index (attention scores and contexts).
+ * Errors: not 3-d; batch sizes or inner dimensions differ. */
+reel_tensor *reel_bmm(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags);
+
+/* ---- elementwise ---------------------------------------------------------- */
+
+/* a + b, a - b, a * b with broadcasting (see the top of this file).  Result
+ * has the shape of the larger operand.  mul saves its inputs (pointers). */
+reel_tensor *reel_add(reel_tape *t, reel_tensor *a, reel_tensor *b);
+reel_tensor *reel_sub(reel_tape *t, reel_tensor *a, reel_tensor *b);
+reel_tensor *reel_mul(reel_tape *t, reel_tensor *a, reel_tensor *b);
+
+/* alpha * x;  x + c;  1 - x. */
+reel_tensor *reel_scale(reel_tape *t, reel_tensor *x, reel_real alpha);
+reel_tensor *reel_add_scalar(reel_tape *t, reel_tensor *x, reel_real c);
+reel_tensor *reel_one_minus(reel_tape *t, reel_tensor *x);
+
+/* tanh, logistic sigmoid 1/(1+e^-x), max(0, x) (gradient 0 at 0), e^x, ln x.
+ * tanh, sigmoid, exp and relu backward use the output; log uses the input. */
+reel_tensor *reel_tanh(reel_tape *t, reel_tensor *x);
+reel_tensor *reel_sigmoid(reel_tape *t, reel_tensor *x);
+reel_tensor *reel_relu(reel_tape *t, reel_tensor *x);
+reel_tensor *reel_exp(reel_tape *t, reel_tensor *x);
+reel_tensor *reel_log(reel_tape *t, reel_tensor *x);
+
+/* Inverted dropout: y = x * m / (1 - p), m ~ Bernoulli(1 - p) from the
+ * tape's RNG, saved in the arena for backward.  In evaluation mode, or with
+ * p == 0, returns x itself (no copy, no node).  Errors: p outside [0, 1). */
+reel_tensor *reel_dropout(reel_tape *t, reel_tensor *x, reel_real p);
+
+/* Masked blend y = m * a + (1 - m) * b for variable lengths: where m is 1 the
+ * new value a, where 0 the old value b.  a and b have the same shape; m has
+ * that shape or that shape with the last dim 1 (one value per row, e.g. (B, 1)
+ * against (B, H)).  m is a constant: it gets no gradient. */
+reel_tensor *reel_blend(reel_tape *t, reel_tensor *m, reel_tensor *a, reel_tensor *b);
+
+/* ---- softmax family (last axis) ------------------------------------------- */
+
+/* softmax(x)_j = e^{x_j - max} / sum_k e^{x_k - max}, per row of the last
+ * axis; log_softmax = x_j - max - log sum_k e^{x_k - max}.  Both save their
+ * output.  A row of all -inf gives NaN, as in PyTorch. */
+reel_tensor *reel_softmax(reel_tape *t, reel_tensor *x);
+reel_tensor *reel_log_softmax(reel_tape *t, reel_tensor *x);
+
+/* ---- shape ------------------------------------------------------------------ */
+
+/* Concatenate n >= 1 tensors along axis (negative counts from the end); all
+ * other dims equal.  Copies. */
+reel_tensor *reel_concat(reel_tape *t, reel_tensor *const *xs, int n, int axis);
+
+/* The range [start, start + len) of axis, copied (any axis).  For the leading
+ * axis prefer reel_rows, which is a view. */
+reel_tensor *reel_slice(reel_tape *t, reel_tensor *x, int axis, int start, int len);
+
+/* n equal slices of axis (its size must divide by n), into out[0..n-1]:
+ * e.g. the four gate blocks of an LSTM.  Returns REEL_OK or the tape error. */
+reel_status reel_split(reel_tape *t, reel_tensor *x, int axis, int n, reel_tensor **out);
+
+/* Stack n >= 1 tensors of equal shape along a new leading axis: (n, ...). */
+reel_tensor *reel_stack(reel_tape *t, reel_tensor *const *xs, int n);
+
+/* View of leading-axis entries [start, start + len): one time step of a
+ * (T, B, H) tensor is reel_rows(t, x, s, 1) -> (1, B, H).  Shares data and
+ * gradient; no copy and no node. */
+reel_tensor *reel_rows(reel_tape *t, reel_tensor *x, int start, int len);
+
+/* View of leading entry i with the leading axis dropped: (T, B, H) -> (B, H). */
+reel_tensor *reel_index(reel_tape *t, reel_tensor *x, int i);
+
+/* View with a new shape of the same size (a -1 entry is inferred).  Shares
+ * data and gradient; no copy and no node. */
+reel_tensor *reel_reshape(reel_tape *t, reel_tensor *x, int ndim, const int *shape);
+reel_tensor *reel_reshape2(reel_tape *t, reel_tensor *x, int rows, int cols);
+reel_tensor *reel_reshape3(reel_tape *t, reel_tensor *x, int d0, int d1, int d2);
+
+/* Swap the last two dims (copy): (..., m, n) -> (..., n, m). */
+reel_tensor *reel_transpose(reel_tape *t, reel_tensor *x);
+
+/* ---- reductions and losses ---------------------------------------------- */
+
+/* Sum / mean of all elements: a scalar (0-d). */
+reel_tensor *reel_sum(reel_tape *t, reel_tensor *x);
+reel_tensor *reel_mean(reel_tape *t, reel_tensor *x);
+
+/* Sum / mean over one axis, which is removed: (T, B, H) axis 0 -> (B, H). */
+reel_tensor *reel_sum_axis(reel_tape *t, reel_tensor *x, int axis);
+reel_tensor *reel_mean_axis(reel_tape *t, reel_tensor *x, int axis);
+
+/* Rows of a table (V, D) picked by n ids in [0, V): (n, D).  The embedding
+ * lookup; backward scatter-adds into the table's gradient (repeated ids
+ * accumulate).  ids are copied into the arena.  Errors: table not 2-d; an
+ * id out of range (names the position and the id). */
+reel_tensor *reel_gather(reel_tape *t, reel_tensor *table, const int32_t *ids, int n);
+
+/* Cross-entropy from logits (N, C) (or (..., C), folded) and integer
+ * targets (N):  loss_i = logsumexp(x_i) - x_i[target_i].
+ * Reduction: mean over counted rows, sum_i w_i loss_i / sum_i w_i, where
+ * w_i = 0 if target_i == ignore_index, else mask_i (mask: (N) or NULL for
+ * all ones).  If no row counts, the loss is 0 (PyTorch gives NaN).
+ * Pass REEL_NO_IGNORE to ignore nothing.  The mask gets no gradient.
+ * Saves the softmax (N, C).  Errors: a target outside [0, C) that is not
+ * ignore_index; a mask of the wrong size. */
+#define REEL_NO_IGNORE INT32_MIN
+reel_tensor *reel_cross_entropy(reel_tape *t, reel_tensor *logits, const int32_t *targets,
+                                reel_tensor *mask, int32_t ignore_index);
+
+/* Mean squared error mean((a - b)^2): a scalar; both operands get gradients. */
+reel_tensor *reel_mse(reel_tape *t, reel_tensor *a, reel_tensor *b);
+
+#endif

@@ -1,0 +1,60 @@
+/* The parameter store: every parameter of a model as a named view into one
+ * contiguous value block and one contiguous gradient block.
+ *
+ * Optimizers, zeroing, clipping and checkpoints are flat loops over the two
+ * blocks.  Each parameter starts on a 64-byte boundary; the padding between
+ * parameters is zero in both blocks and stays zero under every optimizer.
+ *
+ * Ownership: the store owns the blocks and the parameter tensors; free with
+ * reel_params_free.  Adding a parameter may move the blocks (the tensors'
+ * data and grad pointers are updated), so hold reel_tensor pointers, never
+ * raw data pointers, while a model is being built.
+ *
+ * Parameter tensors are used directly in ops on any tape: they need a
+ * gradient unless frozen, and their gradients accumulate across backward
+ * calls until reel_params_zero_grad. */
+#ifndef REEL_PARAM_H
+#define REEL_PARAM_H
+
+#include "rng.h"
+#include "safetensors.h"
+#include "tensor.h"
+
+typedef struct reel_params reel_params;
+
+reel_params *reel_params_new(void);  /* NULL: out of memory */
+void reel_params_free(reel_params *ps); /* NULL is a no-op */
+
+/* A new zero-initialised parameter.  name is copied (PyTorch state_dict
+ * style, "encoder.weight_ih_l0").  NULL on a duplicate name, a bad shape or
+ * out of memory; the message is in reel_params_error. */
+reel_tensor *reel_param_new(reel_params *ps, const char *name, int ndim, const int *shape);
+
+reel_tensor *reel_param_get(const reel_params *ps, const char *name); /* NULL if absent */
+int reel_params_count(const reel_params *ps);
+reel_tensor *reel_params_at(const reel_params *ps, int i);
+const char *reel_params_error(const reel_params *ps);
+
+/* The flat blocks (n elements each, padding included). */
+reel_real *reel_params_values(const reel_params *ps, size_t *n);
+reel_real *reel_params_grads(const reel_params *ps, size_t *n);
+
+void reel_params_zero_grad(reel_params *ps);
+
+/* Stop (frozen = 1) or resume gradient flow into p. */
+void reel_param_freeze(reel_tensor *p, int frozen);
+
+/* Fill p from U(lo, hi), N(0, std^2) or a constant. */
+void reel_param_uniform(reel_tensor *p, reel_rng *rng, double lo, double hi);
+void reel_param_normal(reel_tensor *p, reel_rng *rng, double std);
+void reel_param_fill(reel_tensor *p, reel_real v);
+
+/* Add every parameter to a safetensors writer under its name. */
+reel_status reel_params_add_to(const reel_params *ps, reel_st_writer *w, reel_err *err);
+
+/* Copy values from a safetensors file: every parameter must be present with
+ * its exact shape (dtype F32 or F64); tensors the store does not know are
+ * ignored.  On error nothing is changed and err names the tensor. */
+reel_status reel_params_load(reel_params *ps, const reel_st_file *f, const char *what, reel_err *err);
+
+#endif

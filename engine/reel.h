@@ -1,0 +1,14 @@
+/* reel: a reverse-mode, tape-based autodiff engine with recurrent layers.
+ * The one header a user includes for the engine; see tensor.h (tape,
+ * tensors, backward), ops.h (the op list), param.h (parameter store), rng.h
+ * and safetensors.h. */
+#ifndef REEL_H
+#define REEL_H
+
+#include "ops.h"
+#include "param.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "tensor.h"
+
+#endif

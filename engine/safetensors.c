@@ -1,0 +1,534 @@
+/* Safetensors: strict reader and atomic writer (format in safetensors.h). */
+#include "safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_HEADER (100u << 20)
+
+struct reel_st_file {
+	unsigned char *buf; /* the whole file */
+	reel_st_tensor *t;
+	int n;
+	char **meta_kv;     /* 2 * nmeta strings */
+	int nmeta;
+	cJSON *json;        /* owns the names */
+};
+
+static const char *const dtype_names[] = {"F32", "F64", "I32", "I64"};
+static const size_t dtype_size[] = {4, 8, 4, 8};
+
+static int host_is_little_endian(void)
+{
+	uint16_t x = 1;
+	unsigned char c;
+	memcpy(&c, &x, 1);
+	return c == 1;
+}
+
+void reel_st_free(reel_st_file *f)
+{
+	if (!f)
+		return;
+	cJSON_Delete(f->json);
+	free(f->buf);
+	free(f->t);
+	free(f->meta_kv);
+	free(f);
+}
+
+static int cmp_offset(const void *a, const void *b)
+{
+	const reel_st_tensor *x = a, *y = b;
+	return x->bytes < y->bytes ? -1 : x->bytes > y->bytes;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp((*(const reel_st_tensor *const *)a)->name, (*(const reel_st_tensor *const *)b)->name);
+}
+
+/* A JSON number that is a non-negative integer below 2^53. */
+static int json_uint(const cJSON *v, uint64_t *out)
+{
+	if (!cJSON_IsNumber(v))
+		return 0;
+	double d = v->valuedouble;
+	if (!(d >= 0 && d < 9007199254740992.0) || d != (double)(uint64_t)d)
+		return 0;
+	*out = (uint64_t)d;
+	return 1;
+}
+
+static reel_status parse_entry(const char *path, const cJSON *e, reel_st_tensor *t, uint64_t *begin,
+                               uint64_t *end, reel_err *err)
+{
+	const char *nm = e->string;
+	if (!cJSON_IsObject(e))
+		return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": expected an object", path, nm);
+	int seen = 0;
+	for (const cJSON *k = e->child; k; k = k->next) {
+		if (strcmp(k->string, "dtype") && strcmp(k->string, "shape") && strcmp(k->string, "data_offsets"))
+			return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": unknown key \"%s\"", path, nm,
+			                    k->string);
+		seen++;
+	}
+	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+	const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+	const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+	if (!dt || !sh || !off || seen != 3)
+		return reel_err_set(err, REEL_ERR_IO,
+		                    "%s: entry \"%s\": expected exactly dtype, shape and data_offsets", path, nm);
+	if (!cJSON_IsString(dt))
+		return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": dtype must be a string", path, nm);
+	int d = -1;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(dt->valuestring, dtype_names[i]))
+			d = i;
+	if (d < 0)
+		return reel_err_set(err, REEL_ERR_IO,
+		                    "%s: entry \"%s\": dtype %s is not supported (F32, F64, I32, I64)", path, nm,
+		                    dt->valuestring);
+	t->dtype = (reel_dtype)d;
+	if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) > REEL_ST_MAX_DIMS)
+		return reel_err_set(err, REEL_ERR_IO,
+		                    "%s: entry \"%s\": shape must be an array of at most %d integers", path, nm,
+		                    REEL_ST_MAX_DIMS);
+	t->ndim = 0;
+	uint64_t count = 1;
+	for (const cJSON *s = sh->child; s; s = s->next) {
+		uint64_t v;
+		if (!json_uint(s, &v) || v > INT32_MAX)
+			return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": shape holds a bad dimension",
+			                    path, nm);
+		if (v && count > UINT64_MAX / 8 / v)
+			return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": shape overflows", path, nm);
+		count *= v;
+		t->shape[t->ndim++] = (int64_t)v;
+	}
+	if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !json_uint(off->child, begin) ||
+	    !json_uint(off->child->next, end) || *begin > *end)
+		return reel_err_set(err, REEL_ERR_IO,
+		                    "%s: entry \"%s\": data_offsets must be [begin, end] with begin <= end",
+		                    path, nm);
+	if (*end - *begin != count * dtype_size[d])
+		return reel_err_set(err, REEL_ERR_IO,
+		                    "%s: entry \"%s\": %llu bytes in data_offsets, but %s x %llu elements "
+		                    "needs %llu",
+		                    path, nm, (unsigned long long)(*end - *begin), dtype_names[d],
+		                    (unsigned long long)count, (unsigned long long)(count * dtype_size[d]));
+	t->count = (size_t)count;
+	t->name = nm;
+	return REEL_OK;
+}
+
+static reel_status read_file(const char *path, unsigned char **buf, size_t *len, reel_err *err)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return reel_err_set(err, REEL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+	if (fseek(fp, 0, SEEK_END) != 0) {
+		fclose(fp);
+		return reel_err_set(err, REEL_ERR_IO, "%s: cannot seek", path);
+	}
+	long sz = ftell(fp);
+	rewind(fp);
+	if (sz < 0) {
+		fclose(fp);
+		return reel_err_set(err, REEL_ERR_IO, "%s: cannot tell its size", path);
+	}
+	*buf = malloc((size_t)sz + 1);
+	if (!*buf) {
+		fclose(fp);
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: no memory for %ld bytes", path, sz);
+	}
+	size_t got = fread(*buf, 1, (size_t)sz, fp);
+	fclose(fp);
+	if (got != (size_t)sz) {
+		free(*buf);
+		*buf = NULL;
+		return reel_err_set(err, REEL_ERR_IO, "%s: short read", path);
+	}
+	*len = (size_t)sz;
+	return REEL_OK;
+}
+
+static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err *err)
+{
+	if (len < 8)
+		return reel_err_set(err, REEL_ERR_IO, "%s: %zu bytes is too short for a safetensors file",
+		                    path, len);
+	uint64_t hl = 0;
+	for (int i = 7; i >= 0; i--)
+		hl = hl << 8 | f->buf[i];
+	if (hl > MAX_HEADER || hl > len - 8)
+		return reel_err_set(err, REEL_ERR_IO,
+		                    "%s: header length %llu does not fit the file (%zu bytes)", path,
+		                    (unsigned long long)hl, len);
+	f->json = cJSON_ParseWithLength((const char *)f->buf + 8, (size_t)hl);
+	if (!f->json || !cJSON_IsObject(f->json))
+		return reel_err_set(err, REEL_ERR_IO, "%s: header is not a JSON object", path);
+	int n = 0, nmeta = 0;
+	const cJSON *meta = NULL;
+	for (const cJSON *e = f->json->child; e; e = e->next) {
+		if (!strcmp(e->string, "__metadata__")) {
+			if (meta)
+				return reel_err_set(err, REEL_ERR_IO, "%s: __metadata__ appears twice", path);
+			meta = e;
+			if (!cJSON_IsObject(e))
+				return reel_err_set(err, REEL_ERR_IO, "%s: __metadata__ must be an object", path);
+			for (const cJSON *k = e->child; k; k = k->next) {
+				if (!cJSON_IsString(k))
+					return reel_err_set(err, REEL_ERR_IO,
+					                    "%s: __metadata__.%s: expected a string value", path, k->string);
+				nmeta++;
+			}
+		} else {
+			n++;
+		}
+	}
+	f->t = calloc((size_t)n + 1, sizeof *f->t);
+	f->meta_kv = calloc(2 * (size_t)nmeta + 1, sizeof *f->meta_kv);
+	if (!f->t || !f->meta_kv)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	const unsigned char *data = f->buf + 8 + hl;
+	size_t dlen = len - 8 - (size_t)hl;
+	uint64_t *ranges = calloc(2 * (size_t)n + 1, sizeof *ranges);
+	if (!ranges)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	int i = 0;
+	for (const cJSON *e = f->json->child; e; e = e->next) {
+		if (e == meta)
+			continue;
+		reel_status s = parse_entry(path, e, &f->t[i], &ranges[2 * i], &ranges[2 * i + 1], err);
+		if (s != REEL_OK) {
+			free(ranges);
+			return s;
+		}
+		if (ranges[2 * i + 1] > dlen) {
+			reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": data_offsets end %llu is past the data (%zu bytes)",
+			             path, f->t[i].name, (unsigned long long)ranges[2 * i + 1], dlen);
+			free(ranges);
+			return REEL_ERR_IO;
+		}
+		f->t[i].bytes = data + ranges[2 * i];
+		i++;
+	}
+	free(ranges);
+	f->n = n;
+	if (meta) {
+		int m = 0;
+		for (const cJSON *k = meta->child; k; k = k->next) {
+			f->meta_kv[m++] = k->string;
+			f->meta_kv[m++] = k->valuestring;
+		}
+		f->nmeta = nmeta;
+	}
+	/* names unique */
+	const reel_st_tensor **byname = malloc(((size_t)n + 1) * sizeof *byname);
+	if (!byname)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	for (int j = 0; j < n; j++)
+		byname[j] = &f->t[j];
+	qsort(byname, (size_t)n, sizeof *byname, cmp_name);
+	for (int j = 1; j < n; j++)
+		if (!strcmp(byname[j]->name, byname[j - 1]->name)) {
+			reel_err_set(err, REEL_ERR_IO, "%s: tensor \"%s\" appears twice", path, byname[j]->name);
+			free(byname);
+			return REEL_ERR_IO;
+		}
+	free(byname);
+	/* byte ranges tile the data section: sort a copy by offset */
+	reel_st_tensor *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
+	if (!sorted)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	memcpy(sorted, f->t, (size_t)n * sizeof *sorted);
+	qsort(sorted, (size_t)n, sizeof *sorted, cmp_offset);
+	size_t at = 0;
+	reel_status s = REEL_OK;
+	for (int j = 0; j < n && s == REEL_OK; j++) {
+		size_t b = (size_t)(sorted[j].bytes - data);
+		if (b != at)
+			s = reel_err_set(err, REEL_ERR_IO,
+			                 "%s: entry \"%s\" starts at byte %zu of the data, expected %zu "
+			                 "(offsets must be contiguous, without gaps or overlaps)",
+			                 path, sorted[j].name, b, at);
+		at = b + sorted[j].count * dtype_size[sorted[j].dtype];
+	}
+	if (s == REEL_OK && at != dlen)
+		s = reel_err_set(err, REEL_ERR_IO, "%s: tensors cover %zu bytes but the data section has %zu",
+		                 path, at, dlen);
+	free(sorted);
+	return s;
+}
+
+reel_status reel_st_read(const char *path, reel_st_file **out, reel_err *err)
+{
+	*out = NULL;
+	if (!host_is_little_endian())
+		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", path);
+	reel_st_file *f = calloc(1, sizeof *f);
+	if (!f)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	size_t len = 0;
+	reel_status s = read_file(path, &f->buf, &len, err);
+	if (s == REEL_OK)
+		s = parse(path, f, len, err);
+	if (s != REEL_OK) {
+		reel_st_free(f);
+		return s;
+	}
+	*out = f;
+	return REEL_OK;
+}
+
+int reel_st_count(const reel_st_file *f) { return f->n; }
+
+const reel_st_tensor *reel_st_at(const reel_st_file *f, int i)
+{
+	return i >= 0 && i < f->n ? &f->t[i] : NULL;
+}
+
+const reel_st_tensor *reel_st_find(const reel_st_file *f, const char *name)
+{
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->t[i].name, name))
+			return &f->t[i];
+	return NULL;
+}
+
+const char *reel_st_meta(const reel_st_file *f, const char *key)
+{
+	for (int i = 0; i < f->nmeta; i++)
+		if (!strcmp(f->meta_kv[2 * i], key))
+			return f->meta_kv[2 * i + 1];
+	return NULL;
+}
+
+/* Element i of t as a double (memcpy: the bytes may be unaligned). */
+static double elem(const reel_st_tensor *t, size_t i)
+{
+	switch (t->dtype) {
+	case REEL_F32: { float v; memcpy(&v, t->bytes + 4 * i, 4); return v; }
+	case REEL_F64: { double v; memcpy(&v, t->bytes + 8 * i, 8); return v; }
+	case REEL_I32: { int32_t v; memcpy(&v, t->bytes + 4 * i, 4); return v; }
+	case REEL_I64: { int64_t v; memcpy(&v, t->bytes + 8 * i, 8); return (double)v; }
+	}
+	return 0;
+}
+
+void reel_st_to_real(const reel_st_tensor *t, reel_real *dst)
+{
+	for (size_t i = 0; i < t->count; i++)
+		dst[i] = (reel_real)elem(t, i);
+}
+
+void reel_st_to_double(const reel_st_tensor *t, double *dst)
+{
+	for (size_t i = 0; i < t->count; i++)
+		dst[i] = elem(t, i);
+}
+
+void reel_st_to_i32(const reel_st_tensor *t, int32_t *dst)
+{
+	for (size_t i = 0; i < t->count; i++)
+		dst[i] = (int32_t)elem(t, i);
+}
+
+/* ---- writer ------------------------------------------------------------------ */
+
+struct st_entry {
+	char *name;
+	reel_dtype dtype;
+	int ndim;
+	int64_t shape[REEL_ST_MAX_DIMS];
+	size_t nbytes;
+	const void *data;
+};
+
+struct reel_st_writer {
+	struct st_entry *e;
+	int n, cap;
+	cJSON *meta;
+};
+
+reel_st_writer *reel_st_writer_new(void)
+{
+	reel_st_writer *w = calloc(1, sizeof *w);
+	if (w && !(w->meta = cJSON_CreateObject())) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void reel_st_writer_free(reel_st_writer *w)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < w->n; i++)
+		free(w->e[i].name);
+	free(w->e);
+	cJSON_Delete(w->meta);
+	free(w);
+}
+
+reel_status reel_st_add(reel_st_writer *w, const char *name, reel_dtype dtype, int ndim,
+                        const int64_t *shape, const void *data, reel_err *err)
+{
+	if (!name || !*name || !strcmp(name, "__metadata__"))
+		return reel_err_set(err, REEL_ERR_ARG, "safetensors: bad tensor name \"%s\"", name ? name : "(null)");
+	if (ndim < 0 || ndim > REEL_ST_MAX_DIMS || (unsigned)dtype > REEL_I64)
+		return reel_err_set(err, REEL_ERR_ARG, "safetensors: %s: bad dtype or %d dims", name, ndim);
+	for (int i = 0; i < w->n; i++)
+		if (!strcmp(w->e[i].name, name))
+			return reel_err_set(err, REEL_ERR_ARG, "safetensors: tensor \"%s\" added twice", name);
+	size_t count = 1;
+	for (int i = 0; i < ndim; i++) {
+		if (shape[i] < 0 || (shape[i] && count > SIZE_MAX / 8 / (size_t)shape[i]))
+			return reel_err_set(err, REEL_ERR_ARG, "safetensors: %s: bad dimension %lld", name,
+			                    (long long)shape[i]);
+		count *= (size_t)shape[i];
+	}
+	if (w->n == w->cap) {
+		int cap = w->cap ? 2 * w->cap : 16;
+		struct st_entry *e = realloc(w->e, (size_t)cap * sizeof *e);
+		if (!e)
+			return reel_err_set(err, REEL_ERR_NOMEM, "safetensors: out of memory");
+		w->e = e;
+		w->cap = cap;
+	}
+	struct st_entry *e = &w->e[w->n];
+	if (!(e->name = strdup(name)))
+		return reel_err_set(err, REEL_ERR_NOMEM, "safetensors: out of memory");
+	e->dtype = dtype;
+	e->ndim = ndim;
+	memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
+	e->nbytes = count * dtype_size[dtype];
+	e->data = data;
+	w->n++;
+	return REEL_OK;
+}
+
+reel_status reel_st_add_real(reel_st_writer *w, const char *name, int ndim, const int *shape,
+                             const reel_real *data, reel_err *err)
+{
+	int64_t s[REEL_ST_MAX_DIMS];
+	if (ndim < 0 || ndim > REEL_ST_MAX_DIMS)
+		return reel_err_set(err, REEL_ERR_ARG, "safetensors: %s: %d dims", name, ndim);
+	for (int i = 0; i < ndim; i++)
+		s[i] = shape[i];
+	return reel_st_add(w, name, sizeof(reel_real) == 4 ? REEL_F32 : REEL_F64, ndim, s, data, err);
+}
+
+reel_status reel_st_add_meta(reel_st_writer *w, const char *key, const char *value, reel_err *err)
+{
+	if (!key || !value)
+		return reel_err_set(err, REEL_ERR_ARG, "safetensors: metadata key and value must not be NULL");
+	cJSON_DeleteItemFromObjectCaseSensitive(w->meta, key);
+	if (!cJSON_AddStringToObject(w->meta, key, value))
+		return reel_err_set(err, REEL_ERR_NOMEM, "safetensors: out of memory");
+	return REEL_OK;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	while (n) {
+		ssize_t k = write(fd, c, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return 0;
+		c += k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+static char *header_json(const reel_st_writer *w, size_t *len)
+{
+	cJSON *root = cJSON_CreateObject();
+	if (!root)
+		return NULL;
+	if (w->meta->child) {
+		cJSON *m = cJSON_Duplicate(w->meta, 1);
+		if (!m) {
+			cJSON_Delete(root);
+			return NULL;
+		}
+		cJSON_AddItemToObject(root, "__metadata__", m);
+	}
+	size_t at = 0;
+	for (int i = 0; i < w->n; i++) {
+		const struct st_entry *e = &w->e[i];
+		cJSON *o = cJSON_AddObjectToObject(root, e->name);
+		cJSON *sh = cJSON_AddArrayToObject(o, "shape");
+		cJSON *off = cJSON_AddArrayToObject(o, "data_offsets");
+		if (!o || !sh || !off || !cJSON_AddStringToObject(o, "dtype", dtype_names[e->dtype])) {
+			cJSON_Delete(root);
+			return NULL;
+		}
+		for (int d = 0; d < e->ndim; d++)
+			cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[d]));
+		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)at));
+		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(at + e->nbytes)));
+		at += e->nbytes;
+	}
+	char *s = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (s)
+		*len = strlen(s);
+	return s;
+}
+
+reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *err)
+{
+	if (!host_is_little_endian())
+		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", path);
+	size_t hlen = 0;
+	char *hdr = header_json(w, &hlen);
+	if (!hdr)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory building the header", path);
+	size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned */
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 16);
+	if (!tmp) {
+		cJSON_free(hdr);
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	}
+	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		reel_err_set(err, REEL_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+		cJSON_free(hdr);
+		free(tmp);
+		return REEL_ERR_IO;
+	}
+	unsigned char len8[8];
+	for (int i = 0; i < 8; i++)
+		len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+	int ok = write_all(fd, len8, 8) && write_all(fd, hdr, hlen) &&
+	         write_all(fd, "        ", padded - hlen);
+	for (int i = 0; ok && i < w->n; i++)
+		ok = write_all(fd, w->e[i].data, w->e[i].nbytes);
+	int saved_errno = errno;
+	ok = ok && fsync(fd) == 0;
+	if (close(fd) != 0)
+		ok = 0;
+	cJSON_free(hdr);
+	if (!ok || rename(tmp, path) != 0) {
+		if (ok)
+			saved_errno = errno;
+		unlink(tmp);
+		free(tmp);
+		return reel_err_set(err, REEL_ERR_IO, "%s: write failed: %s", path, strerror(saved_errno));
+	}
+	free(tmp);
+	return REEL_OK;
+}

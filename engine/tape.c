@@ -1,0 +1,450 @@
+/* The tape: arena, tensors in it, node recording, and the backward sweep. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define ALIGN 64
+#define DEFAULT_ARENA (1u << 20)
+
+static const char *const op_names[] = {
+#define REEL_X_NAME(id, name) [REEL_OP_##id] = name,
+	REEL_OPS(REEL_X_NAME)
+#undef REEL_X_NAME
+};
+
+static const reel__backward_fn backward_table[] = {
+#define REEL_X_BWD(id, name) [REEL_OP_##id] = reel__bwd_##id,
+	REEL_OPS(REEL_X_BWD)
+#undef REEL_X_BWD
+};
+
+_Static_assert(sizeof op_names / sizeof op_names[0] == REEL_OP_COUNT, "op name table");
+_Static_assert(sizeof backward_table / sizeof backward_table[0] == REEL_OP_COUNT,
+               "op backward table");
+
+const char *reel_op_name(int op)
+{
+	return op >= 0 && op < REEL_OP_COUNT ? op_names[op] : "?";
+}
+
+const char *reel_status_name(reel_status s)
+{
+	switch (s) {
+	case REEL_OK: return "ok";
+	case REEL_ERR_SHAPE: return "shape error";
+	case REEL_ERR_ARG: return "bad argument";
+	case REEL_ERR_CONFIG: return "config error";
+	case REEL_ERR_IO: return "I/O error";
+	case REEL_ERR_NOMEM: return "out of memory";
+	case REEL_ERR_NUMERIC: return "numeric error";
+	}
+	return "unknown status";
+}
+
+reel_status reel_err_set(reel_err *e, reel_status code, const char *fmt, ...)
+{
+	if (e) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+		va_end(ap);
+		e->code = code;
+	}
+	return code;
+}
+
+char *reel_shape_str(const reel_tensor *x, char *buf, size_t n)
+{
+	if (!x) {
+		snprintf(buf, n, "NULL");
+		return buf;
+	}
+	if (x->ndim == 0) {
+		snprintf(buf, n, "scalar");
+		return buf;
+	}
+	size_t at = 0;
+	for (int i = 0; i < x->ndim && at < n; i++)
+		at += (size_t)snprintf(buf + at, n - at, i ? "x%d" : "%d", x->shape[i]);
+	return buf;
+}
+
+/* ---- arena ----------------------------------------------------------------- */
+
+static reel__chunk *chunk_new(reel_tape *t, size_t cap)
+{
+	reel__chunk *c = malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	c->mem = aligned_alloc(ALIGN, cap);
+	if (!c->mem) {
+		free(c);
+		return NULL;
+	}
+	c->cap = cap;
+	c->used = 0;
+	c->next = NULL;
+	t->chunk_allocs++;
+	return c;
+}
+
+static void chunks_free(reel__chunk *c)
+{
+	while (c) {
+		reel__chunk *next = c->next;
+		free(c->mem);
+		free(c);
+		c = next;
+	}
+}
+
+void *reel_tape_alloc(reel_tape *t, size_t n)
+{
+	if (n > SIZE_MAX - ALIGN)
+		return reel_tape_fail(t, REEL_ERR_NOMEM, "arena: request of %zu bytes overflows", n);
+	n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	reel__chunk *c = t->cur;
+	while (c->used + n > c->cap) {
+		if (!c->next) {
+			size_t cap = c->cap * 2 > n ? c->cap * 2 : n;
+			c->next = chunk_new(t, cap);
+			if (!c->next)
+				return reel_tape_fail(t, REEL_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
+		}
+		c = c->next;
+		c->used = 0;
+	}
+	t->cur = c;
+	void *p = c->mem + c->used;
+	c->used += n;
+	t->used += n;
+	if (t->used > t->peak)
+		t->peak = t->used;
+	return p;
+}
+
+reel_tape *reel_tape_new(size_t initial_bytes, uint64_t seed)
+{
+	reel_tape *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	size_t cap = initial_bytes ? (initial_bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1) : DEFAULT_ARENA;
+	t->head = chunk_new(t, cap);
+	if (!t->head) {
+		free(t);
+		return NULL;
+	}
+	t->cur = t->head;
+	t->training = 1;
+	t->grad_enabled = 1;
+	reel_rng_seed(&t->rng, seed);
+	return t;
+}
+
+void reel_tape_free(reel_tape *t)
+{
+	if (!t)
+		return;
+	chunks_free(t->head);
+	free(t);
+}
+
+void reel_tape_reset(reel_tape *t)
+{
+	if (t->head->next) {
+		/* The step spilled into more chunks: merge them into one chunk as
+		 * large as the whole arena, so the next step needs no malloc. */
+		size_t total = 0;
+		for (reel__chunk *c = t->head; c; c = c->next)
+			total += c->cap;
+		reel__chunk *merged = chunk_new(t, total);
+		if (merged) {
+			chunks_free(t->head);
+			t->head = merged;
+		}
+	}
+	for (reel__chunk *c = t->head; c; c = c->next)
+		c->used = 0;
+	t->cur = t->head;
+	t->used = 0;
+	t->last = NULL;
+	t->nnodes = 0;
+	t->grad_list = NULL;
+	t->status = REEL_OK;
+	t->err[0] = 0;
+}
+
+reel_status reel_tape_status(const reel_tape *t)
+{
+	return t->status;
+}
+
+const char *reel_tape_error(const reel_tape *t)
+{
+	return t->err;
+}
+
+void *reel_tape_fail(reel_tape *t, reel_status code, const char *fmt, ...)
+{
+	if (t->status == REEL_OK) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(t->err, sizeof t->err, fmt, ap);
+		va_end(ap);
+		t->status = code;
+	}
+	return NULL;
+}
+
+void reel_tape_set_training(reel_tape *t, int training)
+{
+	t->training = training != 0;
+}
+
+int reel_tape_training(const reel_tape *t)
+{
+	return t->training;
+}
+
+int reel_tape_set_grad(reel_tape *t, int enabled)
+{
+	int old = t->grad_enabled;
+	t->grad_enabled = enabled != 0;
+	return old;
+}
+
+reel_rng *reel_tape_rng(reel_tape *t)
+{
+	return &t->rng;
+}
+
+reel_tape_stats reel_tape_get_stats(const reel_tape *t)
+{
+	reel_tape_stats s = {0};
+	s.nodes = t->nnodes;
+	s.arena_used = t->used;
+	s.arena_peak = t->peak;
+	s.chunk_allocs = t->chunk_allocs;
+	for (const reel__chunk *c = t->head; c; c = c->next)
+		s.arena_capacity += c->cap;
+	return s;
+}
+
+/* ---- op helpers ------------------------------------------------------------ */
+
+int reel__skip(reel_tape *t, const char *op, int n, ...)
+{
+	if (t->status != REEL_OK)
+		return 1;
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		if (!va_arg(ap, const reel_tensor *)) {
+			va_end(ap);
+			reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: input %d is NULL", op, i + 1);
+			return 1;
+		}
+	}
+	va_end(ap);
+	return 0;
+}
+
+int reel__same_shape(const reel_tensor *a, const reel_tensor *b)
+{
+	if (a->ndim != b->ndim)
+		return 0;
+	for (int i = 0; i < a->ndim; i++)
+		if (a->shape[i] != b->shape[i])
+			return 0;
+	return 1;
+}
+
+static int shape_size(reel_tape *t, int ndim, const int *shape, size_t *size)
+{
+	if (ndim < 0 || ndim > REEL_MAX_DIMS) {
+		reel_tape_fail(t, REEL_ERR_SHAPE, "reel_tensor: %d dims (0 to %d allowed)", ndim,
+		               REEL_MAX_DIMS);
+		return 0;
+	}
+	size_t n = 1;
+	for (int i = 0; i < ndim; i++) {
+		if (shape[i] < 1) {
+			reel_tape_fail(t, REEL_ERR_SHAPE, "reel_tensor: dim %d is %d (must be >= 1)", i,
+			               shape[i]);
+			return 0;
+		}
+		if (n > SIZE_MAX / sizeof(reel_real) / (size_t)shape[i]) {
+			reel_tape_fail(t, REEL_ERR_NOMEM, "reel_tensor: size overflows");
+			return 0;
+		}
+		n *= (size_t)shape[i];
+	}
+	*size = n;
+	return 1;
+}
+
+static reel_tensor *tensor_header(reel_tape *t, int ndim, const int *shape, size_t size)
+{
+	reel_tensor *x = reel_tape_alloc(t, sizeof *x);
+	if (!x)
+		return NULL;
+	memset(x, 0, sizeof *x);
+	x->base = x;
+	x->size = size;
+	x->ndim = ndim;
+	for (int i = 0; i < ndim; i++)
+		x->shape[i] = shape[i];
+	return x;
+}
+
+reel_tensor *reel__out(reel_tape *t, int ndim, const int *shape, int requires_grad)
+{
+	size_t size;
+	if (!shape_size(t, ndim, shape, &size))
+		return NULL;
+	reel_tensor *x = tensor_header(t, ndim, shape, size);
+	if (!x)
+		return NULL;
+	x->data = reel_tape_alloc(t, size * sizeof(reel_real));
+	if (!x->data)
+		return NULL;
+	x->on_tape = 1;
+	if (requires_grad) {
+		x->requires_grad = 1;
+		x->next_grad = t->grad_list;
+		t->grad_list = x;
+	}
+	return x;
+}
+
+reel_node *reel__record(reel_tape *t, int op, reel_tensor *out, reel_tensor *a, reel_tensor *b,
+                        reel_tensor *c)
+{
+	reel_node *n = reel_tape_alloc(t, sizeof *n);
+	if (!n)
+		return NULL;
+	n->prev = t->last;
+	n->out = out;
+	n->in[0] = a;
+	n->in[1] = b;
+	n->in[2] = c;
+	n->saved = NULL;
+	n->op = op;
+	t->last = n;
+	t->nnodes++;
+	return n;
+}
+
+/* ---- tensors on a tape ---------------------------------------------------- */
+
+reel_tensor *reel_tensor_new(reel_tape *t, int ndim, const int *shape, int requires_grad)
+{
+	if (t->status != REEL_OK)
+		return NULL;
+	reel_tensor *x = reel__out(t, ndim, shape, requires_grad && t->grad_enabled);
+	if (x)
+		memset(x->data, 0, x->size * sizeof(reel_real));
+	return x;
+}
+
+reel_tensor *reel_tensor_from(reel_tape *t, int ndim, const int *shape, const reel_real *src,
+                              int requires_grad)
+{
+	if (t->status != REEL_OK)
+		return NULL;
+	if (!src)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_tensor_from: source is NULL");
+	reel_tensor *x = reel__out(t, ndim, shape, requires_grad && t->grad_enabled);
+	if (x)
+		memcpy(x->data, src, x->size * sizeof(reel_real));
+	return x;
+}
+
+reel_tensor *reel_tensor_new2(reel_tape *t, int rows, int cols, int requires_grad)
+{
+	int s[2] = {rows, cols};
+	return reel_tensor_new(t, 2, s, requires_grad);
+}
+
+reel_tensor *reel_tensor_new3(reel_tape *t, int d0, int d1, int d2, int requires_grad)
+{
+	int s[3] = {d0, d1, d2};
+	return reel_tensor_new(t, 3, s, requires_grad);
+}
+
+reel_tensor *reel_tensor_wrap(reel_tape *t, int ndim, const int *shape, reel_real *data)
+{
+	if (t->status != REEL_OK)
+		return NULL;
+	if (!data)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_tensor_wrap: data is NULL");
+	size_t size;
+	if (!shape_size(t, ndim, shape, &size))
+		return NULL;
+	reel_tensor *x = tensor_header(t, ndim, shape, size);
+	if (x)
+		x->data = data;
+	return x;
+}
+
+reel_tensor *reel_detach(reel_tape *t, reel_tensor *x)
+{
+	if (reel__skip(t, "detach", 1, x))
+		return NULL;
+	reel_tensor *y = tensor_header(t, x->ndim, x->shape, x->size);
+	if (y)
+		y->data = x->data;
+	return y;
+}
+
+/* ---- backward --------------------------------------------------------------- */
+
+static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
+{
+	if (t->status != REEL_OK)
+		return t->status;
+	if (!y) {
+		reel_tape_fail(t, REEL_ERR_ARG, "reel_backward: output is NULL");
+		return t->status;
+	}
+	if (!dy && y->size != 1) {
+		char s[64];
+		reel_tape_fail(t, REEL_ERR_SHAPE,
+		               "reel_backward: output must be a scalar (size 1), got %s; use "
+		               "reel_backward_seed for a vector-Jacobian product",
+		               reel_shape_str(y, s, sizeof s));
+		return t->status;
+	}
+	if (!y->requires_grad)
+		return REEL_OK; /* nothing upstream needs a gradient */
+	for (reel_tensor *x = t->grad_list; x; x = x->next_grad) {
+		if (!x->grad) {
+			x->grad = reel_tape_alloc(t, x->size * sizeof(reel_real));
+			if (!x->grad)
+				return t->status;
+		}
+		memset(x->grad, 0, x->size * sizeof(reel_real));
+	}
+	reel_real *g = reel_tensor_grad(y);
+	REEL_ASSERT(g != NULL);
+	for (size_t i = 0; i < y->size; i++)
+		g[i] += dy ? dy[i] : 1;
+	for (reel_node *n = t->last; n; n = n->prev)
+		backward_table[n->op](n);
+	return REEL_OK;
+}
+
+reel_status reel_backward(reel_tape *t, reel_tensor *y)
+{
+	return sweep(t, y, NULL);
+}
+
+reel_status reel_backward_seed(reel_tape *t, reel_tensor *y, const reel_real *dy)
+{
+	if (!dy) {
+		reel_tape_fail(t, REEL_ERR_ARG, "reel_backward_seed: seed is NULL");
+		return t->status;
+	}
+	return sweep(t, y, dy);
+}

@@ -1,0 +1,38 @@
+/* A tiny test harness whose exit code tells the truth.
+ *
+ * A suite is a function; inside it, th_case("name") starts a case (ending
+ * the previous one) and CHECK(cond, fmt, ...) records a failure with
+ * file:line, the expression and a message.  A case passes when none of its
+ * checks failed.  main() prints failures as they happen and closes with
+ * "N passed, M failed"; it returns non-zero on any failure. */
+#ifndef REEL_TEST_HARNESS_H
+#define REEL_TEST_HARNESS_H
+
+#include "reel.h"
+
+void th_case(const char *name);
+int th_check(int ok, const char *file, int line, const char *expr, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Is the current case selected by the command-line filter? */
+int th_selected(void);
+
+#define CHECK(cond, ...) th_check(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
+
+/* |a - b| <= atol + rtol * max(|a|, |b|), elementwise; reports the worst. */
+int th_close(const char *what, const double *a, const double *b, size_t n, double rtol, double atol,
+             const char *file, int line);
+#define CHECK_CLOSE(what, a, b, n, rtol, atol) th_close(what, a, b, n, rtol, atol, __FILE__, __LINE__)
+
+/* The suites (one per test file). */
+#define TH_SUITES(X) \
+	X(suite_engine)  \
+	X(suite_safetensors) \
+	X(suite_gradcheck_ops) \
+	X(suite_golden_ops) \
+	X(suite_errors)
+
+#define TH_DECL(s) void s(void);
+TH_SUITES(TH_DECL)
+#undef TH_DECL
+
+#endif

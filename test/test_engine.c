@@ -1,0 +1,217 @@
+/* Engine mechanics: arena reuse, views, detach, accumulation, the parameter
+ * store, RNG reproducibility. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One fixed-shape "training step": a small tanh RNN over T steps. */
+static reel_tensor *toy_step(reel_tape *t, reel_tensor *W, reel_tensor *U, reel_tensor *x_all)
+{
+	int T = x_all->shape[0];
+	reel_tensor *h = reel_tensor_new2(t, 2, U->shape[0], REEL_NOGRAD);
+	reel_tensor *xp = reel_matmul(t, reel_reshape2(t, x_all, -1, x_all->shape[2]), W, REEL_TRANS_B);
+	for (int s = 0; s < T; s++)
+		h = reel_tanh(t, reel_add(t, reel_rows(t, xp, 2 * s, 2), reel_matmul(t, h, U, REEL_TRANS_B)));
+	return reel_mean(t, reel_mul(t, h, h));
+}
+
+static void test_arena_steady_state(void)
+{
+	th_case("arena: no malloc after the first step of a fixed-shape loop");
+	reel_params *ps = reel_params_new();
+	reel_tensor *W = reel_param_new(ps, "W", 2, (int[]){8, 3});
+	reel_tensor *U = reel_param_new(ps, "U", 2, (int[]){8, 8});
+	reel_rng r;
+	reel_rng_seed(&r, 1);
+	reel_param_uniform(W, &r, -0.5, 0.5);
+	reel_param_uniform(U, &r, -0.5, 0.5);
+	/* a deliberately tiny initial arena so the first step must grow it */
+	reel_tape *t = reel_tape_new(256, 1);
+	reel_real x[20 * 2 * 3];
+	for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+		x[i] = (reel_real)reel_rng_range(&r, -1, 1);
+	size_t after_first = 0;
+	for (int step = 0; step < 6; step++) {
+		reel_tensor *xa = reel_tensor_from(t, 3, (int[]){20, 2, 3}, x, REEL_NOGRAD);
+		reel_tensor *loss = toy_step(t, W, U, xa);
+		CHECK(reel_backward(t, loss) == REEL_OK, "backward: %s", reel_tape_error(t));
+		reel_tape_reset(t);
+		reel_tape_stats s = reel_tape_get_stats(t);
+		if (step == 0) {
+			after_first = s.chunk_allocs;
+			CHECK(after_first > 1, "the tiny arena should have grown (allocs %zu)", after_first);
+		} else {
+			CHECK(s.chunk_allocs == after_first, "step %d allocated: %zu chunk mallocs, %zu after step 1",
+			      step, s.chunk_allocs, after_first);
+		}
+	}
+	reel_tape_stats s = reel_tape_get_stats(t);
+	CHECK(s.arena_capacity >= s.arena_peak, "capacity %zu < peak %zu", s.arena_capacity, s.arena_peak);
+	reel_tape_free(t);
+	reel_params_free(ps);
+}
+
+static void test_views_share(void)
+{
+	th_case("views: rows and reshape share data and gradient");
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_real v[12];
+	for (int i = 0; i < 12; i++)
+		v[i] = (reel_real)i;
+	reel_tensor *x = reel_tensor_from(t, 3, (int[]){3, 2, 2}, v, REEL_GRAD);
+	reel_tensor *r = reel_rows(t, x, 1, 1);
+	reel_tensor *q = reel_reshape2(t, x, 6, 2);
+	CHECK(r->data == x->data + 4, "row view points into x");
+	CHECK(q->data == x->data && q->shape[0] == 6, "reshape is a view");
+	CHECK(reel_tape_get_stats(t).nodes == 0, "views record no node (%zu)", reel_tape_get_stats(t).nodes);
+	reel_tensor *y = reel_add(t, reel_sum(t, r), reel_sum(t, reel_scale(t, q, 2)));
+	CHECK(reel_backward(t, y) == REEL_OK, "backward");
+	const reel_real *g = reel_tensor_grad(x);
+	for (int i = 0; i < 12; i++)
+		CHECK(g[i] == ((i >= 4 && i < 8) ? 3 : 2), "grad[%d] = %g", i, (double)g[i]);
+	CHECK(reel_tensor_grad(r) == g + 4, "the view's gradient aliases its base's");
+	reel_tape_free(t);
+}
+
+static void test_detach(void)
+{
+	th_case("detach stops gradients and shares data");
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_real v[3] = {1, 2, 3};
+	reel_tensor *x = reel_tensor_from(t, 1, (int[]){3}, v, REEL_GRAD);
+	reel_tensor *h = reel_scale(t, x, 2);
+	reel_tensor *d = reel_detach(t, h);
+	CHECK(d->data == h->data && !d->requires_grad, "detached shares data, needs no grad");
+	reel_tensor *y = reel_sum(t, reel_add(t, reel_mul(t, d, x), h));
+	CHECK(reel_backward(t, y) == REEL_OK, "backward");
+	/* y = sum(stop(2x) * x + 2x): dy/dx = 2x + 2 */
+	const reel_real *g = reel_tensor_grad(x);
+	for (int i = 0; i < 3; i++)
+		CHECK(g[i] == 2 * v[i] + 2, "grad[%d] = %g", i, (double)g[i]);
+	reel_tape_free(t);
+}
+
+static void test_param_accumulate(void)
+{
+	th_case("params: gradients accumulate across backward calls until zeroed");
+	reel_params *ps = reel_params_new();
+	reel_tensor *w = reel_param_new(ps, "layer.weight", 2, (int[]){2, 3});
+	reel_tensor *b = reel_param_new(ps, "layer.bias", 1, (int[]){2});
+	CHECK(w && b, "created: %s", reel_params_error(ps));
+	CHECK(reel_param_new(ps, "layer.bias", 1, (int[]){2}) == NULL, "duplicate name refused");
+	CHECK(strstr(reel_params_error(ps), "layer.bias") != NULL, "message names it: %s", reel_params_error(ps));
+	CHECK(reel_param_get(ps, "layer.weight") == w, "lookup by name");
+	size_t n;
+	reel_real *vals = reel_params_values(ps, &n);
+	CHECK(w->data == vals && (uintptr_t)b->data % 64 == 0 && b->data > w->data && n >= 8, "views into one block");
+	reel_param_fill(w, 1);
+	reel_tape *t = reel_tape_new(0, 1);
+	for (int k = 0; k < 2; k++) {
+		reel_tensor *x = reel_tensor_from(t, 2, (int[]){1, 3}, (reel_real[]){1, 2, 3}, REEL_NOGRAD);
+		reel_tensor *y = reel_sum(t, reel_add(t, reel_matmul(t, x, w, REEL_TRANS_B), b));
+		CHECK(reel_backward(t, y) == REEL_OK, "backward");
+		reel_tape_reset(t);
+	}
+	for (int j = 0; j < 3; j++)
+		CHECK(w->grad[j] == 2 * (j + 1), "w.grad[%d] = %g after two backwards", j, (double)w->grad[j]);
+	CHECK(b->grad[0] == 2 && b->grad[1] == 2, "b.grad accumulated");
+	reel_params_zero_grad(ps);
+	CHECK(w->grad[0] == 0 && b->grad[1] == 0, "zeroed");
+	/* growth keeps values and re-points the views */
+	for (int i = 0; i < 100; i++) {
+		char nm[32];
+		snprintf(nm, sizeof nm, "extra.%d", i);
+		CHECK(reel_param_new(ps, nm, 2, (int[]){7, 9}) != NULL, "grow");
+	}
+	CHECK(w->data == reel_params_values(ps, NULL) && w->data[5] == 1, "values kept after growth");
+	reel_param_freeze(w, 1);
+	reel_tensor *x = reel_tensor_from(t, 2, (int[]){1, 3}, (reel_real[]){1, 2, 3}, REEL_NOGRAD);
+	reel_tensor *y = reel_sum(t, reel_add(t, reel_matmul(t, x, w, REEL_TRANS_B), b));
+	CHECK(reel_backward(t, y) == REEL_OK, "backward");
+	CHECK(w->grad[0] == 0 && b->grad[0] == 1, "frozen parameter gets no gradient");
+	reel_tape_free(t);
+	reel_params_free(ps);
+}
+
+static void test_no_grad_mode(void)
+{
+	th_case("inference: no nodes when nothing needs a gradient");
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_tensor *x = reel_tensor_new2(t, 2, 3, REEL_NOGRAD);
+	reel_tensor *y = reel_tanh(t, reel_add(t, x, x));
+	CHECK(y && reel_tape_get_stats(t).nodes == 0, "constant inputs record nothing");
+	reel_tensor *g = reel_tensor_new2(t, 2, 3, REEL_GRAD);
+	reel_tape_set_grad(t, 0);
+	reel_tensor *z = reel_tanh(t, g);
+	CHECK(z && !z->requires_grad && reel_tape_get_stats(t).nodes == 0, "grad disabled records nothing");
+	reel_tape_set_grad(t, 1);
+	reel_tape_set_training(t, 0);
+	CHECK(reel_dropout(t, g, 0.5) == g, "dropout in evaluation mode is the identity");
+	reel_tape_free(t);
+}
+
+static void test_rng(void)
+{
+	th_case("rng: same seed, same stream; uniform in range; normal moments");
+	reel_rng a, b;
+	reel_rng_seed(&a, 42);
+	reel_rng_seed(&b, 42);
+	int same = 1;
+	for (int i = 0; i < 1000; i++)
+		same &= reel_rng_next(&a) == reel_rng_next(&b);
+	CHECK(same, "streams with one seed agree");
+	reel_rng_seed(&b, 43);
+	CHECK(reel_rng_next(&a) != reel_rng_next(&b), "another seed differs");
+	double s = 0, s2 = 0;
+	int inrange = 1;
+	for (int i = 0; i < 100000; i++) {
+		double u = reel_rng_uniform(&a);
+		inrange &= u >= 0 && u < 1;
+		double z = reel_rng_normal(&a);
+		s += z;
+		s2 += z * z;
+	}
+	CHECK(inrange, "uniform in [0, 1)");
+	CHECK(fabs(s / 1e5) < 0.02 && fabs(s2 / 1e5 - 1) < 0.02, "normal mean %g var %g", s / 1e5, s2 / 1e5);
+	int counts[3] = {0};
+	for (int i = 0; i < 30000; i++)
+		counts[reel_rng_below(&a, 3)]++;
+	CHECK(abs(counts[0] - 10000) < 500 && abs(counts[2] - 10000) < 500, "below(3) balanced");
+}
+
+static void test_dropout_reproducible(void)
+{
+	th_case("dropout: same seed, same mask; mean preserved");
+	reel_real out[2][4000];
+	for (int k = 0; k < 2; k++) {
+		reel_tape *t = reel_tape_new(0, 99);
+		reel_tensor *x = reel_tensor_new2(t, 40, 100, REEL_GRAD);
+		for (size_t i = 0; i < x->size; i++)
+			x->data[i] = 1;
+		reel_tensor *y = reel_dropout(t, x, 0.25);
+		memcpy(out[k], y->data, sizeof out[k]);
+		reel_tape_free(t);
+	}
+	CHECK(!memcmp(out[0], out[1], sizeof out[0]), "bitwise equal masks");
+	double s = 0;
+	int zeros = 0;
+	for (int i = 0; i < 4000; i++) {
+		s += out[0][i];
+		zeros += out[0][i] == 0;
+	}
+	CHECK(fabs(s / 4000 - 1) < 0.05 && abs(zeros - 1000) < 120, "mean %g, zeros %d", s / 4000, zeros);
+}
+
+void suite_engine(void)
+{
+	test_arena_steady_state();
+	test_views_share();
+	test_detach();
+	test_param_accumulate();
+	test_no_grad_mode();
+	test_rng();
+	test_dropout_reproducible();
+}

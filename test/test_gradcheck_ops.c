@@ -1,0 +1,222 @@
+/* A gradient check for every op in the op table (double build), against
+ * central finite differences.  The table below names the op each case
+ * covers; an op of REEL_OPS without a case fails the suite. */
+#include "gradcheck.h"
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAXIN = 4 };
+
+typedef struct gcase {
+	const char *name;
+	int op;
+	gc_fn f;
+	int nin;
+	int shapes[MAXIN][REEL_MAX_DIMS + 1]; /* ndim, dims... */
+	double lo, hi, gap;                   /* input range; keep |x| >= gap */
+	int nograd_mask;                      /* bit i: input i gets no gradient check */
+	int iarg;
+	double farg;
+} gcase;
+
+static const gcase *cur;
+
+/* ---- case bodies ---- */
+static reel_tensor *f_matmul(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_matmul(t, x[0], x[1], cur->iarg); }
+static reel_tensor *f_bmm(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_bmm(t, x[0], x[1], cur->iarg); }
+static reel_tensor *f_add(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_add(t, x[0], x[1]); }
+static reel_tensor *f_sub(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sub(t, x[0], x[1]); }
+static reel_tensor *f_mul(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mul(t, x[0], x[1]); }
+static reel_tensor *f_scale(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_scale(t, x[0], (reel_real)cur->farg); }
+static reel_tensor *f_add_scalar(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_add_scalar(t, x[0], (reel_real)cur->farg); }
+static reel_tensor *f_one_minus(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_one_minus(t, x[0]); }
+static reel_tensor *f_tanh(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_tanh(t, x[0]); }
+static reel_tensor *f_sigmoid(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sigmoid(t, x[0]); }
+static reel_tensor *f_relu(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_relu(t, x[0]); }
+static reel_tensor *f_exp(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_exp(t, x[0]); }
+static reel_tensor *f_log(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_log(t, x[0]); }
+static reel_tensor *f_softmax(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_softmax(t, x[0]); }
+static reel_tensor *f_log_softmax(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_log_softmax(t, x[0]); }
+static reel_tensor *f_concat(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_concat(t, x, cur->nin, cur->iarg); }
+static reel_tensor *f_slice(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_slice(t, x[0], cur->iarg, 1, 2); }
+static reel_tensor *f_stack(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_stack(t, x, cur->nin); }
+static reel_tensor *f_transpose(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_transpose(t, x[0]); }
+static reel_tensor *f_sum(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sum(t, x[0]); }
+static reel_tensor *f_mean(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mean(t, x[0]); }
+static reel_tensor *f_sum_axis(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sum_axis(t, x[0], cur->iarg); }
+static reel_tensor *f_mean_axis(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mean_axis(t, x[0], cur->iarg); }
+static reel_tensor *f_mse(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mse(t, x[0], x[1]); }
+static reel_tensor *f_dropout(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_dropout(t, x[0], (reel_real)cur->farg); }
+
+/* split: the gradient reaches x through every part */
+static reel_tensor *f_split(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *p[4];
+	if (reel_split(t, x[0], -1, 4, p) != REEL_OK)
+		return NULL;
+	return reel_add(t, reel_mul(t, p[0], p[1]), reel_mul(t, p[2], p[3]));
+}
+
+/* Overlapping row views of one tensor: both views' gradients alias x's, so
+ * the contributions must add up. */
+static reel_tensor *f_rows(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *a = reel_rows(t, x[0], 0, 2), *b = reel_rows(t, x[0], 1, 2);
+	return reel_mul(t, reel_tanh(t, a), b);
+}
+
+static reel_tensor *f_index(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	return reel_mul(t, reel_index(t, x[0], 2), reel_index(t, x[0], 0));
+}
+
+/* A (T, B, F) input folded to (T*B, F) for one product: the pattern of every
+ * recurrent layer's input projection. */
+static reel_tensor *f_reshape(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *y = reel_matmul(t, reel_reshape2(t, x[0], -1, x[0]->shape[2]), x[1], REEL_TRANS_B);
+	return reel_reshape3(t, y, x[0]->shape[0], x[0]->shape[1], -1);
+}
+
+static const int32_t gather_ids[] = {2, 0, 2, 4, 1, 2};
+static reel_tensor *f_gather(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	return reel_gather(t, x[0], gather_ids, 6);
+}
+
+static const int32_t ce_targets[] = {1, 3, 0, 2, 3};
+static reel_tensor *f_ce(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	return reel_cross_entropy(t, x[0], ce_targets, NULL, REEL_NO_IGNORE);
+}
+static reel_tensor *f_ce_ignore(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	return reel_cross_entropy(t, x[0], ce_targets, NULL, 3);
+}
+static reel_tensor *f_ce_mask(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_real m[5] = {1, 0, 0.5, 1, 2};
+	reel_tensor *mask = reel_tensor_from(t, 1, (int[]){5}, m, REEL_NOGRAD);
+	return reel_cross_entropy(t, x[0], ce_targets, mask, REEL_NO_IGNORE);
+}
+
+static reel_tensor *f_blend(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	int col = cur->iarg;
+	reel_real m[12] = {1, 0, 1, 0, 0.25, 1, 0, 1, 1, 0, 0.5, 1};
+	reel_tensor *mask = col ? reel_tensor_from(t, 2, (int[]){3, 1}, m, REEL_NOGRAD)
+	                        : reel_tensor_from(t, 2, (int[]){3, 4}, m, REEL_NOGRAD);
+	return reel_blend(t, mask, x[0], x[1]);
+}
+
+#define S1(a) {1, a}
+#define S2(a, b) {2, a, b}
+#define S3(a, b, c) {3, a, b, c}
+
+static const gcase cases[] = {
+	{"matmul", REEL_OP_MATMUL, f_matmul, 2, {S2(3, 5), S2(5, 4)}, -1, 1, 0, 0, 0, 0},
+	{"matmul A^T", REEL_OP_MATMUL, f_matmul, 2, {S2(5, 3), S2(5, 4)}, -1, 1, 0, 0, REEL_TRANS_A, 0},
+	{"matmul B^T", REEL_OP_MATMUL, f_matmul, 2, {S2(3, 5), S2(4, 5)}, -1, 1, 0, 0, REEL_TRANS_B, 0},
+	{"matmul A^T B^T", REEL_OP_MATMUL, f_matmul, 2, {S2(5, 3), S2(4, 5)}, -1, 1, 0, 0, REEL_TRANS_A | REEL_TRANS_B, 0},
+	{"matmul m=1 (gemv)", REEL_OP_MATMUL, f_matmul, 2, {S2(1, 5), S2(4, 5)}, -1, 1, 0, 0, REEL_TRANS_B, 0},
+	{"matmul n=1 (gemv)", REEL_OP_MATMUL, f_matmul, 2, {S2(3, 5), S2(5, 1)}, -1, 1, 0, 0, 0, 0},
+	{"matmul k=1 (ger)", REEL_OP_MATMUL, f_matmul, 2, {S2(3, 1), S2(1, 4)}, -1, 1, 0, 0, 0, 0},
+	{"matmul m=n=1 (dot)", REEL_OP_MATMUL, f_matmul, 2, {S2(1, 5), S2(5, 1)}, -1, 1, 0, 0, 0, 0},
+	{"bmm", REEL_OP_BMM, f_bmm, 2, {S3(2, 3, 4), S3(2, 4, 5)}, -1, 1, 0, 0, 0, 0},
+	{"bmm B^T", REEL_OP_BMM, f_bmm, 2, {S3(2, 3, 4), S3(2, 5, 4)}, -1, 1, 0, 0, REEL_TRANS_B, 0},
+	{"bmm A^T", REEL_OP_BMM, f_bmm, 2, {S3(2, 4, 3), S3(2, 4, 1)}, -1, 1, 0, 0, REEL_TRANS_A, 0},
+	{"add same", REEL_OP_ADD, f_add, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"add row bias", REEL_OP_ADD, f_add, 2, {S3(2, 3, 4), S1(4)}, -1, 1, 0, 0, 0, 0},
+	{"add bias first", REEL_OP_ADD, f_add, 2, {S2(1, 4), S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"add column", REEL_OP_ADD, f_add, 2, {S2(3, 4), S2(3, 1)}, -1, 1, 0, 0, 0, 0},
+	{"add scalar tensor", REEL_OP_ADD, f_add, 2, {S2(3, 4), S1(1)}, -1, 1, 0, 0, 0, 0},
+	{"sub same", REEL_OP_SUB, f_sub, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"sub row", REEL_OP_SUB, f_sub, 2, {S2(3, 4), S1(4)}, -1, 1, 0, 0, 0, 0},
+	{"mul same", REEL_OP_MUL, f_mul, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"mul column", REEL_OP_MUL, f_mul, 2, {S3(2, 3, 4), S3(2, 3, 1)}, -1, 1, 0, 0, 0, 0},
+	{"mul row first", REEL_OP_MUL, f_mul, 2, {S1(4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"scale", REEL_OP_SCALE, f_scale, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, -2.5},
+	{"add_scalar", REEL_OP_ADD_SCALAR, f_add_scalar, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0.75},
+	{"one_minus", REEL_OP_ONE_MINUS, f_one_minus, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"tanh", REEL_OP_TANH, f_tanh, 1, {S2(3, 4)}, -2, 2, 0, 0, 0, 0},
+	{"sigmoid", REEL_OP_SIGMOID, f_sigmoid, 1, {S2(3, 4)}, -3, 3, 0, 0, 0, 0},
+	{"relu", REEL_OP_RELU, f_relu, 1, {S2(3, 4)}, -1, 1, 0.05, 0, 0, 0},
+	{"exp", REEL_OP_EXP, f_exp, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"log", REEL_OP_LOG, f_log, 1, {S2(3, 4)}, 0.5, 2, 0, 0, 0, 0},
+	{"softmax", REEL_OP_SOFTMAX, f_softmax, 1, {S3(2, 3, 5)}, -2, 2, 0, 0, 0, 0},
+	{"log_softmax", REEL_OP_LOG_SOFTMAX, f_log_softmax, 1, {S2(3, 5)}, -2, 2, 0, 0, 0, 0},
+	{"concat axis 0", REEL_OP_CONCAT, f_concat, 3, {S2(1, 4), S2(2, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"concat axis 1", REEL_OP_CONCAT, f_concat, 2, {S3(2, 1, 3), S3(2, 2, 3)}, -1, 1, 0, 0, 1, 0},
+	{"concat last axis", REEL_OP_CONCAT, f_concat, 3, {S2(3, 2), S2(3, 1), S2(3, 4)}, -1, 1, 0, 0, -1, 0},
+	{"slice axis 1", REEL_OP_SLICE, f_slice, 1, {S3(2, 4, 3)}, -1, 1, 0, 0, 1, 0},
+	{"slice last axis", REEL_OP_SLICE, f_slice, 1, {S2(3, 5)}, -1, 1, 0, 0, -1, 0},
+	{"split into gates", REEL_OP_SLICE, f_split, 1, {S2(3, 8)}, -1, 1, 0, 0, 0, 0},
+	{"stack", REEL_OP_STACK, f_stack, 3, {S2(2, 3), S2(2, 3), S2(2, 3)}, -1, 1, 0, 0, 0, 0},
+	{"rows (overlapping views)", REEL_OP_ROWS, f_rows, 1, {S3(3, 2, 2)}, -1, 1, 0, 0, 0, 0},
+	{"index views", REEL_OP_ROWS, f_index, 1, {S3(3, 2, 2)}, -1, 1, 0, 0, 0, 0},
+	{"reshape fold (T,B,F)", REEL_OP_RESHAPE, f_reshape, 2, {S3(3, 2, 4), S2(5, 4)}, -1, 1, 0, 0, 0, 0},
+	{"transpose", REEL_OP_TRANSPOSE, f_transpose, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"sum", REEL_OP_SUM, f_sum, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"mean", REEL_OP_MEAN, f_mean, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"sum_axis 0", REEL_OP_SUM_AXIS, f_sum_axis, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"sum_axis 1", REEL_OP_SUM_AXIS, f_sum_axis, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 1, 0},
+	{"mean_axis last", REEL_OP_MEAN_AXIS, f_mean_axis, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, -1, 0},
+	{"gather (repeated ids)", REEL_OP_GATHER, f_gather, 1, {S2(5, 3)}, -1, 1, 0, 0, 0, 0},
+	{"cross_entropy", REEL_OP_CROSS_ENTROPY, f_ce, 1, {S2(5, 4)}, -2, 2, 0, 0, 0, 0},
+	{"cross_entropy ignore_index", REEL_OP_CROSS_ENTROPY, f_ce_ignore, 1, {S2(5, 4)}, -2, 2, 0, 0, 0, 0},
+	{"cross_entropy mask", REEL_OP_CROSS_ENTROPY, f_ce_mask, 1, {S2(5, 4)}, -2, 2, 0, 0, 0, 0},
+	{"mse", REEL_OP_MSE, f_mse, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"dropout", REEL_OP_DROPOUT, f_dropout, 1, {S2(6, 5)}, -1, 1, 0, 0, 0, 0.3},
+	{"blend full mask", REEL_OP_BLEND, f_blend, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"blend column mask", REEL_OP_BLEND, f_blend, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 1, 0},
+};
+
+void suite_gradcheck_ops(void)
+{
+	int ncase = (int)(sizeof cases / sizeof cases[0]);
+	th_case("gradcheck: every op has a case");
+	for (int op = 0; op < REEL_OP_COUNT; op++) {
+		int found = 0;
+		for (int i = 0; i < ncase; i++)
+			found |= cases[i].op == op;
+		CHECK(found, "op %s has no gradient check", reel_op_name(op));
+	}
+#ifdef REEL_DOUBLE
+	reel_rng r;
+	reel_rng_seed(&r, 2024);
+	static char names[sizeof cases / sizeof cases[0]][80];
+	for (int i = 0; i < ncase; i++) {
+		snprintf(names[i], sizeof names[i], "gradcheck: %s", cases[i].name);
+		th_case(names[i]);
+		if (!th_selected())
+			continue;
+		cur = &cases[i];
+		gc_input in[MAXIN];
+		reel_real *bufs[MAXIN];
+		for (int k = 0; k < cur->nin; k++) {
+			in[k].ndim = cur->shapes[k][0];
+			size_t n = 1;
+			for (int d = 0; d < in[k].ndim; d++)
+				n *= (size_t)(in[k].shape[d] = cur->shapes[k][d + 1]);
+			bufs[k] = in[k].data = malloc(n * sizeof(reel_real));
+			gc_fill(&r, in[k].data, n, cur->lo, cur->hi, cur->gap);
+			in[k].grad = !(cur->nograd_mask >> k & 1);
+		}
+		gradcheck(cur->f, NULL, cur->nin, in, NULL, (gc_opts){0});
+		for (int k = 0; k < cur->nin; k++)
+			free(bufs[k]);
+	}
+#endif
+}

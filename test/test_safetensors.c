@@ -1,0 +1,150 @@
+/* Safetensors: round trip, atomic write, and the strict reader's rejections. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *tmp_path(const char *name)
+{
+	static char buf[256];
+	snprintf(buf, sizeof buf, "build/test-%d-%s", (int)getpid(), name);
+	return buf;
+}
+
+/* Write a file with the given header text and n data bytes. */
+static void write_raw(const char *path, const char *hdr, size_t ndata)
+{
+	FILE *f = fopen(path, "wb");
+	uint64_t n = strlen(hdr);
+	unsigned char len8[8];
+	for (int i = 0; i < 8; i++)
+		len8[i] = (unsigned char)(n >> (8 * i));
+	fwrite(len8, 1, 8, f);
+	fwrite(hdr, 1, n, f);
+	for (size_t i = 0; i < ndata; i++)
+		fputc(0, f);
+	fclose(f);
+}
+
+static void expect_bad(const char *label, const char *hdr, size_t ndata, const char *needle)
+{
+	const char *p = tmp_path("bad.safetensors");
+	write_raw(p, hdr, ndata);
+	reel_st_file *f = NULL;
+	reel_err e = {0};
+	reel_status s = reel_st_read(p, &f, &e);
+	CHECK(s == REEL_ERR_IO && f == NULL, "%s: expected REEL_ERR_IO", label);
+	CHECK(strstr(e.msg, needle) != NULL && strstr(e.msg, p) != NULL, "%s: message \"%s\" lacks \"%s\" or the path",
+	      label, e.msg, needle);
+	unlink(p);
+}
+
+void suite_safetensors(void)
+{
+	th_case("safetensors: round trip of every dtype and metadata");
+	const char *p = tmp_path("rt.safetensors");
+	float f32[6] = {1, -2, 3.5f, 4, 5, 6};
+	double f64[2] = {0.1, -1e300};
+	int32_t i32[3] = {7, -8, 9};
+	int64_t i64[1] = {-((int64_t)1 << 40)};
+	reel_st_writer *w = reel_st_writer_new();
+	reel_err e = {0};
+	CHECK(reel_st_add(w, "a.f32", REEL_F32, 2, (int64_t[]){2, 3}, f32, &e) == REEL_OK, "add");
+	CHECK(reel_st_add(w, "b.f64", REEL_F64, 1, (int64_t[]){2}, f64, &e) == REEL_OK, "add");
+	CHECK(reel_st_add(w, "c.i32", REEL_I32, 1, (int64_t[]){3}, i32, &e) == REEL_OK, "add");
+	CHECK(reel_st_add(w, "d.i64", REEL_I64, 0, NULL, i64, &e) == REEL_OK, "add scalar");
+	CHECK(reel_st_add(w, "a.f32", REEL_F32, 1, (int64_t[]){1}, f32, &e) == REEL_ERR_ARG, "duplicate refused");
+	CHECK(reel_st_add_meta(w, "config", "{\"x\": 1}", &e) == REEL_OK, "meta");
+	CHECK(reel_st_write(w, p, &e) == REEL_OK, "write: %s", e.msg);
+	reel_st_writer_free(w);
+	reel_st_file *f = NULL;
+	CHECK(reel_st_read(p, &f, &e) == REEL_OK, "read: %s", e.msg);
+	if (f) {
+		CHECK(reel_st_count(f) == 4, "4 tensors");
+		const reel_st_tensor *a = reel_st_find(f, "a.f32");
+		double d[6];
+		reel_st_to_double(a, d);
+		CHECK(a->ndim == 2 && a->shape[1] == 3 && d[2] == 3.5, "f32 values");
+		reel_st_to_double(reel_st_find(f, "b.f64"), d);
+		CHECK(d[1] == -1e300, "f64 values");
+		int32_t iv[3];
+		reel_st_to_i32(reel_st_find(f, "c.i32"), iv);
+		CHECK(iv[1] == -8, "i32 values");
+		reel_st_to_double(reel_st_find(f, "d.i64"), d);
+		CHECK(d[0] == -(double)((int64_t)1 << 40) && reel_st_find(f, "d.i64")->ndim == 0, "i64 scalar");
+		CHECK(reel_st_meta(f, "config") && !strcmp(reel_st_meta(f, "config"), "{\"x\": 1}"), "metadata");
+		reel_st_free(f);
+	}
+	unlink(p);
+
+	th_case("safetensors: write into a missing directory fails and leaves nothing");
+	w = reel_st_writer_new();
+	reel_st_add(w, "x", REEL_F32, 1, (int64_t[]){1}, f32, &e);
+	CHECK(reel_st_write(w, "build/no/such/dir/x.safetensors", &e) == REEL_ERR_IO, "error");
+	CHECK(strstr(e.msg, "no/such/dir") != NULL, "names the path: %s", e.msg);
+	reel_st_writer_free(w);
+
+	th_case("safetensors: strict header validation");
+	expect_bad("not json", "{\"a\": ", 0, "not a JSON object");
+	expect_bad("dtype", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2, "BF16");
+	expect_bad("size", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "needs 8");
+	expect_bad("bounds", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "past the data");
+	expect_bad("gap",
+	           "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+	           "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+	           12, "contiguous");
+	expect_bad("overlap",
+	           "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+	           "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+	           8, "contiguous");
+	expect_bad("trailing", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "cover 4");
+	expect_bad("duplicate",
+	           "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+	           "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+	           8, "twice");
+	expect_bad("unknown key", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4, "unknown key");
+	expect_bad("negative dim", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "bad dimension");
+	expect_bad("meta value", "{\"__metadata__\":{\"k\":1}}", 0, "__metadata__.k");
+	{
+		const char *bp = tmp_path("short.safetensors");
+		FILE *fp = fopen(bp, "wb");
+		fwrite("\xff\xff\xff\xff\x00\x00\x00\x00{}", 1, 10, fp);
+		fclose(fp);
+		reel_st_file *bf = NULL;
+		CHECK(reel_st_read(bp, &bf, &e) == REEL_ERR_IO && strstr(e.msg, "header length"), "huge header length: %s", e.msg);
+		unlink(bp);
+	}
+	reel_st_file *nf = NULL;
+	CHECK(reel_st_read("build/does-not-exist.safetensors", &nf, &e) == REEL_ERR_IO &&
+	          strstr(e.msg, "does-not-exist") && strstr(e.msg, "cannot open"),
+	      "missing file: %s", e.msg);
+
+	th_case("safetensors: parameter store save and load");
+	reel_params *ps = reel_params_new();
+	reel_tensor *wt = reel_param_new(ps, "rnn.weight_ih_l0", 2, (int[]){4, 3});
+	reel_tensor *bt = reel_param_new(ps, "rnn.bias_ih_l0", 1, (int[]){4});
+	for (int i = 0; i < 12; i++)
+		wt->data[i] = (reel_real)(i * 0.5);
+	reel_param_fill(bt, -1);
+	w = reel_st_writer_new();
+	CHECK(reel_params_add_to(ps, w, &e) == REEL_OK, "add params");
+	p = tmp_path("params.safetensors");
+	CHECK(reel_st_write(w, p, &e) == REEL_OK, "write");
+	reel_st_writer_free(w);
+	reel_param_fill(wt, 0);
+	reel_param_fill(bt, 0);
+	f = NULL;
+	CHECK(reel_st_read(p, &f, &e) == REEL_OK && reel_params_load(ps, f, p, &e) == REEL_OK, "load: %s", e.msg);
+	CHECK(wt->data[11] == (reel_real)5.5 && bt->data[3] == -1, "values restored");
+	reel_st_free(f);
+	reel_tensor *extra = reel_param_new(ps, "rnn.weight_hh_l0", 2, (int[]){4, 4});
+	(void)extra;
+	f = NULL;
+	reel_st_read(p, &f, &e);
+	CHECK(reel_params_load(ps, f, p, &e) == REEL_ERR_IO && strstr(e.msg, "weight_hh_l0") && strstr(e.msg, "missing"),
+	      "missing parameter named: %s", e.msg);
+	reel_st_free(f);
+	unlink(p);
+	reel_params_free(ps);
+}
