@@ -1,0 +1,14 @@
+/* Shared helpers of the benchmark programs. */
+#ifndef REEL_BENCH_H
+#define REEL_BENCH_H
+
+#include "reel.h"
+
+#include <stdlib.h>
+
+double bench_now(void);                 /* monotonic seconds */
+double bench_median(double *v, int n);  /* sorts v */
+
+int bench_overhead(int argc, char **argv);
+
+#endif
