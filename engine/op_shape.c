@@ -454,3 +454,25 @@ void reel__bwd_GATHER(reel_node *nd)
 			row[j] += dy[(size_t)i * D + j];
 	}
 }
+
+/* ---- constants ------------------------------------------------------------------------ */
+
+reel_tensor *reel_length_mask(reel_tape *t, const int *lengths, int T, int B)
+{
+	if (t->status != REEL_OK)
+		return NULL;
+	if (!lengths || T < 1 || B < 1)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_length_mask: needs lengths for T >= 1, B >= 1");
+	for (int b = 0; b < B; b++)
+		if (lengths[b] < 0 || lengths[b] > T)
+			return reel_tape_fail(t, REEL_ERR_ARG,
+			                      "reel_length_mask: length %d of sequence %d is outside [0, %d]",
+			                      lengths[b], b, T);
+	reel_tensor *m = reel__out(t, 3, (int[]){T, B, 1}, 0);
+	if (!m)
+		return NULL;
+	for (int s = 0; s < T; s++)
+		for (int b = 0; b < B; b++)
+			m->data[s * B + b] = s < lengths[b] ? 1 : 0;
+	return m;
+}

@@ -156,6 +156,12 @@ reel_tensor *reel_reshape3(reel_tape *t, reel_tensor *x, int d0, int d1, int d2)
 /* Swap the last two dims (copy): (..., m, n) -> (..., n, m). */
 reel_tensor *reel_transpose(reel_tape *t, reel_tensor *x);
 
+/* ---- constants ------------------------------------------------------------ */
+
+/* Sequence masks from lengths: (T, B, 1) with m[s][b] = 1 if s < lengths[b]
+ * else 0; a constant (no gradient).  Errors: a length outside [0, T]. */
+reel_tensor *reel_length_mask(reel_tape *t, const int *lengths, int T, int B);
+
 /* ---- reductions and losses ---------------------------------------------- */
 
 /* Sum / mean of all elements: a scalar (0-d). */

@@ -1,6 +1,7 @@
 /* The parameter store (see param.h). */
 #include "param.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,8 @@ reel_tensor *reel_param_new(reel_params *ps, const char *name, int ndim, const i
 	t->base = t;
 	t->size = size;
 	t->ndim = ndim;
-	memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
+	if (ndim)
+		memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
 	t->requires_grad = 1;
 	t->name = nm;
 	ps->used += padded;
@@ -183,6 +185,50 @@ void reel_param_fill(reel_tensor *p, reel_real v)
 {
 	for (size_t i = 0; i < p->size; i++)
 		p->data[i] = v;
+}
+
+void reel_param_fill_range(reel_tensor *p, size_t start, size_t n, reel_real v)
+{
+	for (size_t i = start; i < start + n && i < p->size; i++)
+		p->data[i] = v;
+}
+
+reel_status reel_param_orthogonal(reel_tensor *p, reel_rng *rng, int block, double gain)
+{
+	if (p->ndim != 2 || block < 1 || p->shape[1] != block || p->shape[0] % block)
+		return REEL_ERR_SHAPE;
+	int n = block;
+	double *q = malloc((size_t)n * n * sizeof *q);
+	if (!q)
+		return REEL_ERR_NOMEM;
+	for (int k = 0; k < p->shape[0] / n; k++) {
+		/* modified Gram-Schmidt on Gaussian rows; a (numerically) dependent
+		 * row is redrawn */
+		for (int i = 0; i < n; i++) {
+			double norm = 0;
+			do {
+				for (int j = 0; j < n; j++)
+					q[i * n + j] = reel_rng_normal(rng);
+				for (int r = 0; r < i; r++) {
+					double dot = 0;
+					for (int j = 0; j < n; j++)
+						dot += q[i * n + j] * q[r * n + j];
+					for (int j = 0; j < n; j++)
+						q[i * n + j] -= dot * q[r * n + j];
+				}
+				norm = 0;
+				for (int j = 0; j < n; j++)
+					norm += q[i * n + j] * q[i * n + j];
+			} while (norm < 1e-10);
+			norm = sqrt(norm);
+			for (int j = 0; j < n; j++)
+				q[i * n + j] /= norm;
+		}
+		for (int i = 0; i < n * n; i++)
+			p->data[(size_t)k * n * n + i] = (reel_real)(gain * q[i]);
+	}
+	free(q);
+	return REEL_OK;
 }
 
 reel_status reel_params_add_to(const reel_params *ps, reel_st_writer *w, reel_err *err)

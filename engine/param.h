@@ -48,6 +48,14 @@ void reel_param_freeze(reel_tensor *p, int frozen);
 void reel_param_uniform(reel_tensor *p, reel_rng *rng, double lo, double hi);
 void reel_param_normal(reel_tensor *p, reel_rng *rng, double std);
 void reel_param_fill(reel_tensor *p, reel_real v);
+/* Set elements [start, start + n) of p (flat order) to v: e.g. one gate's
+ * block of a bias vector (forget-gate bias). */
+void reel_param_fill_range(reel_tensor *p, size_t start, size_t n, reel_real v);
+/* Orthogonal init (Saxe et al. 2014) of a 2-d p seen as stacked square
+ * blocks of `block` rows (block = cols; an LSTM's W_hh has four): each block
+ * is an orthogonal matrix from Gram-Schmidt on Gaussian rows, times gain.
+ * Returns REEL_ERR_SHAPE if p is not (k * block, block). */
+reel_status reel_param_orthogonal(reel_tensor *p, reel_rng *rng, int block, double gain);
 
 /* Add every parameter to a safetensors writer under its name. */
 reel_status reel_params_add_to(const reel_params *ps, reel_st_writer *w, reel_err *err);

@@ -408,7 +408,8 @@ reel_status reel_st_add(reel_st_writer *w, const char *name, reel_dtype dtype, i
 		return reel_err_set(err, REEL_ERR_NOMEM, "safetensors: out of memory");
 	e->dtype = dtype;
 	e->ndim = ndim;
-	memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
+	if (ndim)
+		memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
 	e->nbytes = count * dtype_size[dtype];
 	e->data = data;
 	w->n++;
