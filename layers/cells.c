@@ -1,0 +1,67 @@
+/* The built-in recurrent cells, each a few op calls under its equations.
+ * xp is this step's input projection x W_ih^T + b_ih (B, G*H), with b_hh
+ * already added for cells that fold it (every cell but the GRU, whose b_hn
+ * sits inside the reset product). */
+#include "layers.h"
+
+/* h' = act(xp + h W_hh^T)                                         (B, H) */
+static void rnn_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
+                     reel_tensor *const *state, reel_tensor **next, int relu)
+{
+	(void)state;
+	reel_tensor *pre = reel_add(t, xp, reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B));
+	next[0] = relu ? reel_relu(t, pre) : reel_tanh(t, pre);
+}
+
+static void rnn_tanh_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
+                          reel_tensor *const *state, reel_tensor **next)
+{
+	rnn_step(t, p, xp, h_in, state, next, 0);
+}
+
+static void rnn_relu_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
+                          reel_tensor *const *state, reel_tensor **next)
+{
+	rnn_step(t, p, xp, h_in, state, next, 1);
+}
+
+/* i, f, g, o = split4(xp + h W_hh^T)                 gates (B, 4H)
+ * c' = sigmoid(f) * c + sigmoid(i) * tanh(g)        cell  (B, H)
+ * h' = sigmoid(o) * tanh(c')                        out   (B, H) */
+static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
+                      reel_tensor *const *state, reel_tensor **next)
+{
+	reel_tensor *g[4];
+	reel_tensor *gates = reel_add(t, xp, reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B));
+	if (reel_split(t, gates, -1, 4, g) != REEL_OK)
+		return;
+	reel_tensor *c = reel_add(t, reel_mul(t, reel_sigmoid(t, g[1]), state[1]),
+	                          reel_mul(t, reel_sigmoid(t, g[0]), reel_tanh(t, g[2])));
+	next[1] = c;
+	next[0] = reel_mul(t, reel_sigmoid(t, g[3]), reel_tanh(t, c));
+}
+
+/* xr, xz, xn = split3(xp)                 xp = x W_ih^T + b_ih    (B, 3H)
+ * hr, hz, hn = split3(h W_hh^T + b_hh)                             (B, 3H)
+ * r = sigmoid(xr + hr),  z = sigmoid(xz + hz)
+ * n = tanh(xn + r * hn)
+ * h' = (1 - z) * n + z * h  =  n + z * (h - n)                     (B, H) */
+static void gru_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
+                     reel_tensor *const *state, reel_tensor **next)
+{
+	reel_tensor *x3[3], *h3[3];
+	reel_tensor *gh = reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B);
+	if (p->b_hh)
+		gh = reel_add(t, gh, p->b_hh);
+	if (reel_split(t, xp, -1, 3, x3) != REEL_OK || reel_split(t, gh, -1, 3, h3) != REEL_OK)
+		return;
+	reel_tensor *r = reel_sigmoid(t, reel_add(t, x3[0], h3[0]));
+	reel_tensor *z = reel_sigmoid(t, reel_add(t, x3[1], h3[1]));
+	reel_tensor *n = reel_tanh(t, reel_add(t, x3[2], reel_mul(t, r, h3[2])));
+	next[0] = reel_add(t, n, reel_mul(t, z, reel_sub(t, state[0], n)));
+}
+
+const reel_cell reel_cell_rnn_tanh = {"rnn_tanh", 1, 1, 1, rnn_tanh_step};
+const reel_cell reel_cell_rnn_relu = {"rnn_relu", 1, 1, 1, rnn_relu_step};
+const reel_cell reel_cell_lstm = {"lstm", 4, 2, 1, lstm_step};
+const reel_cell reel_cell_gru = {"gru", 3, 1, 0, gru_step};

@@ -1,0 +1,223 @@
+/* The sequence driver: runs any cell over time, stacked and bidirectional,
+ * with variable lengths, dropout between layers, variational recurrent
+ * dropout and carried states.  Only op calls and C control flow. */
+#include "layers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static reel_tensor *new_param(reel_params *ps, const char *prefix, const char *what, int layer,
+                              int rev, int ndim, const int *shape, reel_err *err)
+{
+	char name[256];
+	snprintf(name, sizeof name, "%s%s_l%d%s", prefix ? prefix : "", what, layer, rev ? "_reverse" : "");
+	reel_tensor *p = reel_param_new(ps, name, ndim, shape);
+	if (!p)
+		reel_err_set(err, REEL_ERR_ARG, "%s", reel_params_error(ps));
+	return p;
+}
+
+reel_status reel_rnn_init(reel_rnn *r, reel_params *ps, const char *prefix, const reel_rnn_opts *o,
+                          reel_rng *rng, reel_err *err)
+{
+	memset(r, 0, sizeof *r);
+	r->o = *o;
+	if (r->o.num_layers == 0)
+		r->o.num_layers = 1;
+	const reel_rnn_opts *q = &r->o;
+	if (!q->cell)
+		return reel_err_set(err, REEL_ERR_ARG, "rnn %s: no cell given", prefix ? prefix : "");
+	if (q->input_size < 1 || q->hidden_size < 1)
+		return reel_err_set(err, REEL_ERR_ARG, "rnn %s: input_size and hidden_size must be positive (got %d, %d)",
+		                    prefix ? prefix : "", q->input_size, q->hidden_size);
+	if (q->num_layers < 1 || q->num_layers > REEL_RNN_MAX_LAYERS)
+		return reel_err_set(err, REEL_ERR_ARG, "rnn %s: num_layers must be 1 to %d, got %d",
+		                    prefix ? prefix : "", REEL_RNN_MAX_LAYERS, q->num_layers);
+	if (!(q->dropout >= 0 && q->dropout < 1) || !(q->recurrent_dropout >= 0 && q->recurrent_dropout < 1))
+		return reel_err_set(err, REEL_ERR_ARG, "rnn %s: dropout must be in [0, 1)", prefix ? prefix : "");
+	r->dirs = q->bidirectional ? 2 : 1;
+	int H = q->hidden_size, G = q->cell->gates;
+	double k = 1 / sqrt((double)H);
+	for (int l = 0; l < q->num_layers; l++) {
+		int F = l == 0 ? q->input_size : r->dirs * H;
+		for (int d = 0; d < r->dirs; d++) {
+			reel_cell_params *p = &r->p[l][d];
+			if (!(p->w_ih = new_param(ps, prefix, "weight_ih", l, d, 2, (int[]){G * H, F}, err)) ||
+			    !(p->w_hh = new_param(ps, prefix, "weight_hh", l, d, 2, (int[]){G * H, H}, err)))
+				return REEL_ERR_ARG;
+			if (!q->no_bias &&
+			    (!(p->b_ih = new_param(ps, prefix, "bias_ih", l, d, 1, (int[]){G * H}, err)) ||
+			     !(p->b_hh = new_param(ps, prefix, "bias_hh", l, d, 1, (int[]){G * H}, err))))
+				return REEL_ERR_ARG;
+			/* PyTorch's default: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)) */
+			reel_param_uniform(p->w_ih, rng, -k, k);
+			reel_param_uniform(p->w_hh, rng, -k, k);
+			if (p->b_ih) {
+				reel_param_uniform(p->b_ih, rng, -k, k);
+				reel_param_uniform(p->b_hh, rng, -k, k);
+			}
+			if (q->orthogonal && reel_param_orthogonal(p->w_hh, rng, H, 1.0) != REEL_OK)
+				return reel_err_set(err, REEL_ERR_ARG, "rnn: orthogonal init failed");
+			if (q->forget_bias != 0 && q->cell == &reel_cell_lstm && p->b_ih) {
+				/* forget block [H, 2H): the two biases sum to forget_bias */
+				reel_param_fill_range(p->b_ih, (size_t)H, (size_t)H, (reel_real)q->forget_bias);
+				reel_param_fill_range(p->b_hh, (size_t)H, (size_t)H, 0);
+			}
+		}
+	}
+	return REEL_OK;
+}
+
+/* One layer, one direction, over all T steps.  xp (T*B, G*H); init[] the
+ * initial states; mask (T, B, 1) or NULL.  Writes the outputs (T, B, H) and
+ * the final states. */
+static reel_tensor *run_direction(reel_tape *t, const reel_rnn *r, const reel_cell_params *p,
+                                  reel_tensor *xp, int T, int B, int reverse, reel_tensor *mask,
+                                  reel_tensor **state)
+{
+	const reel_cell *cell = r->o.cell;
+	int H = r->o.hidden_size;
+	reel_tensor **outs = reel_tape_alloc(t, (size_t)T * sizeof *outs);
+	if (!outs)
+		return NULL;
+	/* variational dropout: one mask per sequence, reused at every step */
+	reel_tensor *rmask = NULL;
+	if (r->o.recurrent_dropout > 0 && reel_tape_training(t)) {
+		reel_tensor *ones = reel_add_scalar(t, reel_tensor_new2(t, B, H, REEL_NOGRAD), 1);
+		rmask = reel_dropout(t, ones, (reel_real)r->o.recurrent_dropout);
+	}
+	for (int k = 0; k < T; k++) {
+		int s = reverse ? T - 1 - k : k;
+		reel_tensor *next[2] = {0};
+		reel_tensor *h_in = rmask ? reel_mul(t, state[0], rmask) : state[0];
+		cell->step(t, p, reel_rows(t, xp, s * B, B), h_in, state, next);
+		if (mask) {
+			/* past a sequence's end: keep the old state, output zero */
+			reel_tensor *m = reel_index(t, mask, s); /* (B, 1) */
+			for (int i = 0; i < cell->nstate; i++)
+				next[i] = reel_blend(t, m, next[i], state[i]);
+			outs[s] = reel_mul(t, next[0], m);
+		} else {
+			outs[s] = next[0];
+		}
+		for (int i = 0; i < cell->nstate; i++)
+			state[i] = next[i];
+		if (reel_tape_status(t) != REEL_OK)
+			return NULL;
+	}
+	return reel_stack(t, outs, T);
+}
+
+static int check_state(reel_tape *t, const char *what, const reel_tensor *s, int n, int B, int H)
+{
+	if (!s || (s->ndim == 3 && s->shape[0] == n && s->shape[1] == B && s->shape[2] == H))
+		return 1;
+	char buf[64];
+	reel_tape_fail(t, REEL_ERR_SHAPE, "reel_rnn_forward: %s is %s, expected %dx%dx%d", what,
+	               reel_shape_str(s, buf, sizeof buf), n, B, H);
+	return 0;
+}
+
+reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, const int *lengths,
+                             reel_tensor *h0, reel_tensor *c0, reel_rnn_out *out)
+{
+	memset(out, 0, sizeof *out);
+	if (reel_tape_status(t) != REEL_OK)
+		return reel_tape_status(t);
+	const reel_rnn_opts *o = &r->o;
+	int L = o->num_layers, D = r->dirs, H = o->hidden_size, ns = o->cell->nstate;
+	char buf[64];
+	if (!x || x->ndim != 3 || x->shape[2] != o->input_size) {
+		reel_tape_fail(t, REEL_ERR_SHAPE, "reel_rnn_forward: input is %s, expected (T, B, %d)",
+		               reel_shape_str(x, buf, sizeof buf), o->input_size);
+		return reel_tape_status(t);
+	}
+	int T = x->shape[0], B = x->shape[1];
+	if (!check_state(t, "h0", h0, L * D, B, H) || !check_state(t, "c0", c0, L * D, B, H))
+		return reel_tape_status(t);
+	reel_tensor *mask = lengths ? reel_length_mask(t, lengths, T, B) : NULL;
+	reel_tensor *zero = (!h0 || (ns > 1 && !c0)) ? reel_tensor_new2(t, B, H, REEL_NOGRAD) : NULL;
+	reel_tensor **fin = reel_tape_alloc(t, 2 * (size_t)L * D * sizeof *fin);
+	if (!fin || reel_tape_status(t) != REEL_OK)
+		return reel_tape_status(t);
+	reel_tensor *layer_in = x;
+	for (int l = 0; l < L; l++) {
+		if (l > 0 && o->dropout > 0)
+			layer_in = reel_dropout(t, layer_in, (reel_real)o->dropout);
+		reel_tensor *in2d = reel_reshape2(t, layer_in, T * B, -1);
+		reel_tensor *dir_out[2];
+		for (int d = 0; d < D; d++) {
+			const reel_cell_params *p = &r->p[l][d];
+			/* all T input projections in one product: (T*B, F) x (G*H, F)^T */
+			reel_tensor *xp = reel_matmul(t, in2d, p->w_ih, REEL_TRANS_B);
+			if (p->b_ih)
+				xp = reel_add(t, xp, p->b_ih);
+			if (p->b_hh && o->cell->fold_bias)
+				xp = reel_add(t, xp, p->b_hh);
+			reel_tensor *state[2];
+			state[0] = h0 ? reel_index(t, h0, l * D + d) : zero;
+			state[1] = ns > 1 ? (c0 ? reel_index(t, c0, l * D + d) : zero) : NULL;
+			dir_out[d] = run_direction(t, r, p, xp, T, B, d == 1, mask, state);
+			if (!dir_out[d])
+				return reel_tape_status(t) != REEL_OK ? reel_tape_status(t) : REEL_ERR_NOMEM;
+			fin[l * D + d] = state[0];
+			fin[L * D + l * D + d] = state[1];
+		}
+		layer_in = D == 2 ? reel_concat(t, dir_out, 2, -1) : dir_out[0];
+	}
+	out->y = layer_in;
+	out->h_n = reel_stack(t, fin, L * D);
+	if (ns > 1)
+		out->c_n = reel_stack(t, fin + L * D, L * D);
+	return reel_tape_status(t);
+}
+
+/* ---- carried state for truncated BPTT ------------------------------------------ */
+
+reel_status reel_rnn_carry_init(reel_rnn_carry *cy, const reel_rnn *r, int batch)
+{
+	memset(cy, 0, sizeof *cy);
+	cy->shape[0] = r->o.num_layers * r->dirs;
+	cy->shape[1] = batch;
+	cy->shape[2] = r->o.hidden_size;
+	size_t n = (size_t)cy->shape[0] * batch * r->o.hidden_size;
+	cy->h = calloc(n, sizeof(reel_real));
+	if (r->o.cell->nstate > 1)
+		cy->c = calloc(n, sizeof(reel_real));
+	if (!cy->h || (r->o.cell->nstate > 1 && !cy->c)) {
+		reel_rnn_carry_deinit(cy);
+		return REEL_ERR_NOMEM;
+	}
+	return REEL_OK;
+}
+
+void reel_rnn_carry_deinit(reel_rnn_carry *cy)
+{
+	free(cy->h);
+	free(cy->c);
+	cy->h = cy->c = NULL;
+	cy->valid = 0;
+}
+
+void reel_rnn_carry_store(reel_rnn_carry *cy, const reel_rnn_out *out)
+{
+	size_t n = (size_t)cy->shape[0] * cy->shape[1] * cy->shape[2];
+	if (!out->h_n || out->h_n->size != n)
+		return;
+	memcpy(cy->h, out->h_n->data, n * sizeof(reel_real));
+	if (cy->c && out->c_n)
+		memcpy(cy->c, out->c_n->data, n * sizeof(reel_real));
+	cy->valid = 1;
+}
+
+reel_tensor *reel_rnn_carry_h0(reel_tape *t, const reel_rnn_carry *cy)
+{
+	return cy->valid ? reel_tensor_from(t, 3, cy->shape, cy->h, REEL_NOGRAD) : NULL;
+}
+
+reel_tensor *reel_rnn_carry_c0(reel_tape *t, const reel_rnn_carry *cy)
+{
+	return cy->valid && cy->c ? reel_tensor_from(t, 3, cy->shape, cy->c, REEL_NOGRAD) : NULL;
+}

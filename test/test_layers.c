@@ -1,0 +1,277 @@
+/* Recurrent layers: PyTorch golden fixtures (outputs, final states, every
+ * parameter gradient, input and initial-state gradients), gradient checks of
+ * every cell through the driver, and truncated BPTT. */
+#include "gradcheck.h"
+#include "harness.h"
+#include "layers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const reel_cell *cell_of(const char *kind)
+{
+	if (!strncmp(kind, "lstm", 4))
+		return &reel_cell_lstm;
+	if (!strncmp(kind, "gru", 3))
+		return &reel_cell_gru;
+	return &reel_cell_rnn_tanh;
+}
+
+static reel_tensor *leaf_from(reel_tape *t, const reel_st_tensor *s, int grad)
+{
+	int shape[REEL_MAX_DIMS];
+	for (int d = 0; d < s->ndim; d++)
+		shape[d] = (int)s->shape[d];
+	reel_real *buf = malloc(s->count * sizeof *buf);
+	reel_st_to_real(s, buf);
+	reel_tensor *x = reel_tensor_from(t, s->ndim, shape, buf, grad);
+	free(buf);
+	return x;
+}
+
+static void compare(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want)
+{
+	if (!CHECK(want && got && want->count == n, "%s: missing or size %zu vs %zu", what,
+	           want ? want->count : 0, n))
+		return;
+	double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+	for (size_t i = 0; i < n; i++)
+		a[i] = got[i];
+	reel_st_to_double(want, b);
+#ifdef REEL_DOUBLE
+	CHECK_CLOSE(what, a, b, n, 1e-10, 1e-12);
+#else
+	CHECK_CLOSE(what, a, b, n, 1e-5, 1e-6);
+#endif
+	free(a);
+	free(b);
+}
+
+static const reel_st_tensor *get(const reel_st_file *f, const char *cs, const char *what)
+{
+	char name[320];
+	snprintf(name, sizeof name, "%s.%s", cs, what);
+	return reel_st_find(f, name);
+}
+
+/* sum(a * seed) as ops, so the loss is part of the tape. */
+static reel_tensor *dot_seed(reel_tape *t, reel_tensor *a, const reel_st_tensor *seed)
+{
+	return reel_sum(t, reel_mul(t, a, leaf_from(t, seed, REEL_NOGRAD)));
+}
+
+static void golden_case(const reel_st_file *f, const char *cs)
+{
+	int layers = strstr(cs, "_l2_") ? 2 : 1, bi = strstr(cs, "_bi_") != NULL;
+	const reel_st_tensor *xs = get(f, cs, "x");
+	if (!CHECK(xs, "%s: no input in the fixture", cs))
+		return;
+	reel_rnn_opts o = {.cell = cell_of(cs), .input_size = (int)xs->shape[2], .hidden_size = (int)get(f, cs, "h0")->shape[2],
+	                   .num_layers = layers, .bidirectional = bi};
+	reel_params *ps = reel_params_new();
+	reel_rnn r;
+	reel_rng rng;
+	reel_rng_seed(&rng, 1);
+	reel_err e = {0};
+	char prefix[96];
+	snprintf(prefix, sizeof prefix, "%s.", cs);
+	CHECK(reel_rnn_init(&r, ps, prefix, &o, &rng, &e) == REEL_OK, "init: %s", e.msg);
+	CHECK(reel_params_load(ps, f, "rnn.safetensors", &e) == REEL_OK, "load: %s", e.msg);
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_tensor *x = leaf_from(t, xs, REEL_GRAD);
+	reel_tensor *h0 = leaf_from(t, get(f, cs, "h0"), REEL_GRAD);
+	reel_tensor *c0 = get(f, cs, "c0") ? leaf_from(t, get(f, cs, "c0"), REEL_GRAD) : NULL;
+	int32_t len32[16];
+	int lengths[16];
+	const reel_st_tensor *ls = get(f, cs, "lengths");
+	reel_st_to_i32(ls, len32);
+	for (size_t i = 0; i < ls->count; i++)
+		lengths[i] = len32[i];
+	reel_rnn_out out;
+	reel_status s = reel_rnn_forward(t, &r, x, strstr(cs, "_var") ? lengths : NULL, h0, c0, &out);
+	if (CHECK(s == REEL_OK, "forward: %s", reel_tape_error(t))) {
+		compare("y", out.y->data, out.y->size, get(f, cs, "y"));
+		compare("h_n", out.h_n->data, out.h_n->size, get(f, cs, "h_n"));
+		reel_tensor *loss = reel_add(t, dot_seed(t, out.y, get(f, cs, "seed_y")),
+		                             dot_seed(t, out.h_n, get(f, cs, "seed_h")));
+		if (out.c_n) {
+			compare("c_n", out.c_n->data, out.c_n->size, get(f, cs, "c_n"));
+			loss = reel_add(t, loss, dot_seed(t, out.c_n, get(f, cs, "seed_c")));
+		}
+		reel_params_zero_grad(ps);
+		CHECK(reel_backward(t, loss) == REEL_OK, "backward: %s", reel_tape_error(t));
+		compare("grad x", reel_tensor_grad(x), x->size, get(f, cs, "grad.x"));
+		compare("grad h0", reel_tensor_grad(h0), h0->size, get(f, cs, "grad.h0"));
+		if (c0)
+			compare("grad c0", reel_tensor_grad(c0), c0->size, get(f, cs, "grad.c0"));
+		for (int i = 0; i < reel_params_count(ps); i++) {
+			reel_tensor *p = reel_params_at(ps, i);
+			char what[160];
+			snprintf(what, sizeof what, "grad.%s", p->name + strlen(prefix));
+			compare(what, p->grad, p->size, get(f, cs, what));
+		}
+	}
+	reel_tape_free(t);
+	reel_params_free(ps);
+}
+
+static void suite_golden(void)
+{
+	th_case("golden rnn: fixture file");
+	reel_st_file *f = NULL;
+	reel_err e = {0};
+	if (!CHECK(reel_st_read("test/fixtures/rnn.safetensors", &f, &e) == REEL_OK, "%s", e.msg))
+		return;
+	static const char *kinds[] = {"rnn", "lstm", "gru"};
+	static char names[24][64];
+	int n = 0;
+	for (int k = 0; k < 3; k++)
+		for (int l = 1; l <= 2; l++)
+			for (int bi = 0; bi < 2; bi++)
+				for (int v = 0; v < 2; v++, n++) {
+					char cs[48];
+					snprintf(cs, sizeof cs, "%s_l%d_%s_%s", kinds[k], l, bi ? "bi" : "uni", v ? "var" : "eq");
+					snprintf(names[n], sizeof names[n], "golden rnn: %s", cs);
+					th_case(names[n]);
+					if (th_selected())
+						golden_case(f, cs);
+				}
+	reel_st_free(f);
+}
+
+/* ---- gradient checks through the driver (double build) ----------------------------- */
+
+#ifdef REEL_DOUBLE
+typedef struct rnn_ctx {
+	reel_rnn *r;
+	const int *lengths;
+	int use_h0, use_c0;
+	reel_rnn_carry *carry; /* start from a previous chunk's final state (a constant) */
+} rnn_ctx;
+
+/* in[0] = x (T, B, I), in[1] = h0, in[2] = c0.  Output: y and h_n concatenated flat. */
+static reel_tensor *rnn_fn(reel_tape *t, reel_tensor **in, void *vc)
+{
+	rnn_ctx *c = vc;
+	reel_rnn_out o;
+	reel_tensor *h0 = c->use_h0 ? in[1] : NULL, *c0 = c->use_c0 ? in[2] : NULL;
+	if (c->carry) {
+		h0 = reel_rnn_carry_h0(t, c->carry);
+		c0 = reel_rnn_carry_c0(t, c->carry);
+	}
+	if (reel_rnn_forward(t, c->r, in[0], c->lengths, h0, c0, &o) != REEL_OK)
+		return NULL;
+	reel_tensor *parts[3] = {reel_reshape(t, o.y, 1, (int[]){-1}), reel_reshape(t, o.h_n, 1, (int[]){-1}),
+	                         o.c_n ? reel_reshape(t, o.c_n, 1, (int[]){-1}) : NULL};
+	return reel_concat(t, parts, o.c_n ? 3 : 2, 0);
+}
+
+static void gradcheck_driver(const char *label, const reel_cell *cell, int layers, int bi, int var,
+                             int carry, double dropout, double rdrop)
+{
+	th_case(label);
+	if (!th_selected())
+		return;
+	int T = 4, B = 3, I = 3, H = 2, D = bi ? 2 : 1;
+	reel_params *ps = reel_params_new();
+	reel_rnn r;
+	reel_rng rng;
+	reel_rng_seed(&rng, 11);
+	reel_err e = {0};
+	reel_rnn_opts o = {.cell = cell, .input_size = I, .hidden_size = H, .num_layers = layers,
+	                   .bidirectional = bi, .dropout = dropout, .recurrent_dropout = rdrop};
+	if (!CHECK(reel_rnn_init(&r, ps, "rnn.", &o, &rng, &e) == REEL_OK, "init: %s", e.msg))
+		return;
+	/* larger weights than the default init, so gradients are not tiny */
+	for (int i = 0; i < reel_params_count(ps); i++)
+		reel_param_uniform(reel_params_at(ps, i), &rng, -0.8, 0.8);
+	static const int lengths[] = {4, 1, 3};
+	rnn_ctx c = {&r, var ? lengths : NULL, 1, cell->nstate > 1, NULL};
+	reel_rnn_carry cy;
+	if (carry) {
+		/* a previous chunk on its own tape; its final state is carried */
+		reel_real x1[4 * 3 * 3];
+		gc_fill(&rng, x1, sizeof x1 / sizeof x1[0], -1, 1, 0);
+		reel_tape *t1 = reel_tape_new(0, 5);
+		reel_rnn_out o1;
+		CHECK(reel_rnn_carry_init(&cy, &r, B) == REEL_OK, "carry init");
+		CHECK(reel_rnn_forward(t1, &r, reel_tensor_from(t1, 3, (int[]){T, B, I}, x1, REEL_NOGRAD), NULL, NULL,
+		                       NULL, &o1) == REEL_OK, "first chunk: %s", reel_tape_error(t1));
+		reel_rnn_carry_store(&cy, &o1);
+		reel_tape_free(t1);
+		CHECK(cy.valid, "carry stored");
+		c.carry = &cy;
+	}
+	reel_real x[4 * 3 * 3], h0[2 * 2 * 3 * 2], c0[2 * 2 * 3 * 2];
+	gc_fill(&rng, x, sizeof x / sizeof x[0], -1, 1, 0);
+	gc_fill(&rng, h0, sizeof h0 / sizeof h0[0], -0.5, 0.5, 0);
+	gc_fill(&rng, c0, sizeof c0 / sizeof c0[0], -0.5, 0.5, 0);
+	gc_input in[3] = {
+		{3, {T, B, I}, x, 1},
+		{3, {layers * D, B, H}, h0, !carry},
+		{3, {layers * D, B, H}, c0, !carry && cell->nstate > 1},
+	};
+	gradcheck(rnn_fn, &c, 3, in, ps, (gc_opts){.rtol = 1e-5, .atol = 1e-7});
+	if (carry)
+		reel_rnn_carry_deinit(&cy);
+	reel_params_free(ps);
+}
+
+static struct {
+	reel_linear l;
+	reel_embedding e;
+} lin_emb;
+
+/* linear(x) on a (T, B, F) input, then tanh(linear(embedding(ids))) */
+static reel_tensor *lin_emb_fn(reel_tape *t, reel_tensor **in, void *c)
+{
+	(void)c;
+	static const int32_t ids[] = {4, 1, 4};
+	reel_tensor *a = reel_linear_forward(t, &lin_emb.l, in[0]);
+	reel_tensor *b = reel_tanh(t, reel_linear_forward(t, &lin_emb.l, reel_embedding_forward(t, &lin_emb.e, ids, 3)));
+	reel_tensor *parts[2] = {reel_reshape(t, a, 1, (int[]){-1}), reel_reshape(t, b, 1, (int[]){-1})};
+	return reel_concat(t, parts, 2, 0);
+}
+
+static void suite_gradcheck_layers(void)
+{
+	static const struct {
+		const char *name;
+		const reel_cell *cell;
+	} cells[] = {{"rnn_tanh", &reel_cell_rnn_tanh}, {"rnn_relu", &reel_cell_rnn_relu},
+	             {"lstm", &reel_cell_lstm}, {"gru", &reel_cell_gru}, {"mgu", &reel_cell_mgu}};
+	static char names[5][3][96];
+	for (int i = 0; i < 5; i++) {
+		snprintf(names[i][0], 96, "gradcheck layer: %s 1 layer", cells[i].name);
+		gradcheck_driver(names[i][0], cells[i].cell, 1, 0, 0, 0, 0, 0);
+		snprintf(names[i][1], 96, "gradcheck layer: %s 2 layers bidirectional, lengths", cells[i].name);
+		gradcheck_driver(names[i][1], cells[i].cell, 2, 1, 1, 0, 0, 0);
+		snprintf(names[i][2], 96, "gradcheck layer: %s carried state, dropout, recurrent dropout", cells[i].name);
+		gradcheck_driver(names[i][2], cells[i].cell, 2, 0, 1, 1, 0.3, 0.25);
+	}
+	th_case("gradcheck layer: linear on (T, B, F) and embedding");
+	if (th_selected()) {
+		reel_params *ps = reel_params_new();
+		reel_rng rng;
+		reel_rng_seed(&rng, 3);
+		reel_err e;
+		CHECK(reel_linear_init(&lin_emb.l, ps, "out.", 3, 4, 1, &rng, &e) == REEL_OK, "linear");
+		CHECK(reel_embedding_init(&lin_emb.e, ps, "emb.", 5, 3, &rng, &e) == REEL_OK, "embedding");
+		reel_real x[2 * 2 * 3];
+		gc_fill(&rng, x, 12, -1, 1, 0);
+		gc_input in[1] = {{3, {2, 2, 3}, x, 1}};
+		gradcheck(lin_emb_fn, NULL, 1, in, ps, (gc_opts){0});
+		reel_params_free(ps);
+	}
+}
+#else
+static void suite_gradcheck_layers(void) {}
+#endif
+
+void suite_layers(void)
+{
+	suite_golden();
+	suite_gradcheck_layers();
+}
