@@ -31,7 +31,8 @@ int th_close(const char *what, const double *a, const double *b, size_t n, doubl
 	X(suite_golden_ops) \
 	X(suite_errors) \
 	X(suite_layers) \
-	X(suite_optim)
+	X(suite_optim) \
+	X(suite_learning)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)

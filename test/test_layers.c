@@ -270,8 +270,65 @@ static void suite_gradcheck_layers(void)
 static void suite_gradcheck_layers(void) {}
 #endif
 
+static void test_init_options(void)
+{
+	th_case("rnn init: PyTorch names and shapes, orthogonal W_hh blocks, forget-gate bias");
+	reel_params *ps = reel_params_new();
+	reel_rnn r;
+	reel_rng rng;
+	reel_rng_seed(&rng, 9);
+	reel_err e = {0};
+	int H = 6;
+	reel_rnn_opts o = {.cell = &reel_cell_lstm, .input_size = 5, .hidden_size = H, .num_layers = 2,
+	                   .bidirectional = 1, .orthogonal = 1, .forget_bias = 1.0};
+	CHECK(reel_rnn_init(&r, ps, "enc.", &o, &rng, &e) == REEL_OK, "%s", e.msg);
+	static const char *names[] = {"enc.weight_ih_l0", "enc.weight_hh_l0", "enc.bias_ih_l0", "enc.bias_hh_l0",
+	                              "enc.weight_ih_l0_reverse", "enc.weight_ih_l1", "enc.bias_hh_l1_reverse"};
+	for (int i = 0; i < 7; i++)
+		CHECK(reel_param_get(ps, names[i]) != NULL, "parameter %s exists", names[i]);
+	reel_tensor *w1 = reel_param_get(ps, "enc.weight_ih_l1");
+	CHECK(w1 && w1->shape[0] == 4 * H && w1->shape[1] == 2 * H, "layer 2 input is both directions");
+	reel_tensor *whh = reel_param_get(ps, "enc.weight_hh_l1_reverse");
+	double worst = 0;
+	for (int k = 0; k < 4; k++)
+		for (int i = 0; i < H; i++)
+			for (int j = 0; j < H; j++) {
+				double d = 0;
+				for (int c = 0; c < H; c++)
+					d += (double)whh->data[(k * H + i) * H + c] * whh->data[(k * H + j) * H + c];
+				worst = fmax(worst, fabs(d - (i == j)));
+			}
+	CHECK(worst < 1e-5, "each H x H block of W_hh is orthogonal (worst |QQ^T - I| %g)", worst);
+	reel_tensor *bi = reel_param_get(ps, "enc.bias_ih_l0"), *bh = reel_param_get(ps, "enc.bias_hh_l0");
+	int ok = 1;
+	for (int i = 0; i < H; i++)
+		ok &= bi->data[H + i] + bh->data[H + i] == 1;
+	CHECK(ok, "forget-gate biases sum to 1");
+	CHECK(fabs(bi->data[0]) <= 1 / sqrt(H) && bi->data[0] != 0, "other biases keep PyTorch's U(-1/sqrt(H), 1/sqrt(H))");
+	reel_rnn_opts bad = {.cell = &reel_cell_gru, .input_size = 0, .hidden_size = 4};
+	CHECK(reel_rnn_init(&r, ps, "x.", &bad, &rng, &e) == REEL_ERR_ARG && strstr(e.msg, "input_size"), "bad size: %s", e.msg);
+	reel_params_free(ps);
+
+	th_case("rnn forward: a wrong input shape is an error naming the shapes");
+	ps = reel_params_new();
+	reel_rnn_opts g = {.cell = &reel_cell_gru, .input_size = 3, .hidden_size = 4};
+	reel_rnn_init(&r, ps, "", &g, &rng, &e);
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_rnn_out out;
+	CHECK(reel_rnn_forward(t, &r, reel_tensor_new3(t, 5, 2, 4, 0), NULL, NULL, NULL, &out) == REEL_ERR_SHAPE &&
+	          strstr(reel_tape_error(t), "5x2x4") && strstr(reel_tape_error(t), "(T, B, 3)"),
+	      "message: %s", reel_tape_error(t));
+	reel_tape_reset(t);
+	CHECK(reel_rnn_forward(t, &r, reel_tensor_new3(t, 5, 2, 3, 0), (int[]){5, 6}, NULL, NULL, &out) != REEL_OK &&
+	          strstr(reel_tape_error(t), "length 6"),
+	      "length beyond T: %s", reel_tape_error(t));
+	reel_tape_free(t);
+	reel_params_free(ps);
+}
+
 void suite_layers(void)
 {
+	test_init_options();
 	suite_golden();
 	suite_gradcheck_layers();
 }
