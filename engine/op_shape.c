@@ -354,56 +354,90 @@ reel_tensor *reel_reshape3(reel_tape *t, reel_tensor *x, int d0, int d1, int d2)
 void reel__bwd_ROWS(reel_node *nd) { (void)nd; }
 void reel__bwd_RESHAPE(reel_node *nd) { (void)nd; }
 
-/* ---- transpose of the last two dims --------------------------------------------- */
+/* ---- transpose: swap two axes (copy) ------------------------------------------------
+ *
+ * y has x's shape with axes a and b swapped; y[..i..j..] = x[..j..i..].  Both
+ * are seen as 4-d (leading 1s); y is walked in order and x read through
+ * its strides with a and b exchanged. */
 
-static void transpose_block(const reel_real *x, reel_real *y, int m, int n, int accumulate)
+static void swap_copy(const reel_tensor *x, int a, int b, const reel_real *src, reel_real *dst, int to_x)
 {
-	for (int i = 0; i < m; i++)
-		for (int j = 0; j < n; j++) {
-			if (accumulate)
-				y[(size_t)j * m + i] += x[(size_t)i * n + j];
-			else
-				y[(size_t)j * m + i] = x[(size_t)i * n + j];
-		}
+	int pad = REEL_MAX_DIMS - x->ndim;
+	size_t xs[REEL_MAX_DIMS], st = 1;
+	int ys[REEL_MAX_DIMS];
+	for (int d = REEL_MAX_DIMS - 1; d >= 0; d--) {
+		int dim = d < pad ? 1 : x->shape[d - pad];
+		xs[d] = st;
+		st *= (size_t)dim;
+		ys[d] = dim;
+	}
+	a += pad;
+	b += pad;
+	int tmp = ys[a];
+	ys[a] = ys[b];
+	ys[b] = tmp;
+	size_t ps[REEL_MAX_DIMS]; /* x's stride for each of y's axes */
+	for (int d = 0; d < REEL_MAX_DIMS; d++)
+		ps[d] = xs[d];
+	ps[a] = xs[b];
+	ps[b] = xs[a];
+	size_t k = 0;
+	for (int i0 = 0; i0 < ys[0]; i0++)
+		for (int i1 = 0; i1 < ys[1]; i1++)
+			for (int i2 = 0; i2 < ys[2]; i2++)
+				for (int i3 = 0; i3 < ys[3]; i3++, k++) {
+					size_t xi = i0 * ps[0] + i1 * ps[1] + i2 * ps[2] + i3 * ps[3];
+					if (to_x)
+						dst[xi] += src[k]; /* backward: y's gradient into x's */
+					else
+						dst[k] = src[xi];
+				}
 }
 
-reel_tensor *reel_transpose(reel_tape *t, reel_tensor *x)
+reel_tensor *reel_swapaxes(reel_tape *t, reel_tensor *x, int a, int b)
 {
 	if (reel__skip(t, "transpose", 1, x))
 		return NULL;
-	if (x->ndim < 2) {
+	int aa = a < 0 ? a + x->ndim : a, bb = b < 0 ? b + x->ndim : b;
+	if (aa < 0 || aa >= x->ndim || bb < 0 || bb >= x->ndim || aa == bb) {
 		char s[64];
-		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_transpose: needs at least 2 dims, got %s",
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_transpose: cannot swap axes %d and %d of %s", a, b,
 		                      reel_shape_str(x, s, sizeof s));
 	}
 	int shape[REEL_MAX_DIMS];
 	memcpy(shape, x->shape, sizeof shape);
-	int m = x->shape[x->ndim - 2], n = x->shape[x->ndim - 1];
-	shape[x->ndim - 2] = n;
-	shape[x->ndim - 1] = m;
+	shape[aa] = x->shape[bb];
+	shape[bb] = x->shape[aa];
 	int need = reel__needs_grad(t, x, NULL, NULL);
 	reel_tensor *y = reel__out(t, x->ndim, shape, need);
 	if (!y)
 		return NULL;
-	size_t mat = (size_t)m * n;
-	for (size_t b = 0; b < x->size / mat; b++)
-		transpose_block(x->data + b * mat, y->data + b * mat, m, n, 0);
-	if (need && !reel__record(t, REEL_OP_TRANSPOSE, y, x, NULL, NULL))
-		return NULL;
+	swap_copy(x, aa, bb, x->data, y->data, 0);
+	if (need) {
+		reel_node *nd = reel__record(t, REEL_OP_TRANSPOSE, y, x, NULL, NULL);
+		if (!nd)
+			return NULL;
+		nd->iarg[0] = aa;
+		nd->iarg[1] = bb;
+	}
 	return y;
+}
+
+reel_tensor *reel_transpose(reel_tape *t, reel_tensor *x)
+{
+	if (x && x->ndim < 2 && reel_tape_status(t) == REEL_OK) {
+		char s[64];
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_transpose: needs at least 2 dims, got %s",
+		                      reel_shape_str(x, s, sizeof s));
+	}
+	return reel_swapaxes(t, x, -2, -1);
 }
 
 void reel__bwd_TRANSPOSE(reel_node *nd)
 {
 	reel_real *dx = reel__g(nd->in[0]);
-	if (!dx)
-		return;
-	const reel_tensor *y = nd->out;
-	int m = y->shape[y->ndim - 2], n = y->shape[y->ndim - 1]; /* y is (.., m, n) */
-	size_t mat = (size_t)m * n;
-	const reel_real *dy = reel_tensor_grad(y);
-	for (size_t b = 0; b < y->size / mat; b++)
-		transpose_block(dy + b * mat, dx + b * mat, m, n, 1);
+	if (dx)
+		swap_copy(nd->in[0], nd->iarg[0], nd->iarg[1], reel_tensor_grad(nd->out), dx, 1);
 }
 
 /* ---- gather (embedding lookup) ----------------------------------------------------- */
@@ -475,4 +509,55 @@ reel_tensor *reel_length_mask(reel_tape *t, const int *lengths, int T, int B)
 		for (int b = 0; b < B; b++)
 			m->data[s * B + b] = s < lengths[b] ? 1 : 0;
 	return m;
+}
+
+reel_tensor *reel_key_padding_bias(reel_tape *t, const int *lengths, int B, int S)
+{
+	if (t->status != REEL_OK)
+		return NULL;
+	if (!lengths || B < 1 || S < 1)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_key_padding_bias: needs lengths for B >= 1, S >= 1");
+	for (int b = 0; b < B; b++)
+		if (lengths[b] < 1 || lengths[b] > S)
+			return reel_tape_fail(t, REEL_ERR_ARG,
+			                      "reel_key_padding_bias: length %d of sequence %d is outside [1, %d]",
+			                      lengths[b], b, S);
+	reel_tensor *m = reel__out(t, 2, (int[]){B, S}, 0);
+	if (!m)
+		return NULL;
+	for (int b = 0; b < B; b++)
+		for (int s = 0; s < S; s++)
+			m->data[b * S + s] = s < lengths[b] ? 0 : -INFINITY;
+	return m;
+}
+
+/* ---- utilities on values (no gradient, no node) ------------------------------------- */
+
+void reel_argmax_rows(const reel_tensor *x, int32_t *out)
+{
+	int n = reel_tensor_cols(x), rows = reel_tensor_rows(x);
+	for (int r = 0; r < rows; r++) {
+		const reel_real *v = x->data + (size_t)r * n;
+		int best = 0;
+		for (int j = 1; j < n; j++)
+			if (v[j] > v[best])
+				best = j;
+		out[r] = best;
+	}
+}
+
+void reel_topk(const reel_real *v, int n, int k, int32_t *idx)
+{
+	/* k passes of a selection: k is a beam width, small */
+	for (int i = 0; i < k && i < n; i++) {
+		int best = -1;
+		for (int j = 0; j < n; j++) {
+			int taken = 0;
+			for (int q = 0; q < i && !taken; q++)
+				taken = idx[q] == j;
+			if (!taken && (best < 0 || v[j] > v[best]))
+				best = j;
+		}
+		idx[i] = best;
+	}
 }

@@ -156,11 +156,30 @@ reel_tensor *reel_reshape3(reel_tape *t, reel_tensor *x, int d0, int d1, int d2)
 /* Swap the last two dims (copy): (..., m, n) -> (..., n, m). */
 reel_tensor *reel_transpose(reel_tape *t, reel_tensor *x);
 
+/* Swap any two axes (copy), e.g. time-major (S, B, H) -> batch-major
+ * (B, S, H) with a = 0, b = 1.  Same op as reel_transpose. */
+reel_tensor *reel_swapaxes(reel_tape *t, reel_tensor *x, int a, int b);
+
 /* ---- constants ------------------------------------------------------------ */
 
 /* Sequence masks from lengths: (T, B, 1) with m[s][b] = 1 if s < lengths[b]
  * else 0; a constant (no gradient).  Errors: a length outside [0, T]. */
 reel_tensor *reel_length_mask(reel_tape *t, const int *lengths, int T, int B);
+
+/* Additive attention mask from key lengths: (B, S) with 0 where s <
+ * lengths[b] and -infinity past it, so softmax gives padding exactly zero
+ * weight.  Errors: a length outside [1, S]. */
+reel_tensor *reel_key_padding_bias(reel_tape *t, const int *lengths, int B, int S);
+
+/* ---- utilities on values (no gradient, no node) --------------------------- */
+
+/* Index of the largest element of each row (last axis) of x into out
+ * (rows entries); the first wins ties.  For greedy decoding. */
+void reel_argmax_rows(const reel_tensor *x, int32_t *out);
+
+/* Indices of the k largest of v[0..n) in decreasing order (first wins
+ * ties), into idx[0..min(k, n)).  For beam search; k is small. */
+void reel_topk(const reel_real *v, int n, int k, int32_t *idx);
 
 /* ---- reductions and losses ---------------------------------------------- */
 

@@ -61,6 +61,7 @@ static reel_tensor *g_concat(reel_tape *t, reel_tensor **x, const char *c) { (vo
 static reel_tensor *g_slice(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_slice(t, x[0], 1, 2, 3); }
 static reel_tensor *g_stack(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_stack(t, x, 2); }
 static reel_tensor *g_transpose(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_transpose(t, x[0]); }
+static reel_tensor *g_swapaxes(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_swapaxes(t, x[0], 0, 1); }
 static reel_tensor *g_sum(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_sum(t, x[0]); }
 static reel_tensor *g_mean(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_mean(t, x[0]); }
 static reel_tensor *g_sum_axis(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_sum_axis(t, x[0], 0); }
@@ -106,6 +107,7 @@ static const struct {
 	{"one_minus", g_one_minus}, {"tanh", g_tanh}, {"sigmoid", g_sigmoid}, {"relu", g_relu},
 	{"exp", g_exp}, {"log", g_log}, {"softmax", g_softmax}, {"log_softmax", g_log_softmax},
 	{"concat", g_concat}, {"slice", g_slice}, {"stack", g_stack}, {"transpose", g_transpose},
+	{"swapaxes", g_swapaxes},
 	{"sum", g_sum}, {"mean", g_mean}, {"sum_axis", g_sum_axis}, {"mean_axis", g_mean_axis},
 	{"gather", g_gather}, {"cross_entropy", g_ce}, {"cross_entropy_mask", g_ce_mask},
 	{"mse", g_mse}, {"blend", g_blend},

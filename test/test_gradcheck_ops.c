@@ -44,6 +44,8 @@ static reel_tensor *f_concat(reel_tape *t, reel_tensor **x, void *c) { (void)c; 
 static reel_tensor *f_slice(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_slice(t, x[0], cur->iarg, 1, 2); }
 static reel_tensor *f_stack(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_stack(t, x, cur->nin); }
 static reel_tensor *f_transpose(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_transpose(t, x[0]); }
+static reel_tensor *f_swap01(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_swapaxes(t, x[0], 0, 1); }
+static reel_tensor *f_swap02(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_swapaxes(t, x[0], 2, 0); }
 static reel_tensor *f_sum(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sum(t, x[0]); }
 static reel_tensor *f_mean(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mean(t, x[0]); }
 static reel_tensor *f_sum_axis(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sum_axis(t, x[0], cur->iarg); }
@@ -168,6 +170,8 @@ static const gcase cases[] = {
 	{"index views", REEL_OP_ROWS, f_index, 1, {S3(3, 2, 2)}, -1, 1, 0, 0, 0, 0},
 	{"reshape fold (T,B,F)", REEL_OP_RESHAPE, f_reshape, 2, {S3(3, 2, 4), S2(5, 4)}, -1, 1, 0, 0, 0, 0},
 	{"transpose", REEL_OP_TRANSPOSE, f_transpose, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"swapaxes 0 1 (time-major to batch-major)", REEL_OP_TRANSPOSE, f_swap01, 1, {S3(3, 2, 4)}, -1, 1, 0, 0, 0, 0},
+	{"swapaxes 2 0", REEL_OP_TRANSPOSE, f_swap02, 1, {S3(3, 2, 4)}, -1, 1, 0, 0, 0, 0},
 	{"sum", REEL_OP_SUM, f_sum, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"mean", REEL_OP_MEAN, f_mean, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"sum_axis 0", REEL_OP_SUM_AXIS, f_sum_axis, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
