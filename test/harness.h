@@ -32,7 +32,8 @@ int th_close(const char *what, const double *a, const double *b, size_t n, doubl
 	X(suite_errors) \
 	X(suite_layers) \
 	X(suite_optim) \
-	X(suite_learning)
+	X(suite_learning) \
+	X(suite_attention)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
