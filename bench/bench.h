@@ -10,5 +10,7 @@ double bench_now(void);                 /* monotonic seconds */
 double bench_median(double *v, int n);  /* sorts v */
 
 int bench_overhead(int argc, char **argv);
+int bench_s2s(int argc, char **argv);
+int bench_s2s_table(int argc, char **argv);
 
 #endif

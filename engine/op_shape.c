@@ -546,18 +546,19 @@ void reel_argmax_rows(const reel_tensor *x, int32_t *out)
 	}
 }
 
-void reel_topk(const reel_real *v, int n, int k, int32_t *idx)
+void reel_topk(const double *v, int n, int k, int32_t *idx)
 {
-	/* k passes of a selection: k is a beam width, small */
-	for (int i = 0; i < k && i < n; i++) {
-		int best = -1;
-		for (int j = 0; j < n; j++) {
-			int taken = 0;
-			for (int q = 0; q < i && !taken; q++)
-				taken = idx[q] == j;
-			if (!taken && (best < 0 || v[j] > v[best]))
-				best = j;
+	/* one pass keeping a sorted list of the best k so far (k is small);
+	 * strict comparisons keep the earlier index first on ties */
+	int have = 0;
+	for (int j = 0; j < n; j++) {
+		if (have == k && !(v[j] > v[idx[k - 1]]))
+			continue;
+		int at = have < k ? have++ : k - 1;
+		while (at > 0 && v[j] > v[idx[at - 1]]) {
+			idx[at] = idx[at - 1];
+			at--;
 		}
-		idx[i] = best;
+		idx[at] = j;
 	}
 }

@@ -33,7 +33,8 @@ int th_close(const char *what, const double *a, const double *b, size_t n, doubl
 	X(suite_layers) \
 	X(suite_optim) \
 	X(suite_learning) \
-	X(suite_attention)
+	X(suite_attention) \
+	X(suite_seq2seq)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
