@@ -14,7 +14,7 @@ LDLIBS  := -lblis -lcjson -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c,$(wildcard models/*.c))
-TEST_SRCS := $(wildcard test/*.c)
+TEST_SRCS := $(wildcard test/*.c) bench/hand.c
 BENCH_SRCS := $(wildcard bench/*.c)
 
 # Four builds: float and double, plain and sanitized.  Each has its own

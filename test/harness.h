@@ -34,7 +34,8 @@ int th_close(const char *what, const double *a, const double *b, size_t n, doubl
 	X(suite_optim) \
 	X(suite_learning) \
 	X(suite_attention) \
-	X(suite_seq2seq)
+	X(suite_seq2seq) \
+	X(suite_bench_refs)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
