@@ -6,7 +6,7 @@
 
 CC      ?= cc
 WERROR  ?= 1
-OPT     ?= -O2 -march=native
+OPT     ?= -O3 -march=native
 WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 INCS    := -Iengine -Ilayers -Ioptim -Imodels
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP

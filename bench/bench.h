@@ -11,6 +11,8 @@ double bench_median(double *v, int n);  /* sorts v */
 
 int bench_overhead(int argc, char **argv);
 int bench_s2s(int argc, char **argv);
+int bench_rnn(int argc, char **argv);
+int bench_grid(int argc, char **argv);
 int bench_s2s_table(int argc, char **argv);
 
 #endif

@@ -13,10 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static reel_real sigm(reel_real x)
-{
-	return 1 / (1 + REEL_M(exp)(-x));
-}
+/* the engine's activations (engine/fastmath.h), so both sides compute the same functions */
+#define sigm reel__sigmoid
 
 static reel_real *zalloc(hand_layer *L, size_t n)
 {
@@ -112,7 +110,7 @@ void hand_forward(hand_layer *L, const reel_real *X, long ldx, reel_real *Y, lon
 					reel_real r = sigm(ab[j] + hb[j] + bh[j]);
 					reel_real z = sigm(ab[H + j] + hb[H + j] + bh[H + j]);
 					reel_real hnj = hb[2 * H + j] + bh[2 * H + j];
-					reel_real n = REEL_M(tanh)(ab[2 * H + j] + r * hnj);
+					reel_real n = reel__tanh(ab[2 * H + j] + r * hnj);
 					reel_real hi = hin[(size_t)b * H + j];
 					ab[j] = r;
 					ab[H + j] = z;
@@ -127,14 +125,14 @@ void hand_forward(hand_layer *L, const reel_real *X, long ldx, reel_real *Y, lon
 				continue;
 			if (L->kind == HAND_RNN) {
 				for (size_t i = 0; i < BH; i++)
-					hout[i] = REEL_M(tanh)(a[i]);
+					hout[i] = reel__tanh(a[i]);
 			} else {
 				const reel_real *cin = L->Cs + blk_in(L, s);
 				reel_real *cout = L->Cs + blk_out(L, s), *tc = L->Aux + (size_t)s * BH;
 				for (int b = 0; b < B; b++) {
 					reel_real *ab = a + (size_t)b * GH;
 					for (int j = 0; j < H; j++) {
-						reel_real i = sigm(ab[j]), f = sigm(ab[H + j]), g = REEL_M(tanh)(ab[2 * H + j]),
+						reel_real i = sigm(ab[j]), f = sigm(ab[H + j]), g = reel__tanh(ab[2 * H + j]),
 						          o = sigm(ab[3 * H + j]);
 						ab[j] = i;
 						ab[H + j] = f;
@@ -143,7 +141,7 @@ void hand_forward(hand_layer *L, const reel_real *X, long ldx, reel_real *Y, lon
 						size_t q = (size_t)b * H + j;
 						reel_real c = f * cin[q] + i * g;
 						cout[q] = c;
-						tc[q] = REEL_M(tanh)(c);
+						tc[q] = reel__tanh(c);
 						hout[q] = o * tc[q];
 					}
 				}

@@ -30,10 +30,14 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines appear as they happen, also in a log file */
 	if (argc < 2 || !strcmp(argv[1], "overhead"))
 		return bench_overhead(argc > 2 ? argc - 2 : 0, argv + 2);
+	if (!strcmp(argv[1], "rnn"))
+		return bench_rnn(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "grid"))
+		return bench_grid(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "s2s"))
 		return bench_s2s(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "s2s-table"))
 		return bench_s2s_table(argc - 2, argv + 2);
-	fprintf(stderr, "usage: reel_bench [overhead [N] | s2s [options] | s2s-table [options]]\n");
+	fprintf(stderr, "usage: reel_bench overhead [N] | rnn [options] | grid [options] | s2s [options] | s2s-table [options]\n");
 	return 2;
 }

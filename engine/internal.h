@@ -18,6 +18,19 @@
 #define REEL_M(fn) fn##f
 #endif
 
+/* The activations: vectorizable versions in the float build, libm in the
+ * double build (fastmath.h says why and how accurate). */
+#include "fastmath.h"
+#ifdef REEL_DOUBLE
+static inline double reel__exp(double x) { return exp(x); }
+static inline double reel__tanh(double x) { return tanh(x); }
+static inline double reel__sigmoid(double x) { return 1 / (1 + exp(-x)); }
+#else
+static inline float reel__exp(float x) { return reel__fexp(x); }
+static inline float reel__tanh(float x) { return reel__ftanh(x); }
+static inline float reel__sigmoid(float x) { return reel__fsigmoid(x); }
+#endif
+
 /* Our own invariants only (never user input): file:line and the expression,
  * then abort, in every build. */
 #define REEL_ASSERT(cond)                                                          \

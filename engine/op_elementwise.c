@@ -152,20 +152,22 @@ static void binary_backward(reel_node *n, int kind)
 	reel_tensor *big = n->in[bigi], *small = n->in[1 - bigi];
 	reel_real *dbig = reel__g(big), *dsmall = reel__g(small);
 	const reel_real *dy = reel_tensor_grad(n->out), *X = big->data, *S = small->data;
+	reel_real sign = kind == BIN_SUB ? -1 : 1;
 	for (size_t o = 0; o < outer; o++) {
-		const reel_real *g = dy + o * inner, *x = X + o * inner;
+		const reel_real *g = dy + o * inner, *x = X + o * inner, *s = S + o * so;
 		if (dbig) {
 			reel_real *d = dbig + o * inner;
-			if (kind == BIN_MUL) {
-				for (size_t j = 0; j < inner; j++)
-					d[j] += g[j] * S[o * so + j * sj];
-			} else {
+			if (kind != BIN_MUL)
 				for (size_t j = 0; j < inner; j++)
 					d[j] += g[j];
-			}
+			else if (sj)
+				for (size_t j = 0; j < inner; j++)
+					d[j] += g[j] * s[j];
+			else
+				for (size_t j = 0; j < inner; j++)
+					d[j] += g[j] * s[0];
 		}
 		if (dsmall) {
-			reel_real sign = kind == BIN_SUB ? -1 : 1;
 			reel_real *d = dsmall + o * so;
 			if (sj) {
 				if (kind == BIN_MUL)
@@ -205,13 +207,10 @@ static reel_tensor *unary(reel_tape *t, int op, reel_tensor *x, reel_real arg)
 	case REEL_OP_SCALE: for (size_t i = 0; i < N; i++) Y[i] = arg * X[i]; break;
 	case REEL_OP_ADD_SCALAR: for (size_t i = 0; i < N; i++) Y[i] = X[i] + arg; break;
 	case REEL_OP_ONE_MINUS: for (size_t i = 0; i < N; i++) Y[i] = 1 - X[i]; break;
-	case REEL_OP_TANH: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(tanh)(X[i]); break;
-	case REEL_OP_SIGMOID:
-		for (size_t i = 0; i < N; i++)
-			Y[i] = 1 / (1 + REEL_M(exp)(-X[i]));
-		break;
+	case REEL_OP_TANH: for (size_t i = 0; i < N; i++) Y[i] = reel__tanh(X[i]); break;
+	case REEL_OP_SIGMOID: for (size_t i = 0; i < N; i++) Y[i] = reel__sigmoid(X[i]); break;
 	case REEL_OP_RELU: for (size_t i = 0; i < N; i++) Y[i] = X[i] > 0 ? X[i] : 0; break;
-	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(exp)(X[i]); break;
+	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) Y[i] = reel__exp(X[i]); break;
 	case REEL_OP_LOG: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(log)(X[i]); break;
 	default: REEL_ASSERT(!"not a unary op");
 	}

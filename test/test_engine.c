@@ -2,6 +2,8 @@
  * store, RNG reproducibility. */
 #include "harness.h"
 
+#include "../engine/fastmath.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,8 +207,33 @@ static void test_dropout_reproducible(void)
 	CHECK(fabs(s / 4000 - 1) < 0.05 && abs(zeros - 1000) < 120, "mean %g, zeros %d", s / 4000, zeros);
 }
 
+/* The float build's vectorizable activations against double libm. */
+static void test_fastmath(void)
+{
+	th_case("fastmath: exp, sigmoid, tanh within a few ulp of libm (float build)");
+#ifndef REEL_DOUBLE
+	double worst[3] = {0};
+	for (int i = -400000; i <= 400000; i++) {
+		float x = (float)i * 5e-5f; /* [-20, 20] */
+		double ref[3] = {exp((double)x), 1 / (1 + exp(-(double)x)), tanh((double)x)};
+		float got[3] = {reel__fexp(x), reel__fsigmoid(x), reel__ftanh(x)};
+		for (int k = 0; k < 3; k++) {
+			double ulp = nextafterf((float)fabs(ref[k]), INFINITY) - (float)fabs(ref[k]);
+			double err = fabs(got[k] - ref[k]) / ulp;
+			worst[k] = err > worst[k] ? err : worst[k];
+		}
+	}
+	CHECK(worst[0] <= 2 && worst[1] <= 3 && worst[2] <= 3, "worst ulp: exp %.2f, sigmoid %.2f, tanh %.2f", worst[0],
+	      worst[1], worst[2]);
+	CHECK(reel__ftanh(30) == 1 && reel__ftanh(-30) == -1 && reel__fsigmoid(-100) < 1e-37f && reel__fsigmoid(100) == 1,
+	      "saturation");
+	CHECK(reel__ftanh(0) == 0 && reel__ftanh(1e-20f) == 1e-20f, "tanh near zero keeps relative precision");
+#endif
+}
+
 void suite_engine(void)
 {
+	test_fastmath();
 	test_arena_steady_state();
 	test_views_share();
 	test_detach();

@@ -1,0 +1,327 @@
+/* reel_bench rnn: training-step timings of reel's tape against the
+ * hand-written reference and the GEMM floor, interleaved in one run at one
+ * thread count, medians of several repetitions after warm-up.
+ *
+ *   reel_bench rnn [--cell lstm] [--T 50] [--B 32] [--I 256] [--H 256]
+ *                  [--layers 1] [--bidirectional 0] [--threads 1] [--reps 5] [--json]
+ *   reel_bench grid [--threads 1,2] [--reps 5] [--json]      the standard grid
+ *
+ * A step is: forward over T steps, loss sum(Y * R), full BPTT backward with
+ * every weight, bias and input gradient.  The floor is the hand-written
+ * step's sequence of BLIS calls with no elementwise work. */
+#include "bench.h"
+#include "hand.h"
+
+#include "../engine/internal.h"
+
+#include <blis.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct rnn_case {
+	const char *cell;
+	int T, B, I, H, layers, bi, threads, reps;
+} rnn_case;
+
+typedef struct rnn_result {
+	double tape_ms, hand_ms, floor_ms, peak_gflops, gflop;
+	size_t tape_bytes, hand_bytes, arena_step_bytes, nodes;
+	int new_mallocs; /* arena chunk allocations after the first step */
+	double max_rel_diff; /* tape vs hand-written gradients in this run */
+} rnn_result;
+
+static hand_kind kind_of(const char *c, const reel_cell **cell)
+{
+	if (!strcmp(c, "rnn")) {
+		*cell = &reel_cell_rnn_tanh;
+		return HAND_RNN;
+	}
+	if (!strcmp(c, "gru")) {
+		*cell = &reel_cell_gru;
+		return HAND_GRU;
+	}
+	*cell = &reel_cell_lstm;
+	return HAND_LSTM;
+}
+
+/* Square GEMM throughput at the current thread count: the peak to compare with. */
+static double gemm_peak(void)
+{
+	static double cached[64];
+	int th = (int)bli_thread_get_num_threads();
+	if (th < 64 && cached[th] > 0)
+		return cached[th];
+	const int n = 768;
+	reel_real *a = calloc((size_t)n * n, sizeof *a), *b = calloc((size_t)n * n, sizeof *b),
+	          *c = calloc((size_t)n * n, sizeof *c);
+	for (int i = 0; i < n * n; i++)
+		a[i] = b[i] = (reel_real)(i % 7) * (reel_real)0.1;
+	double v[5];
+	reel__gemm(n, n, n, 1, a, n, 1, b, n, 1, 0, c, n, 1);
+	for (int r = 0; r < 5; r++) {
+		double t0 = bench_now();
+		reel__gemm(n, n, n, 1, a, n, 1, b, n, 1, 0, c, n, 1);
+		v[r] = 2.0 * n * n * n / (bench_now() - t0) / 1e9;
+	}
+	free(a);
+	free(b);
+	free(c);
+	double m = bench_median(v, 5);
+	if (th < 64)
+		cached[th] = m;
+	return m;
+}
+
+static int run_case(const rnn_case *c, rnn_result *res)
+{
+	memset(res, 0, sizeof *res);
+	bli_thread_set_num_threads(c->threads);
+	const reel_cell *cell;
+	hand_kind kind = kind_of(c->cell, &cell);
+	reel_params *ps = reel_params_new();
+	reel_rnn r;
+	reel_rng rng;
+	reel_rng_seed(&rng, 1);
+	reel_err e;
+	reel_rnn_opts o = {.cell = cell, .input_size = c->I, .hidden_size = c->H, .num_layers = c->layers,
+	                   .bidirectional = c->bi};
+	if (reel_rnn_init(&r, ps, "", &o, &rng, &e) != REEL_OK) {
+		fprintf(stderr, "rnn: %s\n", e.msg);
+		return 0;
+	}
+	int W = r.dirs * c->H;
+	size_t nx = (size_t)c->T * c->B * c->I, ny = (size_t)c->T * c->B * W;
+	reel_real *X = malloc(nx * sizeof *X), *R = malloc(ny * sizeof *R), *dX = calloc(nx, sizeof *dX);
+	for (size_t i = 0; i < nx; i++)
+		X[i] = (reel_real)reel_rng_range(&rng, -1, 1);
+	for (size_t i = 0; i < ny; i++)
+		R[i] = (reel_real)reel_rng_range(&rng, -1, 1) / (reel_real)ny;
+	hand_net hand, flo;
+	if (!hand_net_init(&hand, kind, &r, c->T, c->B, 0) || !hand_net_init(&flo, kind, &r, c->T, c->B, 1)) {
+		fprintf(stderr, "rnn: out of memory\n");
+		return 0;
+	}
+	reel_tape *t = reel_tape_new(0, 1);
+	size_t np;
+	reel_params_grads(ps, &np);
+	double *hg = malloc(np * sizeof *hg);
+	double *vt = malloc((size_t)c->reps * sizeof(double)), *vh = malloc((size_t)c->reps * sizeof(double)),
+	       *vf = malloc((size_t)c->reps * sizeof(double));
+	size_t allocs_after_first = 0;
+	for (int k = -2; k < c->reps; k++) { /* two warm-up rounds, then timed rounds, interleaved */
+		double t0 = bench_now();
+		reel_tape_reset(t);
+		reel_params_zero_grad(ps);
+		reel_tensor *x = reel_tensor_from(t, 3, (int[]){c->T, c->B, c->I}, X, REEL_GRAD);
+		reel_rnn_out out;
+		reel_rnn_forward(t, &r, x, NULL, NULL, NULL, &out);
+		reel_tensor *loss = reel_sum(t, reel_mul(t, out.y, reel_tensor_wrap(t, 3, (int[]){c->T, c->B, W}, R)));
+		if (!loss || reel_backward(t, loss) != REEL_OK) {
+			fprintf(stderr, "rnn: %s\n", reel_tape_error(t));
+			return 0;
+		}
+		double t1 = bench_now();
+		if (k == -2) {
+			/* validate before timing: the two gradients agree */
+			reel_real *g = reel_params_grads(ps, NULL);
+			for (size_t i = 0; i < np; i++)
+				hg[i] = g[i];
+			reel_params_zero_grad(ps);
+			memset(dX, 0, nx * sizeof *dX);
+			hand_net_step(&hand, X, R, dX);
+			double scale = 0;
+			for (size_t i = 0; i < np; i++)
+				scale = fmax(scale, fabs(hg[i]));
+			for (size_t i = 0; i < np; i++)
+				res->max_rel_diff = fmax(res->max_rel_diff, fabs(hg[i] - g[i]) / (scale + 1e-30));
+			reel_tape_stats s = reel_tape_get_stats(t);
+			res->arena_step_bytes = s.arena_used;
+			res->nodes = s.nodes;
+			continue;
+		}
+		if (k == -1)
+			allocs_after_first = reel_tape_get_stats(t).chunk_allocs;
+		reel_params_zero_grad(ps);
+		double t2 = bench_now();
+		hand_net_step(&hand, X, R, dX);
+		double t3 = bench_now();
+		hand_net_step(&flo, X, R, dX);
+		double t4 = bench_now();
+		if (k >= 0) {
+			vt[k] = (t1 - t0) * 1e3;
+			vh[k] = (t3 - t2) * 1e3;
+			vf[k] = (t4 - t3) * 1e3;
+		}
+	}
+	reel_tape_stats s = reel_tape_get_stats(t);
+	res->new_mallocs = (int)(s.chunk_allocs - allocs_after_first);
+	res->tape_ms = bench_median(vt, c->reps);
+	res->hand_ms = bench_median(vh, c->reps);
+	res->floor_ms = bench_median(vf, c->reps);
+	res->tape_bytes = s.arena_peak;
+	res->hand_bytes = hand.bytes;
+	/* FLOPs of the matrix products of one step, per layer and direction:
+	 * forward T*B*GH*(F + H) multiply-adds, backward twice that (dX, dW_ih, dh, dW_hh) */
+	int G = kind == HAND_LSTM ? 4 : kind == HAND_GRU ? 3 : 1;
+	double fl = 0;
+	for (int l = 0; l < c->layers; l++)
+		fl += r.dirs * 6.0 * c->T * c->B * (double)G * c->H * ((l ? W : c->I) + c->H);
+	res->gflop = fl / 1e9;
+	res->peak_gflops = gemm_peak();
+	hand_net_free(&hand);
+	hand_net_free(&flo);
+	reel_tape_free(t);
+	reel_params_free(ps);
+	free(X);
+	free(R);
+	free(dX);
+	free(hg);
+	free(vt);
+	free(vh);
+	free(vf);
+	return 1;
+}
+
+static void print_header(int json)
+{
+	if (json)
+		return;
+	printf("| case | threads | tape ms | hand ms | floor ms | tape/hand | tape/floor | hand/floor | tape GFLOP/s | "
+	       "%% of GEMM peak | tape MB | hand MB | arena KB/step | nodes | grad diff |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+}
+
+static void print_row(const rnn_case *c, const rnn_result *r, int json, int first)
+{
+	char name[96];
+	snprintf(name, sizeof name, "%s%s%s T=%d B=%d I=%d H=%d", c->layers > 1 ? "2-layer " : "",
+	         c->bi ? "bi-" : "", c->cell, c->T, c->B, c->I, c->H);
+	double gf = r->gflop / (r->tape_ms / 1e3);
+	if (json) {
+		printf("%s{\"cell\":\"%s\",\"T\":%d,\"B\":%d,\"I\":%d,\"H\":%d,\"layers\":%d,\"bidirectional\":%d,"
+		       "\"threads\":%d,\"tape_ms\":%.4f,\"hand_ms\":%.4f,\"floor_ms\":%.4f,\"gflop\":%.6f,"
+		       "\"tape_gflops\":%.3f,\"peak_gflops\":%.3f,\"tape_bytes\":%zu,\"hand_bytes\":%zu,"
+		       "\"arena_step_bytes\":%zu,\"nodes\":%zu,\"new_mallocs\":%d,\"grad_rel_diff\":%.3g}",
+		       first ? "" : ",\n", c->cell, c->T, c->B, c->I, c->H, c->layers, c->bi, c->threads, r->tape_ms,
+		       r->hand_ms, r->floor_ms, r->gflop, gf, r->peak_gflops, r->tape_bytes, r->hand_bytes,
+		       r->arena_step_bytes, r->nodes, r->new_mallocs, r->max_rel_diff);
+		return;
+	}
+	printf("| %s | %d | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.1f | %.1f | %.0f | %zu | %.1e |\n",
+	       name, c->threads, r->tape_ms, r->hand_ms, r->floor_ms, r->tape_ms / r->hand_ms, r->tape_ms / r->floor_ms,
+	       r->hand_ms / r->floor_ms, gf, 100 * gf / r->peak_gflops, r->tape_bytes / 1e6, r->hand_bytes / 1e6,
+	       r->arena_step_bytes / 1e3, r->nodes, r->max_rel_diff);
+	if (r->new_mallocs)
+		printf("  (!) the arena allocated %d more chunk(s) after the first step\n", r->new_mallocs);
+}
+
+static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long x = v ? strtol(v, &end, 10) : 0;
+	if (!v || errno || *end || end == v || x < lo || x > hi) {
+		fprintf(stderr, "rnn: %s: expected an integer in [%d, %d], got \"%s\"\n", opt, lo, hi, v ? v : "");
+		return 0;
+	}
+	*out = (int)x;
+	return 1;
+}
+
+int bench_rnn(int argc, char **argv)
+{
+	rnn_case c = {"lstm", 50, 32, 256, 256, 1, 0, 1, 5};
+	int json = 0, I_set = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int ok = 1;
+		if (!strcmp(o, "--json")) {
+			json = 1;
+			continue;
+		}
+		if (!strcmp(o, "--cell")) {
+			if (!v || (strcmp(v, "rnn") && strcmp(v, "lstm") && strcmp(v, "gru"))) {
+				fprintf(stderr, "rnn: --cell must be rnn, lstm or gru\n");
+				return 2;
+			}
+			c.cell = v;
+		} else if (!strcmp(o, "--T")) ok = parse_int(o, v, 1, 100000, &c.T);
+		else if (!strcmp(o, "--B")) ok = parse_int(o, v, 1, 100000, &c.B);
+		else if (!strcmp(o, "--I")) ok = (I_set = parse_int(o, v, 1, 100000, &c.I));
+		else if (!strcmp(o, "--H")) ok = parse_int(o, v, 1, 100000, &c.H);
+		else if (!strcmp(o, "--layers")) ok = parse_int(o, v, 1, REEL_RNN_MAX_LAYERS, &c.layers);
+		else if (!strcmp(o, "--bidirectional")) ok = parse_int(o, v, 0, 1, &c.bi);
+		else if (!strcmp(o, "--threads")) ok = parse_int(o, v, 1, 256, &c.threads);
+		else if (!strcmp(o, "--reps")) ok = parse_int(o, v, 1, 1000, &c.reps);
+		else {
+			fprintf(stderr, "rnn: unknown option %s\n", o);
+			return 2;
+		}
+		if (!ok)
+			return 2;
+		i++;
+	}
+	if (!I_set)
+		c.I = c.H;
+	rnn_result r;
+	if (!run_case(&c, &r))
+		return 1;
+	if (json)
+		printf("[");
+	print_header(json);
+	print_row(&c, &r, json, 1);
+	if (json)
+		printf("]\n");
+	return 0;
+}
+
+int bench_grid(int argc, char **argv)
+{
+	int json = 0, reps = 5, threads[2] = {1, 2}, nthreads = 2;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			if (!parse_int("--reps", argv[++i], 1, 1000, &reps))
+				return 2;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (!parse_int("--threads", argv[++i], 1, 256, &threads[0]))
+				return 2;
+			nthreads = 1;
+		} else {
+			fprintf(stderr, "grid: unknown option %s (--json, --reps N, --threads N)\n", argv[i]);
+			return 2;
+		}
+	}
+	rnn_case cases[64];
+	int n = 0;
+	static const char *const cells[] = {"rnn", "gru", "lstm"};
+	static const int Ts[] = {50, 200}, Bs[] = {1, 32}, Hs[] = {64, 256, 512};
+	for (int ci = 0; ci < 3; ci++)
+		for (int ti = 0; ti < 2; ti++)
+			for (int bi = 0; bi < 2; bi++)
+				for (int hi = 0; hi < 3; hi++)
+					cases[n++] = (rnn_case){cells[ci], Ts[ti], Bs[bi], Hs[hi], Hs[hi], 1, 0, 1, reps};
+	cases[n++] = (rnn_case){"lstm", 50, 32, 256, 256, 2, 1, 1, reps};
+	cases[n++] = (rnn_case){"lstm", 100, 1, 16, 16, 1, 0, 1, reps};
+	if (json)
+		printf("[");
+	print_header(json);
+	int first = 1;
+	for (int th = 0; th < nthreads; th++)
+		for (int i = 0; i < n; i++) {
+			rnn_case c = cases[i];
+			c.threads = threads[th];
+			rnn_result r;
+			if (!run_case(&c, &r))
+				return 1;
+			print_row(&c, &r, json, first);
+			first = 0;
+			fflush(stdout);
+		}
+	if (json)
+		printf("]\n");
+	return 0;
+}
