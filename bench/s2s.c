@@ -52,7 +52,7 @@ static int parse_args(int argc, char **argv, s2s_args *a)
 			fprintf(stderr, "s2s: %s needs a value\n", o);
 			return 0;
 		}
-		int ok = 1, seed;
+		int ok = 1, seed = 0;
 		if (!strcmp(o, "--task")) a->task = v;
 		else if (!strcmp(o, "--cell")) a->cell = v;
 		else if (!strcmp(o, "--attention")) a->attention = v;

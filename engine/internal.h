@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* libm at the scalar type's precision. */
 #ifdef REEL_DOUBLE
@@ -95,6 +96,10 @@ static inline int reel__needs_grad(const reel_tape *t, const reel_tensor *a, con
 	       ((a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad));
 }
 
+/* Arena allocation aligned to 16 bytes, for headers and nodes (data is
+ * 64-byte aligned through reel_tape_alloc). */
+void *reel__alloc_small(reel_tape *t, size_t n);
+
 /* A new root tensor in the arena with uninitialised data. */
 reel_tensor *reel__out(reel_tape *t, int ndim, const int *shape, int requires_grad);
 
@@ -103,11 +108,21 @@ reel_tensor *reel__out(reel_tape *t, int ndim, const int *shape, int requires_gr
 reel_node *reel__record(reel_tape *t, int op, reel_tensor *out, reel_tensor *a, reel_tensor *b,
                         reel_tensor *c);
 
-/* The gradient buffer of x if it needs one, else NULL (inputs that need no
- * gradient are skipped by backward). */
+/* The gradient buffer of x for a backward function to add into, or NULL if
+ * x needs no gradient (backward skips it).  A tape tensor's buffer is zeroed
+ * here, on first touch in a sweep, rather than all at once before it: the
+ * zeroing then happens while the buffer is about to be used (in cache), and
+ * buffers no gradient reaches are never touched. */
 static inline reel_real *reel__g(const reel_tensor *x)
 {
-	return x->requires_grad ? reel_tensor_grad(x) : NULL;
+	if (!x->requires_grad)
+		return NULL;
+	reel_tensor *b = x->base;
+	if (b->on_tape && !b->grad_ready) {
+		memset(b->grad, 0, b->size * sizeof(reel_real));
+		b->grad_ready = 1;
+	}
+	return b->grad + x->offset;
 }
 
 int reel__same_shape(const reel_tensor *a, const reel_tensor *b);

@@ -262,7 +262,7 @@ void reel__bwd_STACK(reel_node *nd)
 static reel_tensor *view(reel_tape *t, reel_tensor *x, size_t off, int ndim, const int *shape,
                          size_t size)
 {
-	reel_tensor *v = reel_tape_alloc(t, sizeof *v);
+	reel_tensor *v = reel__alloc_small(t, sizeof *v);
 	if (!v)
 		return NULL;
 	memset(v, 0, sizeof *v);

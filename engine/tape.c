@@ -99,29 +99,39 @@ static void chunks_free(reel__chunk *c)
 	}
 }
 
-void *reel_tape_alloc(reel_tape *t, size_t n)
+static void *arena_alloc(reel_tape *t, size_t n, size_t align)
 {
 	if (n > SIZE_MAX - ALIGN)
 		return reel_tape_fail(t, REEL_ERR_NOMEM, "arena: request of %zu bytes overflows", n);
-	n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 	reel__chunk *c = t->cur;
-	while (c->used + n > c->cap) {
+	size_t at = (c->used + align - 1) & ~(align - 1);
+	while (at + n > c->cap) {
 		if (!c->next) {
-			size_t cap = c->cap * 2 > n ? c->cap * 2 : n;
+			size_t cap = c->cap * 2 > n + ALIGN ? c->cap * 2 : n + ALIGN;
 			c->next = chunk_new(t, cap);
 			if (!c->next)
 				return reel_tape_fail(t, REEL_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
 		}
 		c = c->next;
 		c->used = 0;
+		at = 0;
 	}
 	t->cur = c;
-	void *p = c->mem + c->used;
-	c->used += n;
-	t->used += n;
+	t->used += at + n - c->used;
+	c->used = at + n;
 	if (t->used > t->peak)
 		t->peak = t->used;
-	return p;
+	return c->mem + at;
+}
+
+void *reel_tape_alloc(reel_tape *t, size_t n)
+{
+	return arena_alloc(t, n, ALIGN);
+}
+
+void *reel__alloc_small(reel_tape *t, size_t n)
+{
+	return arena_alloc(t, n, 16);
 }
 
 reel_tape *reel_tape_new(size_t initial_bytes, uint64_t seed)
@@ -286,7 +296,7 @@ static int shape_size(reel_tape *t, int ndim, const int *shape, size_t *size)
 
 static reel_tensor *tensor_header(reel_tape *t, int ndim, const int *shape, size_t size)
 {
-	reel_tensor *x = reel_tape_alloc(t, sizeof *x);
+	reel_tensor *x = reel__alloc_small(t, sizeof *x);
 	if (!x)
 		return NULL;
 	memset(x, 0, sizeof *x);
@@ -321,7 +331,7 @@ reel_tensor *reel__out(reel_tape *t, int ndim, const int *shape, int requires_gr
 reel_node *reel__record(reel_tape *t, int op, reel_tensor *out, reel_tensor *a, reel_tensor *b,
                         reel_tensor *c)
 {
-	reel_node *n = reel_tape_alloc(t, sizeof *n);
+	reel_node *n = reel__alloc_small(t, sizeof *n);
 	if (!n)
 		return NULL;
 	n->prev = t->last;
@@ -418,20 +428,28 @@ static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
 	}
 	if (!y->requires_grad)
 		return REEL_OK; /* nothing upstream needs a gradient */
+	/* buffers for every tape gradient; each is zeroed on first touch (reel__g) */
 	for (reel_tensor *x = t->grad_list; x; x = x->next_grad) {
 		if (!x->grad) {
 			x->grad = reel_tape_alloc(t, x->size * sizeof(reel_real));
 			if (!x->grad)
 				return t->status;
 		}
-		memset(x->grad, 0, x->size * sizeof(reel_real));
+		x->grad_ready = 0;
 	}
-	reel_real *g = reel_tensor_grad(y);
+	reel_real *g = reel__g(y);
 	REEL_ASSERT(g != NULL);
 	for (size_t i = 0; i < y->size; i++)
 		g[i] += dy ? dy[i] : 1;
 	for (reel_node *n = t->last; n; n = n->prev)
-		backward_table[n->op](n);
+		if (n->out->grad_ready) /* else no gradient reached this node's output: nothing to pass on */
+			backward_table[n->op](n);
+	/* gradients nothing reached are zero, as the caller will read them */
+	for (reel_tensor *x = t->grad_list; x; x = x->next_grad)
+		if (!x->grad_ready) {
+			memset(x->grad, 0, x->size * sizeof(reel_real));
+			x->grad_ready = 1;
+		}
 	return REEL_OK;
 }
 

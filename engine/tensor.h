@@ -73,6 +73,7 @@ struct reel_tensor {
 	int shape[REEL_MAX_DIMS];
 	unsigned char requires_grad;
 	unsigned char on_tape;    /* root allocated in a tape arena (gradient zeroed per backward) */
+	unsigned char grad_ready; /* tape roots during backward: the gradient buffer has been zeroed */
 	reel_tensor *next_grad;   /* tape: chain of roots that need a gradient buffer */
 	const char *name;         /* parameters: their dotted name; else NULL */
 };
