@@ -16,6 +16,88 @@
 /* the engine's activations (engine/fastmath.h), so both sides compute the same functions */
 #define sigm reel__sigmoid
 
+/* ---- fused elementwise kernels, one batch row each (restrict: they vectorize) ---- */
+
+static void tanh_n(const reel_real *restrict a, reel_real *restrict h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h[i] = reel__tanh(a[i]);
+}
+
+/* a = [i f g o] pre-activations in, activations out; c' = f c + i g; h = o tanh(c') */
+static void lstm_fwd_row(reel_real *restrict a, const reel_real *restrict cin, reel_real *restrict cout,
+                         reel_real *restrict tc, reel_real *restrict h, int H)
+{
+	for (int j = 0; j < 2 * H; j++)
+		a[j] = sigm(a[j]);
+	for (int j = 2 * H; j < 3 * H; j++)
+		a[j] = reel__tanh(a[j]);
+	for (int j = 3 * H; j < 4 * H; j++)
+		a[j] = sigm(a[j]);
+	for (int j = 0; j < H; j++) {
+		reel_real c = a[H + j] * cin[j] + a[j] * a[2 * H + j];
+		cout[j] = c;
+		tc[j] = reel__tanh(c);
+		h[j] = a[3 * H + j] * tc[j];
+	}
+}
+
+/* r, z from the input and recurrent sums; n = tanh(xn + r (h W_hn^T + b_hn)); h' = n + z (h - n) */
+static void gru_fwd_row(reel_real *restrict a, const reel_real *restrict hh, const reel_real *restrict bh,
+                        const reel_real *restrict hin, reel_real *restrict hn, reel_real *restrict h, int H)
+{
+	for (int j = 0; j < 2 * H; j++)
+		a[j] = sigm(a[j] + hh[j] + bh[j]);
+	for (int j = 0; j < H; j++) {
+		hn[j] = hh[2 * H + j] + bh[2 * H + j];
+		reel_real n = reel__tanh(a[2 * H + j] + a[j] * hn[j]);
+		a[2 * H + j] = n;
+		h[j] = n + a[H + j] * (hin[j] - n);
+	}
+}
+
+static void rnn_bwd_row(const reel_real *restrict h, const reel_real *restrict dy, const reel_real *restrict dh,
+                        reel_real *restrict da, int H)
+{
+	for (int j = 0; j < H; j++)
+		da[j] = (dy[j] + dh[j]) * (1 - h[j] * h[j]);
+}
+
+static void lstm_bwd_row(const reel_real *restrict a, const reel_real *restrict cin, const reel_real *restrict tc,
+                         const reel_real *restrict dy, const reel_real *restrict dh, reel_real *restrict dc,
+                         reel_real *restrict da, int H)
+{
+	for (int j = 0; j < H; j++) {
+		reel_real i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], t = tc[j];
+		reel_real dht = dy[j] + dh[j];
+		reel_real dct = dc[j] + dht * o * (1 - t * t);
+		da[j] = dct * g * i * (1 - i);
+		da[H + j] = dct * cin[j] * f * (1 - f);
+		da[2 * H + j] = dct * i * (1 - g * g);
+		da[3 * H + j] = dht * t * o * (1 - o);
+		dc[j] = dct * f;
+	}
+}
+
+/* dh gets the direct path z * dh'; the recurrent product is added after */
+static void gru_bwd_row(const reel_real *restrict a, const reel_real *restrict hn, const reel_real *restrict hin,
+                        const reel_real *restrict dy, reel_real *restrict dh, reel_real *restrict da,
+                        reel_real *restrict dhh, int H)
+{
+	for (int j = 0; j < H; j++) {
+		reel_real r = a[j], z = a[H + j], n = a[2 * H + j];
+		reel_real dht = dy[j] + dh[j];
+		reel_real dn = dht * (1 - z), dz = dht * (hin[j] - n);
+		reel_real dan = dn * (1 - n * n);
+		reel_real dar = dan * hn[j] * r * (1 - r), daz = dz * z * (1 - z);
+		da[j] = dhh[j] = dar;
+		da[H + j] = dhh[H + j] = daz;
+		da[2 * H + j] = dan;
+		dhh[2 * H + j] = dan * r;
+		dh[j] = dht * z;
+	}
+}
+
 static reel_real *zalloc(hand_layer *L, size_t n)
 {
 	L->bytes += n * sizeof(reel_real);
@@ -102,48 +184,22 @@ void hand_forward(hand_layer *L, const reel_real *X, long ldx, reel_real *Y, lon
 			reel__gemm(B, GH, H, 1, hin, H, 1, p->w_hh->data, 1, H, 0, hh, GH, 1);
 			if (L->floor)
 				continue;
-			const reel_real *bh = p->b_hh->data;
-			reel_real *hn = L->Aux + (size_t)s * BH;
 			for (int b = 0; b < B; b++)
-				for (int j = 0; j < H; j++) {
-					reel_real *ab = a + (size_t)b * GH, *hb = hh + (size_t)b * GH;
-					reel_real r = sigm(ab[j] + hb[j] + bh[j]);
-					reel_real z = sigm(ab[H + j] + hb[H + j] + bh[H + j]);
-					reel_real hnj = hb[2 * H + j] + bh[2 * H + j];
-					reel_real n = reel__tanh(ab[2 * H + j] + r * hnj);
-					reel_real hi = hin[(size_t)b * H + j];
-					ab[j] = r;
-					ab[H + j] = z;
-					ab[2 * H + j] = n;
-					hn[(size_t)b * H + j] = hnj;
-					hout[(size_t)b * H + j] = n + z * (hi - n);
-				}
+				gru_fwd_row(a + (size_t)b * GH, hh + (size_t)b * GH, p->b_hh->data, hin + (size_t)b * H,
+				            L->Aux + (size_t)s * BH + (size_t)b * H, hout + (size_t)b * H, H);
 		} else {
 			/* a += h W_hh^T, accumulating onto the input projection */
 			reel__gemm(B, GH, H, 1, hin, H, 1, p->w_hh->data, 1, H, 1, a, GH, 1);
 			if (L->floor)
 				continue;
 			if (L->kind == HAND_RNN) {
-				for (size_t i = 0; i < BH; i++)
-					hout[i] = reel__tanh(a[i]);
+				tanh_n(a, hout, BH);
 			} else {
 				const reel_real *cin = L->Cs + blk_in(L, s);
 				reel_real *cout = L->Cs + blk_out(L, s), *tc = L->Aux + (size_t)s * BH;
 				for (int b = 0; b < B; b++) {
-					reel_real *ab = a + (size_t)b * GH;
-					for (int j = 0; j < H; j++) {
-						reel_real i = sigm(ab[j]), f = sigm(ab[H + j]), g = reel__tanh(ab[2 * H + j]),
-						          o = sigm(ab[3 * H + j]);
-						ab[j] = i;
-						ab[H + j] = f;
-						ab[2 * H + j] = g;
-						ab[3 * H + j] = o;
-						size_t q = (size_t)b * H + j;
-						reel_real c = f * cin[q] + i * g;
-						cout[q] = c;
-						tc[q] = reel__tanh(c);
-						hout[q] = o * tc[q];
-					}
+					size_t q = (size_t)b * H;
+					lstm_fwd_row(a + (size_t)b * GH, cin + q, cout + q, tc + q, hout + q, H);
 				}
 			}
 		}
@@ -174,49 +230,17 @@ void hand_backward(hand_layer *L, const reel_real *X, long ldx, const reel_real 
 		const reel_real *dy = dY + (size_t)s * B * lddy;
 		reel_real *da = L->dA + (size_t)s * B * GH;
 		if (!L->floor) {
-			if (L->kind == HAND_RNN) {
-				for (int b = 0; b < B; b++)
-					for (int j = 0; j < H; j++) {
-						size_t q = (size_t)b * H + j;
-						da[q] = (dy[(size_t)b * lddy + j] + dh[q]) * (1 - hout[q] * hout[q]);
-					}
-			} else if (L->kind == HAND_LSTM) {
-				const reel_real *cin = L->Cs + blk_in(L, s), *tc = L->Aux + (size_t)s * BH;
-				for (int b = 0; b < B; b++) {
-					const reel_real *ab = a + (size_t)b * GH;
-					reel_real *db = da + (size_t)b * GH;
-					for (int j = 0; j < H; j++) {
-						size_t q = (size_t)b * H + j;
-						reel_real i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j], t = tc[q];
-						reel_real dht = dy[(size_t)b * lddy + j] + dh[q];
-						reel_real dct = dc[q] + dht * o * (1 - t * t);
-						db[j] = dct * g * i * (1 - i);
-						db[H + j] = dct * cin[q] * f * (1 - f);
-						db[2 * H + j] = dct * i * (1 - g * g);
-						db[3 * H + j] = dht * t * o * (1 - o);
-						dc[q] = dct * f;
-					}
-				}
-			} else {
-				const reel_real *hn = L->Aux + (size_t)s * BH;
-				reel_real *dhh = L->dHH + (size_t)s * B * GH;
-				for (int b = 0; b < B; b++) {
-					const reel_real *ab = a + (size_t)b * GH;
-					reel_real *db = da + (size_t)b * GH, *dq = dhh + (size_t)b * GH;
-					for (int j = 0; j < H; j++) {
-						size_t q = (size_t)b * H + j;
-						reel_real r = ab[j], z = ab[H + j], n = ab[2 * H + j];
-						reel_real dht = dy[(size_t)b * lddy + j] + dh[q];
-						reel_real dn = dht * (1 - z), dz = dht * (hin[q] - n);
-						reel_real dan = dn * (1 - n * n), dhn = dan * r;
-						reel_real dar = dan * hn[q] * r * (1 - r), daz = dz * z * (1 - z);
-						db[j] = dq[j] = dar;
-						db[H + j] = dq[H + j] = daz;
-						db[2 * H + j] = dan;
-						dq[2 * H + j] = dhn;
-						dh[q] = dht * z; /* the direct path; the recurrent product adds below */
-					}
-				}
+			for (int b = 0; b < B; b++) {
+				size_t q = (size_t)b * H;
+				const reel_real *dyb = dy + (size_t)b * lddy;
+				if (L->kind == HAND_RNN)
+					rnn_bwd_row(hout + q, dyb, dh + q, da + q, H);
+				else if (L->kind == HAND_LSTM)
+					lstm_bwd_row(a + (size_t)b * GH, L->Cs + blk_in(L, s) + q, L->Aux + (size_t)s * BH + q, dyb,
+					             dh + q, dc + q, da + (size_t)b * GH, H);
+				else
+					gru_bwd_row(a + (size_t)b * GH, L->Aux + (size_t)s * BH + q, hin + q, dyb, dh + q,
+					            da + (size_t)b * GH, L->dHH + (size_t)s * B * GH + (size_t)b * GH, H);
 			}
 		}
 		/* dh_prev = dpre W_hh   (B, GH) x (GH, H) */

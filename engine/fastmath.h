@@ -21,7 +21,9 @@
 static inline float reel__fexp(float x)
 {
 	x = x > 88.0f ? 88.0f : x < -87.0f ? -87.0f : x;
-	float k = floorf(x * 1.44269504088896341f + 0.5f);
+	/* k = round(x / ln2): adding and subtracting 1.5 * 2^23 rounds to nearest
+	 * without a call (floorf would stop the loop from vectorizing) */
+	float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
 	float r = x - k * 0.693359375f + k * 2.12194440e-4f;
 	float p = 1.0f / 5040;
 	p = p * r + 1.0f / 720;

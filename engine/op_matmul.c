@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <blis.h>
+#include <string.h>
 
 #ifdef REEL_DOUBLE
 #define BLI(name) bli_d##name
@@ -110,6 +111,7 @@ static void mm_save(reel_node *n, const struct mm *p)
 static struct mm mm_load(const reel_node *n)
 {
 	struct mm p = {.m = n->iarg[0], .n = n->iarg[1], .k = n->iarg[2], .flags = n->iarg[3]};
+	/* only the transpose bits decide the strides */
 	int ta = p.flags & REEL_TRANS_A, tb = (p.flags & REEL_TRANS_B) != 0;
 	op_strides(ta, ta ? p.m : p.k, &p.rsa, &p.csa);
 	op_strides(tb, tb ? p.k : p.n, &p.rsb, &p.csb);
@@ -140,6 +142,66 @@ reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags
 		mm_save(n, &p);
 	}
 	return c;
+}
+
+/* flag bit in the node: d is a row broadcast over the rows of the output */
+enum { ADDMM_ROW = 4 };
+
+reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tensor *b, int flags)
+{
+	if (reel__skip(t, "addmm", 3, d, a, b))
+		return NULL;
+	char sa[64], sb[64], sd[64];
+	if (a->ndim != 2 || b->ndim != 2)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_addmm: a and b must be 2-d (a is %s, b is %s)",
+		                      reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
+	struct mm p;
+	if (!mm_shape(t, "addmm", a, b, flags & (REEL_TRANS_A | REEL_TRANS_B), 0, &p))
+		return NULL;
+	int row;
+	if (d->ndim == 2 && d->shape[0] == p.m && d->shape[1] == p.n)
+		row = 0;
+	else if (d->size == (size_t)p.n && (d->ndim == 1 || (d->ndim == 2 && d->shape[0] == 1)))
+		row = 1;
+	else
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_addmm: d is %s, expected %dx%d or a row of %d",
+		                      reel_shape_str(d, sd, sizeof sd), p.m, p.n, p.n);
+	int need = reel__needs_grad(t, a, b, d);
+	reel_tensor *c = reel__out(t, 2, (int[]){p.m, p.n}, need);
+	if (!c)
+		return NULL;
+	if (row)
+		for (int i = 0; i < p.m; i++)
+			memcpy(c->data + (size_t)i * p.n, d->data, (size_t)p.n * sizeof(reel_real));
+	else
+		memcpy(c->data, d->data, d->size * sizeof(reel_real));
+	reel__gemm(p.m, p.n, p.k, 1, a->data, p.rsa, p.csa, b->data, p.rsb, p.csb, 1, c->data, p.n, 1);
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_ADDMM, c, a, b, d);
+		if (!n)
+			return NULL;
+		p.flags |= row ? ADDMM_ROW : 0;
+		mm_save(n, &p);
+	}
+	return c;
+}
+
+void reel__bwd_ADDMM(reel_node *n)
+{
+	struct mm p = mm_load(n);
+	const reel_real *dc = reel_tensor_grad(n->out);
+	mm_backward(&p, n->in[0]->data, n->in[1]->data, dc, reel__g(n->in[0]), reel__g(n->in[1]));
+	reel_real *dd = reel__g(n->in[2]);
+	if (!dd)
+		return;
+	if (p.flags & ADDMM_ROW) {
+		for (int i = 0; i < p.m; i++)
+			for (int j = 0; j < p.n; j++)
+				dd[j] += dc[(size_t)i * p.n + j];
+	} else {
+		for (size_t i = 0; i < (size_t)p.m * p.n; i++)
+			dd[i] += dc[i];
+	}
 }
 
 void reel__bwd_MATMUL(reel_node *n)

@@ -26,6 +26,7 @@
 #define REEL_OPS(X)          \
 	X(MATMUL, "matmul")        \
 	X(BMM, "bmm")              \
+	X(ADDMM, "addmm")          \
 	X(ADD, "add")              \
 	X(SUB, "sub")              \
 	X(MUL, "mul")              \
@@ -76,6 +77,13 @@ enum { REEL_TRANS_A = 1, REEL_TRANS_B = 2 };
  * or k equal to 1) go to gemv/ger.  Saves nothing but the input pointers.
  * Errors: not 2-d; inner dimensions differ. */
 reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags);
+
+/* D + op(A) op(B) in one product (BLIS beta = 1 onto a copy of D): d is
+ * (m, n), or a row (n) or (1, n) added to every row (a bias: the linear
+ * layer is reel_addmm(t, bias, x, W, REEL_TRANS_B)).  a and b as in
+ * reel_matmul.  Saves one pass and one buffer over reel_add(reel_matmul()).
+ * Errors: those of matmul; d of another shape. */
+reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tensor *b, int flags);
 
 /* Batched: a (N, m, k), b (N, k, n) (per-matrix transposes as above) ->
  * (N, m, n), one product per leading index (attention scores and contexts).

@@ -17,8 +17,8 @@ static void mgu_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
 	if (reel_split(t, xp, -1, 2, x2) != REEL_OK)
 		return;
 	reel_tensor *U_f = reel_rows(t, p->w_hh, 0, H), *U_h = reel_rows(t, p->w_hh, H, H); /* views */
-	reel_tensor *f = reel_sigmoid(t, reel_add(t, x2[0], reel_matmul(t, h_in, U_f, REEL_TRANS_B)));
-	reel_tensor *cand = reel_tanh(t, reel_add(t, x2[1], reel_matmul(t, reel_mul(t, f, h_in), U_h, REEL_TRANS_B)));
+	reel_tensor *f = reel_sigmoid(t, reel_addmm(t, x2[0], h_in, U_f, REEL_TRANS_B));
+	reel_tensor *cand = reel_tanh(t, reel_addmm(t, x2[1], reel_mul(t, f, h_in), U_h, REEL_TRANS_B));
 	next[0] = reel_add(t, state[0], reel_mul(t, f, reel_sub(t, cand, state[0])));
 }
 

@@ -9,7 +9,7 @@ static void rnn_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
                      reel_tensor *const *state, reel_tensor **next, int relu)
 {
 	(void)state;
-	reel_tensor *pre = reel_add(t, xp, reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B));
+	reel_tensor *pre = reel_addmm(t, xp, h_in, p->w_hh, REEL_TRANS_B);
 	next[0] = relu ? reel_relu(t, pre) : reel_tanh(t, pre);
 }
 
@@ -32,7 +32,7 @@ static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, 
                       reel_tensor *const *state, reel_tensor **next)
 {
 	reel_tensor *g[4];
-	reel_tensor *gates = reel_add(t, xp, reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B));
+	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w_hh, REEL_TRANS_B);
 	if (reel_split(t, gates, -1, 4, g) != REEL_OK)
 		return;
 	reel_tensor *c = reel_add(t, reel_mul(t, reel_sigmoid(t, g[1]), state[1]),
@@ -50,9 +50,8 @@ static void gru_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
                      reel_tensor *const *state, reel_tensor **next)
 {
 	reel_tensor *x3[3], *h3[3];
-	reel_tensor *gh = reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B);
-	if (p->b_hh)
-		gh = reel_add(t, gh, p->b_hh);
+	reel_tensor *gh = p->b_hh ? reel_addmm(t, p->b_hh, h_in, p->w_hh, REEL_TRANS_B)
+	                          : reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B);
 	if (reel_split(t, xp, -1, 3, x3) != REEL_OK || reel_split(t, gh, -1, 3, h3) != REEL_OK)
 		return;
 	reel_tensor *r = reel_sigmoid(t, reel_add(t, x3[0], h3[0]));

@@ -120,6 +120,11 @@ typedef struct reel_rnn_out {
 reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, const int *lengths,
                              reel_tensor *h0, reel_tensor *c0, reel_rnn_out *out);
 
+/* x W_ih^T + b_ih (+ b_hh when the cell folds it): the input projection of
+ * a cell for any number of rows of x (F columns).  For drivers of cells
+ * (the sequence driver, the seq2seq decoder). */
+reel_tensor *reel__input_projection(reel_tape *t, const reel_cell *cell, const reel_cell_params *p, reel_tensor *x);
+
 /* Truncated BPTT: final states kept across reel_tape_reset, in caller
  * memory.  store() copies the final states out; h0()/c0() give them back on
  * a new tape as constant leaves, so gradients stop at the chunk boundary. */

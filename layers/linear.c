@@ -45,9 +45,9 @@ reel_tensor *reel_linear_forward(reel_tape *t, const reel_linear *l, reel_tensor
 		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_linear_forward: input is %s, last dim must be %d",
 		                      reel_shape_str(x, s, sizeof s), l->in);
 	}
-	reel_tensor *y = reel_matmul(t, reel_reshape2(t, x, -1, l->in), l->weight, REEL_TRANS_B);
-	if (l->bias)
-		y = reel_add(t, y, l->bias);
+	reel_tensor *x2 = reel_reshape2(t, x, -1, l->in);
+	reel_tensor *y = l->bias ? reel_addmm(t, l->bias, x2, l->weight, REEL_TRANS_B)
+	                         : reel_matmul(t, x2, l->weight, REEL_TRANS_B);
 	if (x->ndim == 2 || !y)
 		return y;
 	int shape[REEL_MAX_DIMS];

@@ -70,6 +70,15 @@ reel_status reel_rnn_init(reel_rnn *r, reel_params *ps, const char *prefix, cons
 	return REEL_OK;
 }
 
+reel_tensor *reel__input_projection(reel_tape *t, const reel_cell *cell, const reel_cell_params *p, reel_tensor *x)
+{
+	if (!p->b_ih)
+		return reel_matmul(t, x, p->w_ih, REEL_TRANS_B);
+	/* b_ih + b_hh is a (G*H) add; the product then starts from it */
+	reel_tensor *bias = p->b_hh && cell->fold_bias ? reel_add(t, p->b_ih, p->b_hh) : p->b_ih;
+	return reel_addmm(t, bias, x, p->w_ih, REEL_TRANS_B);
+}
+
 /* One layer, one direction, over all T steps.  xp (T*B, G*H); init[] the
  * initial states; mask (T, B, 1) or NULL.  Writes the outputs (T, B, H) and
  * the final states. */
@@ -150,12 +159,8 @@ reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, co
 		reel_tensor *dir_out[2];
 		for (int d = 0; d < D; d++) {
 			const reel_cell_params *p = &r->p[l][d];
-			/* all T input projections in one product: (T*B, F) x (G*H, F)^T */
-			reel_tensor *xp = reel_matmul(t, in2d, p->w_ih, REEL_TRANS_B);
-			if (p->b_ih)
-				xp = reel_add(t, xp, p->b_ih);
-			if (p->b_hh && o->cell->fold_bias)
-				xp = reel_add(t, xp, p->b_hh);
+			/* all T input projections in one product: (T*B, F) x (G*H, F)^T + bias */
+			reel_tensor *xp = reel__input_projection(t, o->cell, p, in2d);
 			reel_tensor *state[2];
 			state[0] = h0 ? reel_index(t, h0, l * D + d) : zero;
 			state[1] = ns > 1 ? (c0 ? reel_index(t, c0, l * D + d) : zero) : NULL;

@@ -159,11 +159,7 @@ static reel_tensor *dec_step(reel_tape *t, const reel_seq2seq *m, dec_state *d, 
 		const reel_cell_params *p = &m->dec.p[l][0];
 		if (l > 0)
 			x = reel_dropout(t, x, (reel_real)o->dropout);
-		reel_tensor *xp = reel_matmul(t, x, p->w_ih, REEL_TRANS_B);
-		if (p->b_ih)
-			xp = reel_add(t, xp, p->b_ih);
-		if (p->b_hh && cell->fold_bias)
-			xp = reel_add(t, xp, p->b_hh);
+		reel_tensor *xp = reel__input_projection(t, cell, p, x);
 		reel_tensor *next[2] = {0};
 		cell->step(t, p, xp, d->s[l][0], d->s[l], next);
 		d->s[l][0] = next[0];

@@ -29,6 +29,7 @@ void suite_errors(void)
 	th_case("errors: matmul inner dimensions");
 	expect_fail("matmul", reel_matmul(T, M(32, 64), M(128, 16), 0), "reel_matmul", "32x64");
 	expect_fail("matmul 3d", reel_matmul(T, reel_tensor_new3(T, 2, 2, 2, 0), M(2, 2), 0), "2-d", "2x2x2");
+	expect_fail("addmm d", reel_addmm(T, M(3, 3), M(2, 4), M(4, 3), 0), "reel_addmm", "2x3");
 	expect_fail("bmm batch", reel_bmm(T, reel_tensor_new3(T, 2, 3, 4, 0), reel_tensor_new3(T, 3, 4, 5, 0), 0),
 	            "reel_bmm", "batch");
 

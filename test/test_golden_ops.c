@@ -43,6 +43,7 @@ typedef reel_tensor *(*golden_fn)(reel_tape *t, reel_tensor **x, const char *cs)
 static reel_tensor *g_matmul(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_matmul(t, x[0], x[1], 0); }
 static reel_tensor *g_matmul_ta(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_matmul(t, x[0], x[1], REEL_TRANS_A); }
 static reel_tensor *g_matmul_tb(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_matmul(t, x[0], x[1], REEL_TRANS_B); }
+static reel_tensor *g_addmm(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_addmm(t, x[0], x[1], x[2], REEL_TRANS_B); }
 static reel_tensor *g_bmm(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_bmm(t, x[0], x[1], REEL_TRANS_B); }
 static reel_tensor *g_add(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_add(t, x[0], x[1]); }
 static reel_tensor *g_sub(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_sub(t, x[0], x[1]); }
@@ -102,7 +103,7 @@ static const struct {
 	golden_fn f;
 } cases[] = {
 	{"matmul", g_matmul}, {"matmul_ta", g_matmul_ta}, {"matmul_tb", g_matmul_tb},
-	{"matmul_row", g_matmul_tb}, {"bmm", g_bmm}, {"add_bias", g_add}, {"sub", g_sub},
+	{"matmul_row", g_matmul_tb}, {"addmm", g_addmm}, {"bmm", g_bmm}, {"add_bias", g_add}, {"sub", g_sub},
 	{"mul_col", g_mul}, {"scale", g_scale}, {"add_scalar", g_add_scalar},
 	{"one_minus", g_one_minus}, {"tanh", g_tanh}, {"sigmoid", g_sigmoid}, {"relu", g_relu},
 	{"exp", g_exp}, {"log", g_log}, {"softmax", g_softmax}, {"log_softmax", g_log_softmax},

@@ -26,6 +26,7 @@ static const gcase *cur;
 
 /* ---- case bodies ---- */
 static reel_tensor *f_matmul(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_matmul(t, x[0], x[1], cur->iarg); }
+static reel_tensor *f_addmm(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_addmm(t, x[2], x[0], x[1], cur->iarg); }
 static reel_tensor *f_bmm(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_bmm(t, x[0], x[1], cur->iarg); }
 static reel_tensor *f_add(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_add(t, x[0], x[1]); }
 static reel_tensor *f_sub(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sub(t, x[0], x[1]); }
@@ -136,6 +137,9 @@ static const gcase cases[] = {
 	{"matmul n=1 (gemv)", REEL_OP_MATMUL, f_matmul, 2, {S2(3, 5), S2(5, 1)}, -1, 1, 0, 0, 0, 0},
 	{"matmul k=1 (ger)", REEL_OP_MATMUL, f_matmul, 2, {S2(3, 1), S2(1, 4)}, -1, 1, 0, 0, 0, 0},
 	{"matmul m=n=1 (dot)", REEL_OP_MATMUL, f_matmul, 2, {S2(1, 5), S2(5, 1)}, -1, 1, 0, 0, 0, 0},
+	{"addmm", REEL_OP_ADDMM, f_addmm, 3, {S2(3, 5), S2(5, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"addmm bias row, B^T", REEL_OP_ADDMM, f_addmm, 3, {S2(3, 5), S2(4, 5), S1(4)}, -1, 1, 0, 0, REEL_TRANS_B, 0},
+	{"addmm m=1 (gemv), A^T", REEL_OP_ADDMM, f_addmm, 3, {S2(5, 1), S2(5, 4), S2(1, 4)}, -1, 1, 0, 0, REEL_TRANS_A, 0},
 	{"bmm", REEL_OP_BMM, f_bmm, 2, {S3(2, 3, 4), S3(2, 4, 5)}, -1, 1, 0, 0, 0, 0},
 	{"bmm B^T", REEL_OP_BMM, f_bmm, 2, {S3(2, 3, 4), S3(2, 5, 4)}, -1, 1, 0, 0, REEL_TRANS_B, 0},
 	{"bmm A^T", REEL_OP_BMM, f_bmm, 2, {S3(2, 4, 3), S3(2, 4, 1)}, -1, 1, 0, 0, REEL_TRANS_A, 0},
