@@ -3,6 +3,7 @@
 # builds the float and double libraries and runs the whole suite.
 #
 # Targets: all test asan bench clean deps.  WERROR=0 relaxes -Werror.
+# Experiments: build/f/reel_bench (see README.md).
 
 CC      ?= cc
 WERROR  ?= 1
@@ -28,7 +29,7 @@ FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
 DEPS_OK := build/.deps-ok
 
 .PHONY: all test asan bench clean deps
-all: build/f/libreel.a build/d/libreel.a
+all: build/f/libreel.a build/d/libreel.a build/f/reel_bench
 
 define variant
 build/$(1)/%.o: %.c | $(DEPS_OK)
@@ -58,8 +59,21 @@ asan: build/asan-f/reel_tests build/asan-d/reel_tests
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests
 
+# The benchmark: tape overhead, the grid at 1 and 2 threads (reel's tape,
+# the hand-written step, the GEMM floor; JSON in build/bench.json), the same
+# cases in PyTorch beside them when Debian's python3-torch is installed, and
+# one model trained end to end.  Reports only; nothing here asserts a time.
 bench: build/f/reel_bench
-	@BLIS_NUM_THREADS=1 build/f/reel_bench
+	@build/f/reel_bench overhead
+	@echo
+	@build/f/reel_bench grid --json > build/bench.json
+	@if /usr/bin/python3 -c 'import json' 2>/dev/null; then \
+		/usr/bin/python3 bench/torch_bench.py build/bench.json; \
+	else \
+		echo "no /usr/bin/python3: the grid's numbers are in build/bench.json"; \
+	fi
+	@echo
+	@build/f/reel_bench train --steps 200
 
 # Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
 # and linking a probe; installed with apt-get when missing and possible.

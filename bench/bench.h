@@ -13,6 +13,7 @@ int bench_overhead(int argc, char **argv);
 int bench_s2s(int argc, char **argv);
 int bench_rnn(int argc, char **argv);
 int bench_grid(int argc, char **argv);
+int bench_train(int argc, char **argv);
 int bench_s2s_table(int argc, char **argv);
 
 #endif

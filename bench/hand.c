@@ -299,6 +299,13 @@ void hand_net_free(hand_net *n)
 	memset(n, 0, sizeof *n);
 }
 
+void hand_net_set_floor(hand_net *n, int floor)
+{
+	for (int l = 0; l < n->layers; l++)
+		for (int d = 0; d < n->dirs; d++)
+			n->L[l][d].floor = floor;
+}
+
 double hand_net_step(hand_net *n, const reel_real *X, const reel_real *R, reel_real *dX)
 {
 	const int L = n->layers, D = n->dirs, W = D * n->H;

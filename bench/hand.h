@@ -60,6 +60,8 @@ typedef struct hand_net {
 
 int hand_net_init(hand_net *n, hand_kind kind, const reel_rnn *r, int T, int B, int floor);
 void hand_net_free(hand_net *n);
+/* Switch every layer to (1) or from (0) the GEMM-floor mode. */
+void hand_net_set_floor(hand_net *n, int floor);
 /* One training step's forward and backward; returns the loss.  dX may be NULL. */
 double hand_net_step(hand_net *n, const reel_real *X, const reel_real *R, reel_real *dX);
 

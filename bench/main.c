@@ -34,10 +34,12 @@ int main(int argc, char **argv)
 		return bench_rnn(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "grid"))
 		return bench_grid(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "train"))
+		return bench_train(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "s2s"))
 		return bench_s2s(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "s2s-table"))
 		return bench_s2s_table(argc - 2, argv + 2);
-	fprintf(stderr, "usage: reel_bench overhead [N] | rnn [options] | grid [options] | s2s [options] | s2s-table [options]\n");
+	fprintf(stderr, "usage: reel_bench overhead [N] | rnn [options] | grid [options] | train [--steps N] | s2s [options] | s2s-table [options]\n");
 	return 2;
 }

@@ -130,8 +130,11 @@ static int build_and_train(const s2s_args *a, s2s_run *run, FILE *log)
 	size_t np = 0;
 	for (int i = 0; i < reel_params_count(run->ps); i++)
 		np += reel_params_at(run->ps, i)->size;
-	fprintf(log, "task %s (lengths %d-%d), %s, attention %s, %s%d x %d, emb %d, %zu parameters, %d steps of %d\n",
-	        a->task, a->min_len, a->max_len, a->cell, a->attention, a->bidirectional ? "bidirectional " : "",
+	char lens[32] = "";
+	if (run->task.kind == REEL_TASK_REVERSE)
+		snprintf(lens, sizeof lens, " (lengths %d-%d)", a->min_len, a->max_len);
+	fprintf(log, "task %s%s, %s, attention %s, %s%d x %d, emb %d, %zu parameters, %d steps of %d\n", a->task, lens,
+	        a->cell, a->attention, a->bidirectional ? "bidirectional " : "",
 	        a->enc_layers, a->hidden, a->emb, np, a->steps, a->batch);
 	reel_s2s_train_opts to = {.steps = a->steps, .batch = a->batch, .lr = a->lr, .clip = 5.0, .tf_ratio = a->tf,
 	                          .warmup = a->steps / 20, .seed = a->seed, .log_every = a->steps / 10};

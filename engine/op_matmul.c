@@ -8,6 +8,7 @@
 
 #include <blis.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef REEL_DOUBLE
 #define BLI(name) bli_d##name
@@ -15,9 +16,39 @@
 #define BLI(name) bli_s##name
 #endif
 
+static int profiling;
+static reel_profile prof;
+
+void reel_profile_enable(int on) { profiling = on; }
+void reel_profile_reset(void) { prof = (reel_profile){0}; }
+reel_profile reel_profile_get(void) { return prof; }
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa, const reel_real *b,
+                 long rsb, long csb, reel_real beta, reel_real *c, long rsc, long csc);
+
 void reel__gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa,
                 const reel_real *b, long rsb, long csb, reel_real beta, reel_real *c, long rsc,
                 long csc)
+{
+	if (!profiling) {
+		gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+		return;
+	}
+	double t0 = seconds();
+	gemm(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+	prof.gemm_seconds += seconds() - t0;
+	prof.gemm_calls++;
+}
+
+static void gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa, const reel_real *b,
+                 long rsb, long csb, reel_real beta, reel_real *c, long rsc, long csc)
 {
 	reel_real *A = (reel_real *)a, *B = (reel_real *)b;
 	if (m == 1 && n == 1) {

@@ -189,6 +189,19 @@ void reel_argmax_rows(const reel_tensor *x, int32_t *out);
  * ties), into idx[0..min(k, n)).  For beam search; k is small. */
 void reel_topk(const double *v, int n, int k, int32_t *idx);
 
+/* ---- profiling --------------------------------------------------------------- */
+
+/* Time spent in matrix products (every product goes through one function),
+ * for benchmarks that split a step into GEMM and the rest.  Process-wide
+ * and not thread-safe; off by default, and then it costs one branch. */
+typedef struct reel_profile {
+	double gemm_seconds;
+	long gemm_calls;
+} reel_profile;
+void reel_profile_enable(int on);
+void reel_profile_reset(void);
+reel_profile reel_profile_get(void);
+
 /* ---- reductions and losses ---------------------------------------------- */
 
 /* Sum / mean of all elements: a scalar (0-d). */

@@ -257,8 +257,13 @@ reel_status reel_optim_step(reel_optim *op, double loss, reel_err *err)
 
 /* ---- checkpoint ------------------------------------------------------------------ */
 
-/* step and skipped are I64: a float tensor would lose counts above 2^24. */
-reel_status reel_optim_add_to(const reel_optim *op, reel_st_writer *w, reel_err *err)
+/* Calls fn for every moment of every parameter with its checkpoint name
+ * "optim.<param>.<moment>" and its offset in the blocks; stops at the first
+ * status that is not REEL_OK. */
+typedef reel_status (*moment_fn)(const reel_optim *op, reel_real *moment, const reel_tensor *p, const char *name,
+                                 void *ctx);
+
+static reel_status each_moment(const reel_optim *op, moment_fn fn, void *ctx)
 {
 	char name[512];
 	for (int m = 0; m < M_COUNT; m++) {
@@ -268,12 +273,55 @@ reel_status reel_optim_add_to(const reel_optim *op, reel_st_writer *w, reel_err 
 			const reel_tensor *p = reel_params_at(op->ps, k);
 			size_t off = (size_t)(p->data - reel_params_values(op->ps, NULL));
 			snprintf(name, sizeof name, "optim.%s.%s", p->name, moment_names[m]);
-			reel_status s = reel_st_add_real(w, name, p->ndim, p->shape, op->m[m] + off, err);
+			reel_status s = fn(op, op->m[m] + off, p, name, ctx);
 			if (s != REEL_OK)
 				return s;
 		}
 	}
-	reel_status s = reel_st_add(w, "optim.step", REEL_I64, 0, NULL, &op->step, err);
+	return REEL_OK;
+}
+
+struct io_ctx {
+	reel_st_writer *w;
+	const reel_st_file *f;
+	const char *what;
+	reel_err *err;
+};
+
+static reel_status add_moment(const reel_optim *op, reel_real *v, const reel_tensor *p, const char *name, void *c)
+{
+	(void)op;
+	struct io_ctx *x = c;
+	return reel_st_add_real(x->w, name, p->ndim, p->shape, v, x->err);
+}
+
+static reel_status check_moment(const reel_optim *op, reel_real *v, const reel_tensor *p, const char *name, void *c)
+{
+	(void)op;
+	(void)v;
+	struct io_ctx *x = c;
+	const reel_st_tensor *t = reel_st_find(x->f, name);
+	if (!t || t->count != p->size || (t->dtype != REEL_F32 && t->dtype != REEL_F64))
+		return reel_err_set(x->err, REEL_ERR_IO, "%s: optimizer state \"%s\" is %s", x->what, name,
+		                    t ? "of the wrong size or type" : "missing");
+	return REEL_OK;
+}
+
+static reel_status load_moment(const reel_optim *op, reel_real *v, const reel_tensor *p, const char *name, void *c)
+{
+	(void)op;
+	(void)p;
+	reel_st_to_real(reel_st_find(((struct io_ctx *)c)->f, name), v);
+	return REEL_OK;
+}
+
+/* step and skipped are I64: a float tensor would lose counts above 2^24. */
+reel_status reel_optim_add_to(const reel_optim *op, reel_st_writer *w, reel_err *err)
+{
+	struct io_ctx c = {.w = w, .err = err};
+	reel_status s = each_moment(op, add_moment, &c);
+	if (s == REEL_OK)
+		s = reel_st_add(w, "optim.step", REEL_I64, 0, NULL, &op->step, err);
 	if (s == REEL_OK)
 		s = reel_st_add(w, "optim.skipped", REEL_I64, 0, NULL, &op->skipped, err);
 	return s;
@@ -281,32 +329,14 @@ reel_status reel_optim_add_to(const reel_optim *op, reel_st_writer *w, reel_err 
 
 reel_status reel_optim_load(reel_optim *op, const reel_st_file *f, const char *what, reel_err *err)
 {
-	char name[512];
-	for (int m = 0; m < M_COUNT; m++) {
-		if (!op->m[m])
-			continue;
-		for (int k = 0; k < reel_params_count(op->ps); k++) {
-			const reel_tensor *p = reel_params_at(op->ps, k);
-			snprintf(name, sizeof name, "optim.%s.%s", p->name, moment_names[m]);
-			const reel_st_tensor *t = reel_st_find(f, name);
-			if (!t || t->count != p->size || (t->dtype != REEL_F32 && t->dtype != REEL_F64))
-				return reel_err_set(err, REEL_ERR_IO, "%s: optimizer state \"%s\" is %s", what, name,
-				                    t ? "of the wrong size or type" : "missing");
-		}
-	}
+	struct io_ctx c = {.f = f, .what = what, .err = err};
+	reel_status s = each_moment(op, check_moment, &c); /* validate all first: a bad file changes nothing */
+	if (s != REEL_OK)
+		return s;
 	const reel_st_tensor *st = reel_st_find(f, "optim.step"), *sk = reel_st_find(f, "optim.skipped");
 	if (!st || st->count != 1 || !sk || sk->count != 1)
 		return reel_err_set(err, REEL_ERR_IO, "%s: optim.step or optim.skipped is missing", what);
-	for (int m = 0; m < M_COUNT; m++) {
-		if (!op->m[m])
-			continue;
-		for (int k = 0; k < reel_params_count(op->ps); k++) {
-			const reel_tensor *p = reel_params_at(op->ps, k);
-			size_t off = (size_t)(p->data - reel_params_values(op->ps, NULL));
-			snprintf(name, sizeof name, "optim.%s.%s", p->name, moment_names[m]);
-			reel_st_to_real(reel_st_find(f, name), op->m[m] + off);
-		}
-	}
+	each_moment(op, load_moment, &c);
 	double v;
 	reel_st_to_double(st, &v);
 	op->step = (int64_t)v;

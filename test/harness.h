@@ -23,6 +23,16 @@ int th_close(const char *what, const double *a, const double *b, size_t n, doubl
              const char *file, int line);
 #define CHECK_CLOSE(what, a, b, n, rtol, atol) th_close(what, a, b, n, rtol, atol, __FILE__, __LINE__)
 
+/* Golden fixtures (safetensors written by the generators in test/). */
+/* A leaf tensor on t holding the fixture tensor s (any dtype), with or
+ * without gradient. */
+reel_tensor *fx_leaf(reel_tape *t, const reel_st_tensor *s, int grad);
+/* Compare n computed values with a fixture tensor: about 1e-5 relative in
+ * the float build, 1e-10 in the double build (the fixtures are float64). */
+void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want, const char *file,
+                int line);
+#define FX_COMPARE(what, got, n, want) fx_compare(what, got, n, want, __FILE__, __LINE__)
+
 /* The suites (one per test file). */
 #define TH_SUITES(X) \
 	X(suite_engine)  \

@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +68,39 @@ int th_close(const char *what, const double *a, const double *b, size_t n, doubl
 		return 1;
 	return th_check(0, file, line, what, "element %zu of %zu: %.10g vs %.10g (rtol %g, atol %g)", worst,
 	                n, a[worst], b[worst], rtol, atol);
+}
+
+reel_tensor *fx_leaf(reel_tape *t, const reel_st_tensor *s, int grad)
+{
+	int shape[REEL_MAX_DIMS];
+	if (!s || s->ndim > REEL_MAX_DIMS)
+		return reel_tape_fail(t, REEL_ERR_ARG, "fx_leaf: fixture tensor missing or over %d dims", REEL_MAX_DIMS);
+	for (int d = 0; d < s->ndim; d++)
+		shape[d] = (int)s->shape[d];
+	reel_real *buf = malloc((s->count ? s->count : 1) * sizeof *buf);
+	reel_st_to_real(s, buf);
+	reel_tensor *x = reel_tensor_from(t, s->ndim, shape, buf, grad);
+	free(buf);
+	return x;
+}
+
+void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want, const char *file,
+                int line)
+{
+	if (!th_check(want && got && want->count == n, file, line, what, "fixture missing or of size %zu, expected %zu",
+	              want ? want->count : 0, n))
+		return;
+	double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+	for (size_t i = 0; i < n; i++)
+		a[i] = got[i];
+	reel_st_to_double(want, b);
+#ifdef REEL_DOUBLE
+	th_close(what, a, b, n, 1e-10, 1e-12, file, line);
+#else
+	th_close(what, a, b, n, 1e-5, 1e-6, file, line);
+#endif
+	free(a);
+	free(b);
 }
 
 int main(int argc, char **argv)

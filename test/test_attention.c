@@ -12,35 +12,6 @@
 static const char *const kinds[] = {"dot", "general", "additive"};
 static const reel_attn_kind kind_ids[] = {REEL_ATTN_DOT, REEL_ATTN_GENERAL, REEL_ATTN_ADDITIVE};
 
-static reel_tensor *leaf_of(reel_tape *t, const reel_st_tensor *s, int grad)
-{
-	int shape[REEL_MAX_DIMS];
-	for (int d = 0; d < s->ndim; d++)
-		shape[d] = (int)s->shape[d];
-	reel_real *buf = malloc(s->count * sizeof *buf);
-	reel_st_to_real(s, buf);
-	reel_tensor *x = reel_tensor_from(t, s->ndim, shape, buf, grad);
-	free(buf);
-	return x;
-}
-
-static void cmp(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want)
-{
-	if (!CHECK(want && got && want->count == n, "%s: missing or wrong size", what))
-		return;
-	double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-	for (size_t i = 0; i < n; i++)
-		a[i] = got[i];
-	reel_st_to_double(want, b);
-#ifdef REEL_DOUBLE
-	CHECK_CLOSE(what, a, b, n, 1e-10, 1e-12);
-#else
-	CHECK_CLOSE(what, a, b, n, 1e-5, 1e-6);
-#endif
-	free(a);
-	free(b);
-}
-
 static void golden(void)
 {
 	th_case("golden attention: fixture file");
@@ -72,28 +43,28 @@ static void golden(void)
 		for (int b = 0; b < B; b++)
 			len[b] = l32[b];
 		reel_tape *t = reel_tape_new(0, 1);
-		reel_tensor *enc = leaf_of(t, enc_s, REEL_GRAD), *q = leaf_of(t, q_s, REEL_GRAD), *w = NULL;
+		reel_tensor *enc = fx_leaf(t, enc_s, REEL_GRAD), *q = fx_leaf(t, q_s, REEL_GRAD), *w = NULL;
 		reel_attn_memory m;
 		CHECK(reel_attention_memory(t, &a, enc, len, &m) == REEL_OK, "%s", reel_tape_error(t));
 		reel_tensor *c = reel_attention_step(t, &a, &m, q, &w);
 		if (CHECK(c && w, "step: %s", reel_tape_error(t))) {
-			cmp("context", c->data, c->size, FX("context"));
-			cmp("weights", w->data, w->size, FX("weights"));
+			FX_COMPARE("context", c->data, c->size, FX("context"));
+			FX_COMPARE("weights", w->data, w->size, FX("weights"));
 			int zero = 1;
 			for (int b = 0; b < B; b++)
 				for (int s = len[b]; s < S; s++)
 					zero &= w->data[b * S + s] == 0;
 			CHECK(zero, "padding positions have exactly zero weight");
-			reel_tensor *loss = reel_add(t, reel_sum(t, reel_mul(t, c, leaf_of(t, FX("seed_c"), 0))),
-			                             reel_sum(t, reel_mul(t, w, leaf_of(t, FX("seed_a"), 0))));
+			reel_tensor *loss = reel_add(t, reel_sum(t, reel_mul(t, c, fx_leaf(t, FX("seed_c"), 0))),
+			                             reel_sum(t, reel_mul(t, w, fx_leaf(t, FX("seed_a"), 0))));
 			CHECK(reel_backward(t, loss) == REEL_OK, "backward");
-			cmp("grad enc", reel_tensor_grad(enc), enc->size, FX("grad.enc"));
-			cmp("grad query", reel_tensor_grad(q), q->size, FX("grad.query"));
+			FX_COMPARE("grad enc", reel_tensor_grad(enc), enc->size, FX("grad.enc"));
+			FX_COMPARE("grad query", reel_tensor_grad(q), q->size, FX("grad.query"));
 			for (int i = 0; i < reel_params_count(ps); i++) {
 				reel_tensor *p = reel_params_at(ps, i);
 				char g[64];
 				snprintf(g, sizeof g, "grad.%s", p->name + strlen(pre));
-				cmp(g, p->grad, p->size, FX(g));
+				FX_COMPARE(g, p->grad, p->size, FX(g));
 			}
 		}
 #undef FX

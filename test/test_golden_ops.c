@@ -17,18 +17,6 @@ static const reel_st_tensor *fx(const char *cs, const char *what)
 	return reel_st_find(FX, name);
 }
 
-static reel_tensor *leaf(reel_tape *t, const reel_st_tensor *s, int grad)
-{
-	int shape[REEL_MAX_DIMS];
-	for (int d = 0; d < s->ndim; d++)
-		shape[d] = (int)s->shape[d];
-	reel_real *buf = malloc(s->count * sizeof *buf);
-	reel_st_to_real(s, buf);
-	reel_tensor *x = reel_tensor_from(t, s->ndim, shape, buf, grad);
-	free(buf);
-	return x;
-}
-
 static int32_t *ints(const char *cs, const char *what)
 {
 	const reel_st_tensor *s = fx(cs, what);
@@ -88,14 +76,14 @@ static reel_tensor *g_ce(reel_tape *t, reel_tensor **x, const char *c)
 static reel_tensor *g_ce_mask(reel_tape *t, reel_tensor **x, const char *c)
 {
 	int32_t *tg = ints(c, "targets");
-	reel_tensor *y = reel_cross_entropy(t, x[0], tg, leaf(t, fx(c, "mask"), REEL_NOGRAD), REEL_NO_IGNORE);
+	reel_tensor *y = reel_cross_entropy(t, x[0], tg, fx_leaf(t, fx(c, "mask"), REEL_NOGRAD), REEL_NO_IGNORE);
 	free(tg);
 	return y;
 }
 
 static reel_tensor *g_blend(reel_tape *t, reel_tensor **x, const char *c)
 {
-	return reel_blend(t, leaf(t, fx(c, "mask"), REEL_NOGRAD), x[0], x[1]);
+	return reel_blend(t, fx_leaf(t, fx(c, "mask"), REEL_NOGRAD), x[0], x[1]);
 }
 
 static const struct {
@@ -113,24 +101,6 @@ static const struct {
 	{"gather", g_gather}, {"cross_entropy", g_ce}, {"cross_entropy_mask", g_ce_mask},
 	{"mse", g_mse}, {"blend", g_blend},
 };
-
-/* Compare a tape buffer with a fixture tensor. */
-static void compare(const char *what, const reel_real *got, const reel_st_tensor *want, size_t n)
-{
-	if (!CHECK(want && want->count == n, "%s: fixture size %zu vs %zu", what, want ? want->count : 0, n))
-		return;
-	double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-	for (size_t i = 0; i < n; i++)
-		a[i] = got[i];
-	reel_st_to_double(want, b);
-#ifdef REEL_DOUBLE
-	CHECK_CLOSE(what, a, b, n, 1e-10, 1e-12);
-#else
-	CHECK_CLOSE(what, a, b, n, 1e-5, 1e-6);
-#endif
-	free(a);
-	free(b);
-}
 
 void suite_golden_ops(void)
 {
@@ -157,11 +127,11 @@ void suite_golden_ops(void)
 			if (!s)
 				break;
 			snprintf(w, sizeof w, "grad%d", nin);
-			x[nin] = leaf(t, s, fx(c, w) ? REEL_GRAD : REEL_NOGRAD);
+			x[nin] = fx_leaf(t, s, fx(c, w) ? REEL_GRAD : REEL_NOGRAD);
 		}
 		reel_tensor *y = cases[i].f(t, x, c);
 		if (CHECK(y && nin > 0, "%s: forward: %s", c, reel_tape_error(t))) {
-			compare("output", y->data, fx(c, "out"), y->size);
+			FX_COMPARE("output", y->data, y->size, fx(c, "out"));
 			const reel_st_tensor *sd = fx(c, "seed");
 			reel_real *seed = malloc(y->size * sizeof *seed);
 			reel_st_to_real(sd, seed);
@@ -171,7 +141,7 @@ void suite_golden_ops(void)
 				char w[16];
 				snprintf(w, sizeof w, "grad%d", k);
 				if (fx(c, w))
-					compare(w, reel_tensor_grad(x[k]), fx(c, w), x[k]->size);
+					FX_COMPARE(w, reel_tensor_grad(x[k]), x[k]->size, fx(c, w));
 			}
 		}
 		reel_tape_free(t);

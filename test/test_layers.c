@@ -19,36 +19,6 @@ static const reel_cell *cell_of(const char *kind)
 	return &reel_cell_rnn_tanh;
 }
 
-static reel_tensor *leaf_from(reel_tape *t, const reel_st_tensor *s, int grad)
-{
-	int shape[REEL_MAX_DIMS];
-	for (int d = 0; d < s->ndim; d++)
-		shape[d] = (int)s->shape[d];
-	reel_real *buf = malloc(s->count * sizeof *buf);
-	reel_st_to_real(s, buf);
-	reel_tensor *x = reel_tensor_from(t, s->ndim, shape, buf, grad);
-	free(buf);
-	return x;
-}
-
-static void compare(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want)
-{
-	if (!CHECK(want && got && want->count == n, "%s: missing or size %zu vs %zu", what,
-	           want ? want->count : 0, n))
-		return;
-	double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-	for (size_t i = 0; i < n; i++)
-		a[i] = got[i];
-	reel_st_to_double(want, b);
-#ifdef REEL_DOUBLE
-	CHECK_CLOSE(what, a, b, n, 1e-10, 1e-12);
-#else
-	CHECK_CLOSE(what, a, b, n, 1e-5, 1e-6);
-#endif
-	free(a);
-	free(b);
-}
-
 static const reel_st_tensor *get(const reel_st_file *f, const char *cs, const char *what)
 {
 	char name[320];
@@ -59,7 +29,7 @@ static const reel_st_tensor *get(const reel_st_file *f, const char *cs, const ch
 /* sum(a * seed) as ops, so the loss is part of the tape. */
 static reel_tensor *dot_seed(reel_tape *t, reel_tensor *a, const reel_st_tensor *seed)
 {
-	return reel_sum(t, reel_mul(t, a, leaf_from(t, seed, REEL_NOGRAD)));
+	return reel_sum(t, reel_mul(t, a, fx_leaf(t, seed, REEL_NOGRAD)));
 }
 
 static void golden_case(const reel_st_file *f, const char *cs)
@@ -80,9 +50,9 @@ static void golden_case(const reel_st_file *f, const char *cs)
 	CHECK(reel_rnn_init(&r, ps, prefix, &o, &rng, &e) == REEL_OK, "init: %s", e.msg);
 	CHECK(reel_params_load(ps, f, "rnn.safetensors", &e) == REEL_OK, "load: %s", e.msg);
 	reel_tape *t = reel_tape_new(0, 1);
-	reel_tensor *x = leaf_from(t, xs, REEL_GRAD);
-	reel_tensor *h0 = leaf_from(t, get(f, cs, "h0"), REEL_GRAD);
-	reel_tensor *c0 = get(f, cs, "c0") ? leaf_from(t, get(f, cs, "c0"), REEL_GRAD) : NULL;
+	reel_tensor *x = fx_leaf(t, xs, REEL_GRAD);
+	reel_tensor *h0 = fx_leaf(t, get(f, cs, "h0"), REEL_GRAD);
+	reel_tensor *c0 = get(f, cs, "c0") ? fx_leaf(t, get(f, cs, "c0"), REEL_GRAD) : NULL;
 	int32_t len32[16];
 	int lengths[16];
 	const reel_st_tensor *ls = get(f, cs, "lengths");
@@ -92,25 +62,25 @@ static void golden_case(const reel_st_file *f, const char *cs)
 	reel_rnn_out out;
 	reel_status s = reel_rnn_forward(t, &r, x, strstr(cs, "_var") ? lengths : NULL, h0, c0, &out);
 	if (CHECK(s == REEL_OK, "forward: %s", reel_tape_error(t))) {
-		compare("y", out.y->data, out.y->size, get(f, cs, "y"));
-		compare("h_n", out.h_n->data, out.h_n->size, get(f, cs, "h_n"));
+		FX_COMPARE("y", out.y->data, out.y->size, get(f, cs, "y"));
+		FX_COMPARE("h_n", out.h_n->data, out.h_n->size, get(f, cs, "h_n"));
 		reel_tensor *loss = reel_add(t, dot_seed(t, out.y, get(f, cs, "seed_y")),
 		                             dot_seed(t, out.h_n, get(f, cs, "seed_h")));
 		if (out.c_n) {
-			compare("c_n", out.c_n->data, out.c_n->size, get(f, cs, "c_n"));
+			FX_COMPARE("c_n", out.c_n->data, out.c_n->size, get(f, cs, "c_n"));
 			loss = reel_add(t, loss, dot_seed(t, out.c_n, get(f, cs, "seed_c")));
 		}
 		reel_params_zero_grad(ps);
 		CHECK(reel_backward(t, loss) == REEL_OK, "backward: %s", reel_tape_error(t));
-		compare("grad x", reel_tensor_grad(x), x->size, get(f, cs, "grad.x"));
-		compare("grad h0", reel_tensor_grad(h0), h0->size, get(f, cs, "grad.h0"));
+		FX_COMPARE("grad x", reel_tensor_grad(x), x->size, get(f, cs, "grad.x"));
+		FX_COMPARE("grad h0", reel_tensor_grad(h0), h0->size, get(f, cs, "grad.h0"));
 		if (c0)
-			compare("grad c0", reel_tensor_grad(c0), c0->size, get(f, cs, "grad.c0"));
+			FX_COMPARE("grad c0", reel_tensor_grad(c0), c0->size, get(f, cs, "grad.c0"));
 		for (int i = 0; i < reel_params_count(ps); i++) {
 			reel_tensor *p = reel_params_at(ps, i);
 			char what[160];
 			snprintf(what, sizeof what, "grad.%s", p->name + strlen(prefix));
-			compare(what, p->grad, p->size, get(f, cs, what));
+			FX_COMPARE(what, p->grad, p->size, get(f, cs, what));
 		}
 	}
 	reel_tape_free(t);
