@@ -33,6 +33,9 @@ reel_status reel_s2s_train(reel_seq2seq *m, reel_params *ps, const reel_task *ta
 	}
 	reel_rng rng;
 	reel_rng_seed(&rng, o->seed);
+	reel_task train = *task;
+	train.split = REEL_SPLIT_TRAIN;
+	task = &train;
 	reel_sched sched = {.kind = REEL_SCHED_COSINE, .t_max = o->steps - o->warmup, .eta_min = o->lr / 10,
 	                    .warmup_steps = o->warmup, .warmup_start_factor = 0.1};
 	double t0 = now(), avg = 0;
@@ -83,6 +86,9 @@ reel_status reel_s2s_evaluate(const reel_seq2seq *m, const reel_task *task, uint
 	}
 	reel_rng rng;
 	reel_rng_seed(&rng, seed ^ 0xe7a1u);
+	reel_task held = *task;
+	held.split = REEL_SPLIT_HELDOUT;
+	task = &held;
 	for (int done = 0; done < n; done += B) {
 		int S, T;
 		reel_task_batch(task, &rng, B, src, len, &S, tgt, &T, NULL, (char *)want);

@@ -74,7 +74,8 @@ static void cased(char *out, size_t n, const char *s, int how)
 	out[i] = 0;
 }
 
-static void date_example(reel_rng *r, char *src, char *tgt)
+/* Returns the example's key (see reel_task_split). */
+static uint64_t date_example(reel_rng *r, char *src, char *tgt)
 {
 	int y = 1950 + rnd(r, 100), m = 1 + rnd(r, 12), d = 1 + rnd(r, days_in(y, m));
 	char mon[16], mon3[8], day[16], day3[8];
@@ -105,20 +106,45 @@ static void date_example(reel_rng *r, char *src, char *tgt)
 	}
 	snprintf(out, REEL_TASK_MAX_LEN, "%.*s", REEL_TASK_MAX_LEN - 1, buf);
 	snprintf(tgt, REEL_TASK_MAX_LEN, "%04d-%02d-%02d", y % 10000, m % 100, d % 100);
+	return (uint64_t)y * 10000 + (uint64_t)m * 100 + (uint64_t)d;
 }
 
-void reel_task_example(const reel_task *t, reel_rng *rng, char *src, char *tgt)
+static uint64_t string_key(const char *s)
 {
-	if (t->kind == REEL_TASK_DATES) {
-		date_example(rng, src, tgt);
-		return;
-	}
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int held_out(uint64_t key)
+{
+	key ^= key >> 33; /* mix before taking one in ten */
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return key % 10 == 0;
+}
+
+static uint64_t one_example(const reel_task *t, reel_rng *rng, char *src, char *tgt)
+{
+	if (t->kind == REEL_TASK_DATES)
+		return date_example(rng, src, tgt);
 	int len = t->min_len + rnd(rng, t->max_len - t->min_len + 1);
 	for (int i = 0; i < len; i++)
 		src[i] = REVERSE_CHARS[rnd(rng, (int)sizeof REVERSE_CHARS - 1)];
 	for (int i = 0; i < len; i++)
 		tgt[i] = src[len - 1 - i];
 	src[len] = tgt[len] = 0;
+	return string_key(src);
+}
+
+void reel_task_example(const reel_task *t, reel_rng *rng, char *src, char *tgt)
+{
+	for (;;) { /* draw until the example falls in the requested split */
+		uint64_t key = one_example(t, rng, src, tgt);
+		if (t->split == REEL_SPLIT_ALL || (t->split == REEL_SPLIT_HELDOUT) == held_out(key))
+			return;
+	}
 }
 
 static int32_t index_of(const char *chars, char c)

@@ -20,8 +20,16 @@ enum { REEL_TASK_PAD = 0, REEL_TASK_BOS = 1, REEL_TASK_EOS = 2 };
 
 #define REEL_TASK_MAX_LEN 64
 
+/* Which part of the example space to draw from.  The space is split once by
+ * a hash of the example's key (the date itself for dates, in any format;
+ * the source string for reversal): one key in ten is held out, so an
+ * evaluation on REEL_SPLIT_HELDOUT sees no date and no string that training
+ * on REEL_SPLIT_TRAIN can ever produce. */
+typedef enum reel_task_split { REEL_SPLIT_ALL, REEL_SPLIT_TRAIN, REEL_SPLIT_HELDOUT } reel_task_split;
+
 typedef struct reel_task {
 	reel_task_kind kind;
+	reel_task_split split; /* REEL_SPLIT_ALL after init */
 	int min_len, max_len; /* reverse: source length range */
 	const char *src_chars, *tgt_chars;
 	int src_vocab, tgt_vocab;

@@ -179,6 +179,11 @@ static void learning_and_decoding(void)
 
 #endif
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 static void config_errors(void)
 {
 	th_case("seq2seq: bad options give a clear message");
@@ -200,6 +205,29 @@ static void config_errors(void)
 	CHECK(reel_task_init(&task, "translate", 1, 2, &e) == REEL_ERR_ARG && strstr(e.msg, "translate"), "%s", e.msg);
 	CHECK(reel_task_init(&task, "reverse", 9, 3, &e) == REEL_ERR_ARG, "bad range");
 	reel_params_free(ps);
+
+	th_case("tasks: the held-out split shares no date and no string with the training split");
+	{
+		reel_task tr, ho;
+		for (int k = 0; k < 2; k++) {
+			CHECK(reel_task_init(&tr, k ? "reverse" : "dates", 5, 5, &e) == REEL_OK, "%s", e.msg);
+			ho = tr;
+			tr.split = REEL_SPLIT_TRAIN;
+			ho.split = REEL_SPLIT_HELDOUT;
+			static char seen[20000][REEL_TASK_MAX_LEN];
+			char s[REEL_TASK_MAX_LEN], g[REEL_TASK_MAX_LEN];
+			reel_rng_seed(&rng, 8);
+			for (int i = 0; i < 20000; i++)
+				reel_task_example(&tr, &rng, s, seen[i]);
+			qsort(seen, 20000, REEL_TASK_MAX_LEN, cmp_str);
+			int overlap = 0;
+			for (int i = 0; i < 2000; i++) {
+				reel_task_example(&ho, &rng, s, g);
+				overlap += bsearch(g, seen, 20000, REEL_TASK_MAX_LEN, cmp_str) != NULL;
+			}
+			CHECK(overlap == 0, "%s: %d held-out targets also occur in training", k ? "reverse" : "dates", overlap);
+		}
+	}
 
 	th_case("tasks: dates are valid ISO dates matching their source; reversal reverses");
 	CHECK(reel_task_init(&task, "dates", 0, 0, &e) == REEL_OK, "%s", e.msg);
