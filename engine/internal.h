@@ -69,6 +69,24 @@ struct reel__chunk {
 	char *mem;   /* 64-byte aligned payload */
 };
 
+/* Deferred weight gradients (see op_matmul.c): the pairs (a, dC) of every
+ * product with one parameter, summed at the end of the sweep in one GEMM. */
+typedef struct reel__wpend reel__wpend;
+struct reel__wpend {
+	const reel_real *a, *dc; /* (m, k) and (m, n), contiguous rows */
+	int m;
+	reel__wpend *next;
+};
+
+typedef struct reel__wgroup {
+	reel_real *db;  /* the parameter's gradient */
+	long rsb, csb;  /* its strides as op(B) (k, n) */
+	int n, k, rows; /* rows: sum of m */
+	reel__wpend *head, *tail;
+} reel__wgroup;
+
+#define REEL__WGROUPS 64
+
 struct reel_tape {
 	reel__chunk *head, *cur;
 	size_t used;          /* bytes used this step, across chunks */
@@ -82,7 +100,12 @@ struct reel_tape {
 	int training;
 	int grad_enabled;
 	reel_rng rng;
+	reel__wgroup *wg; /* during a sweep: REEL__WGROUPS groups in the arena */
+	int nwg;
 };
+
+/* Flush the deferred weight gradients (end of a sweep). */
+void reel__flush_weight_grads(reel_tape *t);
 
 /* 1 when the op should do nothing: the tape already failed, or an input is
  * NULL (then, if the tape has no error yet, one is recorded naming op). */

@@ -122,13 +122,85 @@ static void mm_forward(const struct mm *p, const reel_real *a, const reel_real *
 }
 
 /* dA_op += dC B_op^T;  dB_op += A_op^T dC  (beta = 1: accumulate). */
-static void mm_backward(const struct mm *p, const reel_real *a, const reel_real *b,
+/* Deferred weight gradients.  A recurrent layer multiplies by the same
+ * parameter W at every step, so backward meets dW_op += a_t^T dC_t once per
+ * step: T small GEMMs (rank-1 updates over all of dW at batch 1).  A
+ * parameter's gradient is not read during the sweep, so each (a_t, dC_t) is
+ * queued under its W and, at the end of the sweep, the queued rows are
+ * stacked and summed in one GEMM, as a hand-written BPTT does.  Only for
+ * parameters (not on the tape) with a not transposed (contiguous rows). */
+static int defer_weight_grad(reel_tape *t, const struct mm *p, const reel_real *a, const reel_real *dc,
+                             reel_real *db)
+{
+	if (!t || !t->wg || (p->flags & REEL_TRANS_A))
+		return 0;
+	reel__wgroup *g = NULL;
+	for (int i = 0; i < t->nwg && !g; i++)
+		if (t->wg[i].db == db && t->wg[i].n == p->n && t->wg[i].k == p->k && t->wg[i].rsb == p->rsb)
+			g = &t->wg[i];
+	if (!g) {
+		if (t->nwg == REEL__WGROUPS)
+			return 0;
+		g = &t->wg[t->nwg++];
+		*g = (reel__wgroup){.db = db, .rsb = p->rsb, .csb = p->csb, .n = p->n, .k = p->k};
+	}
+	reel__wpend *e = reel__alloc_small(t, sizeof *e);
+	if (!e)
+		return 0;
+	*e = (reel__wpend){.a = a, .dc = dc, .m = p->m};
+	if (g->tail)
+		g->tail->next = e;
+	else
+		g->head = e;
+	g->tail = e;
+	g->rows += p->m;
+	return 1;
+}
+
+void reel__flush_weight_grads(reel_tape *t)
+{
+	size_t most = 0; /* one staging area serves every group */
+	for (int i = 0; i < t->nwg; i++)
+		if (t->wg[i].head != t->wg[i].tail) {
+			size_t need = (size_t)t->wg[i].rows * (t->wg[i].k + t->wg[i].n);
+			most = need > most ? need : most;
+		}
+	reel_real *stage = most ? reel_tape_alloc(t, most * sizeof(reel_real)) : NULL;
+	for (int i = 0; i < t->nwg; i++) {
+		reel__wgroup *g = &t->wg[i];
+		if (g->head == g->tail || !stage) { /* one product, or no memory to stack: as they are */
+			for (reel__wpend *e = g->head; e; e = e->next)
+				reel__gemm(g->k, g->n, e->m, 1, e->a, 1, g->k, e->dc, g->n, 1, 1, g->db, g->rsb, g->csb);
+			continue;
+		}
+		reel_real *A = stage, *D = stage + (size_t)g->rows * g->k; /* (rows, k) and (rows, n) */
+		size_t r = 0;
+		for (reel__wpend *e = g->head; e; e = e->next) {
+			memcpy(A + r * g->k, e->a, (size_t)e->m * g->k * sizeof(reel_real));
+			memcpy(D + r * g->n, e->dc, (size_t)e->m * g->n * sizeof(reel_real));
+			r += (size_t)e->m;
+		}
+		reel__gemm(g->k, g->n, g->rows, 1, A, 1, g->k, D, g->n, 1, 1, g->db, g->rsb, g->csb);
+	}
+	t->wg = NULL;
+	t->nwg = 0;
+}
+
+static void mm_backward(reel_tape *t, const struct mm *p, const reel_real *a, const reel_real *b,
                         const reel_real *dc, reel_real *da, reel_real *db)
 {
 	if (da)
 		reel__gemm(p->m, p->k, p->n, 1, dc, p->n, 1, b, p->csb, p->rsb, 1, da, p->rsa, p->csa);
-	if (db)
+	if (db && !defer_weight_grad(t, p, a, dc, db))
 		reel__gemm(p->k, p->n, p->m, 1, a, p->csa, p->rsa, dc, p->n, 1, 1, db, p->rsb, p->csb);
+}
+
+/* The tape of a product's node, when its weight operand is a parameter
+ * whose gradient may be deferred; else NULL. */
+static reel_tape *defer_tape(const reel_node *n)
+{
+	const reel_tensor *b = n->in[1];
+	return b->requires_grad && !b->base->on_tape ? n->saved : NULL;
 }
 
 static void mm_save(reel_node *n, const struct mm *p)
@@ -171,6 +243,7 @@ reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags
 		if (!n)
 			return NULL;
 		mm_save(n, &p);
+		n->saved = t;
 	}
 	return c;
 }
@@ -213,6 +286,7 @@ reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tenso
 			return NULL;
 		p.flags |= row ? ADDMM_ROW : 0;
 		mm_save(n, &p);
+		n->saved = t;
 	}
 	return c;
 }
@@ -221,7 +295,7 @@ void reel__bwd_ADDMM(reel_node *n)
 {
 	struct mm p = mm_load(n);
 	const reel_real *dc = reel_tensor_grad(n->out);
-	mm_backward(&p, n->in[0]->data, n->in[1]->data, dc, reel__g(n->in[0]), reel__g(n->in[1]));
+	mm_backward(defer_tape(n), &p, n->in[0]->data, n->in[1]->data, dc, reel__g(n->in[0]), reel__g(n->in[1]));
 	reel_real *dd = reel__g(n->in[2]);
 	if (!dd)
 		return;
@@ -238,7 +312,7 @@ void reel__bwd_ADDMM(reel_node *n)
 void reel__bwd_MATMUL(reel_node *n)
 {
 	struct mm p = mm_load(n);
-	mm_backward(&p, n->in[0]->data, n->in[1]->data, reel_tensor_grad(n->out), reel__g(n->in[0]),
+	mm_backward(defer_tape(n), &p, n->in[0]->data, n->in[1]->data, reel_tensor_grad(n->out), reel__g(n->in[0]),
 	            reel__g(n->in[1]));
 }
 
@@ -279,6 +353,6 @@ void reel__bwd_BMM(reel_node *n)
 	reel_real *da = reel__g(n->in[0]), *db = reel__g(n->in[1]), *dc = reel_tensor_grad(n->out);
 	size_t sa = (size_t)p.m * p.k, sb = (size_t)p.k * p.n, sc = (size_t)p.m * p.n;
 	for (int i = 0; i < n->out->shape[0]; i++)
-		mm_backward(&p, n->in[0]->data + i * sa, n->in[1]->data + i * sb, dc + i * sc,
+		mm_backward(NULL, &p, n->in[0]->data + i * sa, n->in[1]->data + i * sb, dc + i * sc,
 		            da ? da + i * sa : NULL, db ? db + i * sb : NULL);
 }

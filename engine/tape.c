@@ -181,6 +181,8 @@ void reel_tape_reset(reel_tape *t)
 	t->last = NULL;
 	t->nnodes = 0;
 	t->grad_list = NULL;
+	t->wg = NULL;
+	t->nwg = 0;
 	t->status = REEL_OK;
 	t->err[0] = 0;
 }
@@ -441,9 +443,14 @@ static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
 	REEL_ASSERT(g != NULL);
 	for (size_t i = 0; i < y->size; i++)
 		g[i] += dy ? dy[i] : 1;
+	t->wg = reel__alloc_small(t, REEL__WGROUPS * sizeof *t->wg);
+	t->nwg = 0;
+	if (!t->wg)
+		return t->status;
 	for (reel_node *n = t->last; n; n = n->prev)
 		if (n->out->grad_ready) /* else no gradient reached this node's output: nothing to pass on */
 			backward_table[n->op](n);
+	reel__flush_weight_grads(t);
 	/* gradients nothing reached are zero, as the caller will read them */
 	for (reel_tensor *x = t->grad_list; x; x = x->next_grad)
 		if (!x->grad_ready) {
