@@ -65,6 +65,8 @@ static int check_list(reel_tape *t, const char *op, reel_tensor *const *xs, int 
 	return 1;
 }
 
+static reel_tensor *view(reel_tape *t, reel_tensor *x, size_t off, int ndim, const int *shape, size_t size);
+
 /* ---- concat -------------------------------------------------------------------- */
 
 reel_tensor *reel_concat(reel_tape *t, reel_tensor *const *xs, int n, int axis)
@@ -153,12 +155,14 @@ reel_tensor *reel_slice(reel_tape *t, reel_tensor *x, int axis, int start, int l
 	int shape[REEL_MAX_DIMS];
 	memcpy(shape, x->shape, sizeof shape);
 	shape[ax] = len;
+	size_t outer, inner;
+	outer_inner(x, ax, &outer, &inner);
+	if (outer == 1) /* one contiguous run (e.g. the gates of a batch-1 row): a view */
+		return view(t, x, (size_t)start * inner, x->ndim, shape, (size_t)len * inner);
 	int need = reel__needs_grad(t, x, NULL, NULL);
 	reel_tensor *y = reel__out(t, x->ndim, shape, need);
 	if (!y)
 		return NULL;
-	size_t outer, inner;
-	outer_inner(x, ax, &outer, &inner);
 	size_t xrow = (size_t)x->shape[ax] * inner, w = (size_t)len * inner, off = (size_t)start * inner;
 	for (size_t o = 0; o < outer; o++)
 		memcpy(y->data + o * w, x->data + o * xrow + off, w * sizeof(reel_real));

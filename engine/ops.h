@@ -136,8 +136,9 @@ reel_tensor *reel_log_softmax(reel_tape *t, reel_tensor *x);
  * other dims equal.  Copies. */
 reel_tensor *reel_concat(reel_tape *t, reel_tensor *const *xs, int n, int axis);
 
-/* The range [start, start + len) of axis, copied (any axis).  For the leading
- * axis prefer reel_rows, which is a view. */
+/* The range [start, start + len) of axis (any axis).  Copied, unless the
+ * range is one contiguous run (every axis before `axis` has size 1, e.g. the
+ * gates of a single row, or the leading axis): then a view, as reel_rows. */
 reel_tensor *reel_slice(reel_tape *t, reel_tensor *x, int axis, int start, int len);
 
 /* n equal slices of axis (its size must divide by n), into out[0..n-1]:

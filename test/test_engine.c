@@ -68,7 +68,10 @@ static void test_views_share(void)
 	reel_tensor *q = reel_reshape2(t, x, 6, 2);
 	CHECK(r->data == x->data + 4, "row view points into x");
 	CHECK(q->data == x->data && q->shape[0] == 6, "reshape is a view");
-	CHECK(reel_tape_get_stats(t).nodes == 0, "views record no node (%zu)", reel_tape_get_stats(t).nodes);
+	reel_tensor *sl = reel_slice(t, reel_rows(t, x, 2, 1), 2, 1, 1); /* (1, 2, 2) -> (1, 2, 1): strided, a copy */
+	reel_tensor *sv = reel_slice(t, reel_reshape2(t, x, 1, 12), 1, 4, 4); /* one row: a view */
+	CHECK(sl && sl->base == sl && sv && sv->data == x->data + 4 && sv->base == x, "slice copies or views as documented");
+	CHECK(reel_tape_get_stats(t).nodes == 1, "views record no node (%zu nodes)", reel_tape_get_stats(t).nodes);
 	reel_tensor *y = reel_add(t, reel_sum(t, r), reel_sum(t, reel_scale(t, q, 2)));
 	CHECK(reel_backward(t, y) == REEL_OK, "backward");
 	const reel_real *g = reel_tensor_grad(x);

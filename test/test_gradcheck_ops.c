@@ -169,6 +169,7 @@ static const gcase cases[] = {
 	{"slice axis 1", REEL_OP_SLICE, f_slice, 1, {S3(2, 4, 3)}, -1, 1, 0, 0, 1, 0},
 	{"slice last axis", REEL_OP_SLICE, f_slice, 1, {S2(3, 5)}, -1, 1, 0, 0, -1, 0},
 	{"split into gates", REEL_OP_SLICE, f_split, 1, {S2(3, 8)}, -1, 1, 0, 0, 0, 0},
+	{"split a single row (views)", REEL_OP_SLICE, f_split, 1, {S2(1, 8)}, -1, 1, 0, 0, 0, 0},
 	{"stack", REEL_OP_STACK, f_stack, 3, {S2(2, 3), S2(2, 3), S2(2, 3)}, -1, 1, 0, 0, 0, 0},
 	{"rows (overlapping views)", REEL_OP_ROWS, f_rows, 1, {S3(3, 2, 2)}, -1, 1, 0, 0, 0, 0},
 	{"index views", REEL_OP_ROWS, f_index, 1, {S3(3, 2, 2)}, -1, 1, 0, 0, 0, 0},
