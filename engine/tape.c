@@ -74,6 +74,7 @@ char *reel_shape_str(const reel_tensor *x, char *buf, size_t n)
 
 static reel__chunk *chunk_new(reel_tape *t, size_t cap)
 {
+	cap = (cap + ALIGN - 1) & ~(size_t)(ALIGN - 1); /* aligned_alloc wants a multiple of the alignment */
 	reel__chunk *c = malloc(sizeof *c);
 	if (!c)
 		return NULL;
