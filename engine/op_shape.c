@@ -550,7 +550,7 @@ void reel_argmax_rows(const reel_tensor *x, int32_t *out)
 	}
 }
 
-void reel_topk(const double *v, int n, int k, int32_t *idx)
+void reel_topk(const reel_real *v, int n, int k, int32_t *idx)
 {
 	/* one pass keeping a sorted list of the best k so far (k is small);
 	 * strict comparisons keep the earlier index first on ties */

@@ -188,7 +188,7 @@ void reel_argmax_rows(const reel_tensor *x, int32_t *out);
 
 /* Indices of the k largest of v[0..n) in decreasing order (first wins
  * ties), into idx[0..min(k, n)).  For beam search; k is small. */
-void reel_topk(const double *v, int n, int k, int32_t *idx);
+void reel_topk(const reel_real *v, int n, int k, int32_t *idx);
 
 /* ---- profiling --------------------------------------------------------------- */
 

@@ -358,7 +358,7 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
 	const int B = b->B, S = b->S, K = beam, N = b->B * beam, V = m->o.tgt_vocab;
 	int32_t *src = NULL, *ids = NULL, *cand = NULL, *slot_src = NULL;
 	int *len = NULL, *done = NULL, *nend = NULL;
-	double *score = NULL, *next_score = NULL, *cs = NULL;
+	reel_real *score = NULL, *next_score = NULL;
 	beam_hist h = {0};
 	beam_end *ends = NULL;
 	reel_real *end_attn = NULL;
@@ -376,7 +376,6 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
 	cand = malloc((size_t)2 * K * sizeof *cand);
 	score = malloc((size_t)N * sizeof *score);
 	next_score = malloc((size_t)N * sizeof *next_score);
-	cs = malloc((size_t)K * V * sizeof *cs);
 	done = calloc((size_t)B, sizeof *done);
 	nend = calloc((size_t)B, sizeof *nend);
 	ends = calloc((size_t)B * (K + K), sizeof *ends);
@@ -384,7 +383,7 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
 	h.tok = malloc((size_t)max_len * N * sizeof *h.tok);
 	h.parent = malloc((size_t)max_len * N * sizeof *h.parent);
 	h.attn = calloc((size_t)max_len * N * S, sizeof *h.attn);
-	if (!src || !len || !ids || !slot_src || !cand || !score || !next_score || !cs || !done || !nend || !ends ||
+	if (!src || !len || !ids || !slot_src || !cand || !score || !next_score || !done || !nend || !ends ||
 	    !end_attn || !h.tok || !h.parent || !h.attn) {
 		reel_tape_fail(t, REEL_ERR_NOMEM, "seq2seq beam: out of memory");
 		goto out;
@@ -405,7 +404,9 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
 	for (int s = 0; s < max_len && remaining > 0; s++) {
 		reel_tensor *w = NULL;
 		reel_tensor *logp = reel_log_softmax(t, dec_step(t, m, &d, ids, N, &w));
-		if (!logp)
+		/* every continuation's score: hypothesis score + log p, (N, V) */
+		reel_tensor *cand_score = reel_add(t, logp, reel_tensor_from(t, 2, (int[]){N, 1}, score, REEL_NOGRAD));
+		if (!cand_score)
 			goto out;
 		for (int bb = 0; bb < B; bb++) {
 			for (int k = 0; k < K; k++) {
@@ -416,9 +417,7 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
 			}
 			if (done[bb])
 				continue;
-			for (int k = 0; k < K; k++)
-				for (int v = 0; v < V; v++)
-					cs[k * V + v] = score[bb * K + k] + logp->data[(size_t)(bb * K + k) * V + v];
+			const reel_real *cs = cand_score->data + (size_t)bb * K * V; /* this source's K rows */
 			int ncand = 2 * K < K * V ? 2 * K : K * V, alive = 0;
 			reel_topk(cs, K * V, ncand, cand);
 			for (int c = 0; c < ncand && alive < K; c++) {
@@ -508,7 +507,6 @@ out:
 	free(cand);
 	free(score);
 	free(next_score);
-	free(cs);
 	free(done);
 	free(nend);
 	free(ends);
