@@ -69,20 +69,15 @@ struct reel__chunk {
 	char *mem;   /* 64-byte aligned payload */
 };
 
-/* Deferred weight gradients (see op_matmul.c): the pairs (a, dC) of every
- * product with one parameter, summed at the end of the sweep in one GEMM. */
-typedef struct reel__wpend reel__wpend;
-struct reel__wpend {
-	const reel_real *a, *dc; /* (m, k) and (m, n), contiguous rows */
-	int m;
-	reel__wpend *next;
-};
-
+/* Deferred weight gradients (see op_matmul.c): the rows (a, dC) of every
+ * product with one parameter, staged side by side and summed in one GEMM
+ * per chunk of rows. */
 typedef struct reel__wgroup {
 	reel_real *db;  /* the parameter's gradient */
 	long rsb, csb;  /* its strides as op(B) (k, n) */
-	int n, k, rows; /* rows: sum of m */
-	reel__wpend *head, *tail;
+	int n, k;
+	int rows, cap;  /* rows staged, room for */
+	reel_real *A, *D; /* staging: (cap, k) and (cap, n) */
 } reel__wgroup;
 
 #define REEL__WGROUPS 64
@@ -102,6 +97,11 @@ struct reel_tape {
 	reel_rng rng;
 	reel__wgroup *wg; /* during a sweep: REEL__WGROUPS groups in the arena */
 	int nwg;
+	struct {          /* during a sweep: released gradient buffers by exact size */
+		size_t bytes;
+		void *head;   /* free buffers linked through their first bytes */
+	} gpool[32];
+	int ngpool;
 };
 
 /* Flush the deferred weight gradients (end of a sweep). */
@@ -132,20 +132,21 @@ reel_node *reel__record(reel_tape *t, int op, reel_tensor *out, reel_tensor *a, 
                         reel_tensor *c);
 
 /* The gradient buffer of x for a backward function to add into, or NULL if
- * x needs no gradient (backward skips it).  A tape tensor's buffer is zeroed
- * here, on first touch in a sweep, rather than all at once before it: the
- * zeroing then happens while the buffer is about to be used (in cache), and
- * buffers no gradient reaches are never touched. */
+ * x needs no gradient (backward skips it; also when memory ran out, which
+ * the tape records).  A tape tensor's buffer is taken and zeroed here, on
+ * first touch in a sweep: the zeroing happens while the buffer is about to
+ * be used (in cache), buffers no gradient reaches are never allocated, and
+ * the sweep gives a buffer back once the tensor's producer has run. */
+void reel__grad_acquire(reel_tensor *b);
+
 static inline reel_real *reel__g(const reel_tensor *x)
 {
 	if (!x->requires_grad)
 		return NULL;
 	reel_tensor *b = x->base;
-	if (b->on_tape && !b->grad_ready) {
-		memset(b->grad, 0, b->size * sizeof(reel_real));
-		b->grad_ready = 1;
-	}
-	return b->grad + x->offset;
+	if (b->on_tape && !b->grad_ready)
+		reel__grad_acquire(b);
+	return b->grad ? b->grad + x->offset : NULL;
 }
 
 int reel__same_shape(const reel_tensor *a, const reel_tensor *b);

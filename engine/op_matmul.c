@@ -125,63 +125,62 @@ static void mm_forward(const struct mm *p, const reel_real *a, const reel_real *
 /* Deferred weight gradients.  A recurrent layer multiplies by the same
  * parameter W at every step, so backward meets dW_op += a_t^T dC_t once per
  * step: T small GEMMs (rank-1 updates over all of dW at batch 1).  A
- * parameter's gradient is not read during the sweep, so each (a_t, dC_t) is
- * queued under its W and, at the end of the sweep, the queued rows are
- * stacked and summed in one GEMM, as a hand-written BPTT does.  Only for
- * parameters (not on the tape) with a not transposed (contiguous rows). */
+ * parameter's gradient is not read during the sweep, so the rows of a_t and
+ * dC_t are copied side by side into a staging area of the parameter and
+ * summed in one GEMM per chunk of up to 512 rows (16 products, at least 64
+ * rows), as a hand-written BPTT does over
+ * all steps.  Only for products of fewer than 256 rows (larger ones are
+ * efficient as they are), with parameters (not on the tape) and a not
+ * transposed (contiguous rows). */
+#define STAGE_ROWS 512
+
+static void wgroup_flush(reel__wgroup *g)
+{
+	if (g->rows)
+		reel__gemm(g->k, g->n, g->rows, 1, g->A, 1, g->k, g->D, g->n, 1, 1, g->db, g->rsb, g->csb);
+	g->rows = 0;
+}
+
 static int defer_weight_grad(reel_tape *t, const struct mm *p, const reel_real *a, const reel_real *dc,
                              reel_real *db)
 {
-	if (!t || !t->wg || (p->flags & REEL_TRANS_A))
-		return 0;
+	if (!t || !t->wg || (p->flags & REEL_TRANS_A) || p->m >= STAGE_ROWS / 2)
+		return 0; /* a product of many rows is efficient as it is */
 	reel__wgroup *g = NULL;
 	for (int i = 0; i < t->nwg && !g; i++)
 		if (t->wg[i].db == db && t->wg[i].n == p->n && t->wg[i].k == p->k && t->wg[i].rsb == p->rsb)
 			g = &t->wg[i];
 	if (!g) {
-		if (t->nwg == REEL__WGROUPS)
-			return 0;
-		g = &t->wg[t->nwg++];
-		*g = (reel__wgroup){.db = db, .rsb = p->rsb, .csb = p->csb, .n = p->n, .k = p->k};
-	}
-	reel__wpend *e = reel__alloc_small(t, sizeof *e);
-	if (!e)
+		/* the first product with this parameter runs now; staging starts with
+		 * the second (an input projection never has one) */
+		if (t->nwg < REEL__WGROUPS)
+			t->wg[t->nwg++] = (reel__wgroup){.db = db, .rsb = p->rsb, .csb = p->csb, .n = p->n, .k = p->k};
 		return 0;
-	*e = (reel__wpend){.a = a, .dc = dc, .m = p->m};
-	if (g->tail)
-		g->tail->next = e;
-	else
-		g->head = e;
-	g->tail = e;
+	}
+	if (!g->A) {
+		int cap = p->m * 16 < 64 ? 64 : p->m * 16 > STAGE_ROWS ? STAGE_ROWS : p->m * 16;
+		g->A = reel_tape_alloc(t, (size_t)cap * g->k * sizeof(reel_real));
+		g->D = g->A ? reel_tape_alloc(t, (size_t)cap * g->n * sizeof(reel_real)) : NULL;
+		if (!g->D) {
+			g->A = NULL;
+			return 0;
+		}
+		g->cap = cap;
+	}
+	if (g->rows + p->m > g->cap)
+		wgroup_flush(g);
+	if (p->m > g->cap)
+		return 0; /* the staging was sized for smaller products */
+	memcpy(g->A + (size_t)g->rows * g->k, a, (size_t)p->m * g->k * sizeof(reel_real));
+	memcpy(g->D + (size_t)g->rows * g->n, dc, (size_t)p->m * g->n * sizeof(reel_real));
 	g->rows += p->m;
 	return 1;
 }
 
 void reel__flush_weight_grads(reel_tape *t)
 {
-	size_t most = 0; /* one staging area serves every group */
 	for (int i = 0; i < t->nwg; i++)
-		if (t->wg[i].head != t->wg[i].tail) {
-			size_t need = (size_t)t->wg[i].rows * (t->wg[i].k + t->wg[i].n);
-			most = need > most ? need : most;
-		}
-	reel_real *stage = most ? reel_tape_alloc(t, most * sizeof(reel_real)) : NULL;
-	for (int i = 0; i < t->nwg; i++) {
-		reel__wgroup *g = &t->wg[i];
-		if (g->head == g->tail || !stage) { /* one product, or no memory to stack: as they are */
-			for (reel__wpend *e = g->head; e; e = e->next)
-				reel__gemm(g->k, g->n, e->m, 1, e->a, 1, g->k, e->dc, g->n, 1, 1, g->db, g->rsb, g->csb);
-			continue;
-		}
-		reel_real *A = stage, *D = stage + (size_t)g->rows * g->k; /* (rows, k) and (rows, n) */
-		size_t r = 0;
-		for (reel__wpend *e = g->head; e; e = e->next) {
-			memcpy(A + r * g->k, e->a, (size_t)e->m * g->k * sizeof(reel_real));
-			memcpy(D + r * g->n, e->dc, (size_t)e->m * g->n * sizeof(reel_real));
-			r += (size_t)e->m;
-		}
-		reel__gemm(g->k, g->n, g->rows, 1, A, 1, g->k, D, g->n, 1, 1, g->db, g->rsb, g->csb);
-	}
+		wgroup_flush(&t->wg[i]);
 	t->wg = NULL;
 	t->nwg = 0;
 }

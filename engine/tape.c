@@ -184,6 +184,7 @@ void reel_tape_reset(reel_tape *t)
 	t->grad_list = NULL;
 	t->wg = NULL;
 	t->nwg = 0;
+	t->ngpool = 0;
 	t->status = REEL_OK;
 	t->err[0] = 0;
 }
@@ -325,10 +326,53 @@ reel_tensor *reel__out(reel_tape *t, int ndim, const int *shape, int requires_gr
 	x->on_tape = 1;
 	if (requires_grad) {
 		x->requires_grad = 1;
+		x->tape = t;
 		x->next_grad = t->grad_list;
 		t->grad_list = x;
 	}
 	return x;
+}
+
+/* ---- gradient buffers during a sweep --------------------------------------------- */
+
+static size_t grad_bytes(const reel_tensor *b)
+{
+	return (b->size * sizeof(reel_real) + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+void reel__grad_acquire(reel_tensor *b)
+{
+	reel_tape *t = b->tape;
+	size_t bytes = grad_bytes(b);
+	void *p = NULL;
+	for (int i = 0; i < t->ngpool && !p; i++)
+		if (t->gpool[i].bytes == bytes && t->gpool[i].head) {
+			p = t->gpool[i].head;
+			memcpy(&t->gpool[i].head, p, sizeof(void *));
+		}
+	if (!p && !(p = reel_tape_alloc(t, bytes)))
+		return; /* the tape records the error; the gradient is skipped */
+	b->grad = p;
+	memset(b->grad, 0, b->size * sizeof(reel_real));
+	b->grad_ready = 1;
+}
+
+static void grad_release(reel_tape *t, reel_tensor *b)
+{
+	size_t bytes = grad_bytes(b);
+	int i = 0;
+	while (i < t->ngpool && t->gpool[i].bytes != bytes)
+		i++;
+	if (i == t->ngpool) {
+		if (t->ngpool == (int)(sizeof t->gpool / sizeof t->gpool[0]))
+			return; /* too many sizes: this buffer is simply not reused */
+		t->gpool[t->ngpool].bytes = bytes;
+		t->gpool[t->ngpool++].head = NULL;
+	}
+	memcpy(b->grad, &t->gpool[i].head, sizeof(void *));
+	t->gpool[i].head = b->grad;
+	b->grad = NULL;
+	b->grad_ready = 0;
 }
 
 reel_node *reel__record(reel_tape *t, int op, reel_tensor *out, reel_tensor *a, reel_tensor *b,
@@ -356,8 +400,10 @@ reel_tensor *reel_tensor_new(reel_tape *t, int ndim, const int *shape, int requi
 	if (t->status != REEL_OK)
 		return NULL;
 	reel_tensor *x = reel__out(t, ndim, shape, requires_grad && t->grad_enabled);
-	if (x)
+	if (x) {
 		memset(x->data, 0, x->size * sizeof(reel_real));
+		x->leaf = 1;
+	}
 	return x;
 }
 
@@ -369,8 +415,10 @@ reel_tensor *reel_tensor_from(reel_tape *t, int ndim, const int *shape, const re
 	if (!src)
 		return reel_tape_fail(t, REEL_ERR_ARG, "reel_tensor_from: source is NULL");
 	reel_tensor *x = reel__out(t, ndim, shape, requires_grad && t->grad_enabled);
-	if (x)
+	if (x) {
 		memcpy(x->data, src, x->size * sizeof(reel_real));
+		x->leaf = 1;
+	}
 	return x;
 }
 
@@ -431,34 +479,33 @@ static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
 	}
 	if (!y->requires_grad)
 		return REEL_OK; /* nothing upstream needs a gradient */
-	/* buffers for every tape gradient; each is zeroed on first touch (reel__g) */
+	/* every tape gradient starts absent; reel__g takes and zeroes a buffer on first touch */
 	for (reel_tensor *x = t->grad_list; x; x = x->next_grad) {
-		if (!x->grad) {
-			x->grad = reel_tape_alloc(t, x->size * sizeof(reel_real));
-			if (!x->grad)
-				return t->status;
-		}
+		x->grad = NULL;
 		x->grad_ready = 0;
 	}
-	reel_real *g = reel__g(y);
-	REEL_ASSERT(g != NULL);
-	for (size_t i = 0; i < y->size; i++)
-		g[i] += dy ? dy[i] : 1;
+	t->ngpool = 0;
 	t->wg = reel__alloc_small(t, REEL__WGROUPS * sizeof *t->wg);
 	t->nwg = 0;
-	if (!t->wg)
+	reel_real *g = reel__g(y);
+	if (!g || !t->wg)
 		return t->status;
-	for (reel_node *n = t->last; n; n = n->prev)
-		if (n->out->grad_ready) /* else no gradient reached this node's output: nothing to pass on */
-			backward_table[n->op](n);
+	for (size_t i = 0; i < y->size; i++)
+		g[i] += dy ? dy[i] : 1;
+	for (reel_node *n = t->last; n; n = n->prev) {
+		if (!n->out->grad_ready)
+			continue; /* no gradient reached this node's output: nothing to pass on */
+		backward_table[n->op](n);
+		/* the producer has passed the gradient on: its buffer serves others now */
+		if (!n->out->leaf)
+			grad_release(t, n->out);
+	}
 	reel__flush_weight_grads(t);
-	/* gradients nothing reached are zero, as the caller will read them */
+	/* leaves nothing reached get a zero gradient, as the caller will read it */
 	for (reel_tensor *x = t->grad_list; x; x = x->next_grad)
-		if (!x->grad_ready) {
-			memset(x->grad, 0, x->size * sizeof(reel_real));
-			x->grad_ready = 1;
-		}
-	return REEL_OK;
+		if (x->leaf && !x->grad_ready)
+			reel__grad_acquire(x);
+	return t->status;
 }
 
 reel_status reel_backward(reel_tape *t, reel_tensor *y)

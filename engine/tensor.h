@@ -73,13 +73,18 @@ struct reel_tensor {
 	int shape[REEL_MAX_DIMS];
 	unsigned char requires_grad;
 	unsigned char on_tape;    /* root allocated in a tape arena (gradient zeroed per backward) */
-	unsigned char grad_ready; /* tape roots during backward: the gradient buffer has been zeroed */
+	unsigned char grad_ready; /* tape roots during backward: the gradient buffer is allocated and zeroed */
+	unsigned char leaf;       /* created by reel_tensor_new/_from, not by an op: keeps its gradient */
+	struct reel_tape *tape;   /* tape roots: the tape whose arena holds the gradient */
 	reel_tensor *next_grad;   /* tape: chain of roots that need a gradient buffer */
 	const char *name;         /* parameters: their dotted name; else NULL */
 };
 
 /* The gradient storage of x (aliasing its base's for views), or NULL when x
- * needs none or backward has not allocated it yet. */
+ * has none.  After reel_backward, parameters, leaves created with REEL_GRAD
+ * and their views have gradients; an intermediate tensor's gradient is
+ * released as soon as the op that produced it has passed it on, so it is
+ * NULL afterwards (as PyTorch keeps no .grad on non-leaf tensors). */
 static inline reel_real *reel_tensor_grad(const reel_tensor *x)
 {
 	return x->base->grad ? x->base->grad + x->offset : NULL;
@@ -178,9 +183,11 @@ reel_tensor *reel_tensor_wrap(reel_tape *t, int ndim, const int *shape, reel_rea
 
 /* ---- backward ------------------------------------------------------------ */
 
-/* Reverse-mode sweep: allocates and zeroes the gradient of every tape tensor
- * that needs one, seeds d(y)/d(y) = 1 for the scalar y (size 1), and replays
- * the nodes in reverse, each adding into its inputs' gradients.  Parameter
+/* Reverse-mode sweep: seeds d(y)/d(y) = 1 for the scalar y (size 1) and
+ * replays the nodes in reverse, each adding into its inputs' gradients.
+ * Gradient buffers come from the arena when first touched and are reused
+ * once their tensor's producer has run, so a step's gradients never occupy
+ * more than the live ones.  Parameter
  * gradients accumulate across calls until zeroed (reel_params_zero_grad).
  * Returns REEL_OK, or the tape's sticky error (then nothing is touched). */
 reel_status reel_backward(reel_tape *t, reel_tensor *y);
