@@ -2,7 +2,8 @@
  *
  * Ownership in one paragraph.  A tape (reel_tape_new / reel_tape_free) owns an
  * arena; every tensor an op returns, every node, every saved value and every
- * intermediate gradient is a bump allocation in it.  reel_tape_reset() makes
+ * intermediate gradient is an allocation in it (bump allocation; gradient
+ * buffers are recycled within a backward sweep).  reel_tape_reset() makes
  * all of them invalid at once and reuses the memory: after the first step of a
  * fixed-shape loop the arena is big enough and no malloc happens.  Parameters
  * live in a reel_params store (param.h), not on a tape, so they survive resets
@@ -65,7 +66,7 @@ reel_status reel_err_set(reel_err *e, reel_status code, const char *fmt, ...)
 typedef struct reel_tensor reel_tensor;
 struct reel_tensor {
 	reel_real *data;          /* size elements, row-major */
-	reel_real *grad;          /* roots: NULL until backward (tape) or the store's block (params); views: unused, see reel_tensor_grad */
+	reel_real *grad;          /* params: the store's block; tape roots: set by backward (kept for leaves only); views: unused, see reel_tensor_grad */
 	reel_tensor *base;        /* the root that owns data and grad; itself for roots */
 	size_t offset;            /* element offset of data within base */
 	size_t size;              /* product of shape */
