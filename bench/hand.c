@@ -261,7 +261,7 @@ void hand_backward(hand_layer *L, const reel_real *X, long ldx, const reel_real 
 		reel__gemm(T * B, F, GH, 1, L->dA, GH, 1, p->w_ih->data, F, 1, 1, dX, lddx, 1);
 }
 
-int hand_net_init(hand_net *n, hand_kind kind, const reel_rnn *r, int T, int B, int floor)
+int hand_net_init(hand_net *n, hand_kind kind, const reel_rnn *r, int T, int B)
 {
 	memset(n, 0, sizeof *n);
 	n->layers = r->o.num_layers;
@@ -276,7 +276,6 @@ int hand_net_init(hand_net *n, hand_kind kind, const reel_rnn *r, int T, int B, 
 		for (int d = 0; d < n->dirs; d++) {
 			if (!hand_layer_init(&n->L[l][d], kind, T, B, F, n->H, d, &r->p[l][d]))
 				return 0;
-			n->L[l][d].floor = floor;
 			n->bytes += n->L[l][d].bytes;
 		}
 		n->Y[l] = calloc(out, sizeof(reel_real));

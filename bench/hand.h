@@ -58,7 +58,7 @@ typedef struct hand_net {
 	size_t bytes;
 } hand_net;
 
-int hand_net_init(hand_net *n, hand_kind kind, const reel_rnn *r, int T, int B, int floor);
+int hand_net_init(hand_net *n, hand_kind kind, const reel_rnn *r, int T, int B);
 void hand_net_free(hand_net *n);
 /* Switch every layer to (1) or from (0) the GEMM-floor mode. */
 void hand_net_set_floor(hand_net *n, int floor);

@@ -100,7 +100,7 @@ static int run_case(const rnn_case *c, rnn_result *res)
 	for (size_t i = 0; i < ny; i++)
 		R[i] = (reel_real)reel_rng_range(&rng, -1, 1) / (reel_real)ny;
 	hand_net hand;
-	if (!hand_net_init(&hand, kind, &r, c->T, c->B, 0)) {
+	if (!hand_net_init(&hand, kind, &r, c->T, c->B)) {
 		fprintf(stderr, "rnn: out of memory\n");
 		return 0;
 	}

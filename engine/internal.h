@@ -32,17 +32,6 @@ static inline float reel__tanh(float x) { return reel__ftanh(x); }
 static inline float reel__sigmoid(float x) { return reel__fsigmoid(x); }
 #endif
 
-/* Our own invariants only (never user input): file:line and the expression,
- * then abort, in every build. */
-#define REEL_ASSERT(cond)                                                          \
-	do {                                                                        \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: internal invariant failed: %s\n", __FILE__, \
-			        __LINE__, #cond);                                           \
-			abort();                                                            \
-		}                                                                       \
-	} while (0)
-
 typedef struct reel_node reel_node;
 struct reel_node {
 	reel_node *prev;      /* the node recorded before this one */

@@ -45,7 +45,7 @@ static void agree(const char *label, const reel_cell *cell, hand_kind kind, int 
 	/* hand-written */
 	reel_params_zero_grad(ps);
 	hand_net hn;
-	CHECK(hand_net_init(&hn, kind, &r, T, B, 0), "hand init");
+	CHECK(hand_net_init(&hn, kind, &r, T, B), "hand init");
 	double hl = hand_net_step(&hn, X, R, dXh);
 	for (size_t i = 0; i < n; i++)
 		hand_g[i] = g[i];
