@@ -495,17 +495,28 @@ void reel__bwd_GATHER(reel_node *nd)
 
 /* ---- constants ------------------------------------------------------------------------ */
 
-reel_tensor *reel_length_mask(reel_tape *t, const int *lengths, int T, int B)
+/* Lengths of n sequences, each in [lo, hi]; else a tape error naming op. */
+static int check_lengths(reel_tape *t, const char *op, const int *lengths, int n, int lo, int hi)
 {
 	if (t->status != REEL_OK)
+		return 0;
+	if (!lengths || n < 1 || hi < 1) {
+		reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: needs lengths, with at least one sequence and one step", op);
+		return 0;
+	}
+	for (int b = 0; b < n; b++)
+		if (lengths[b] < lo || lengths[b] > hi) {
+			reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: length %d of sequence %d is outside [%d, %d]", op,
+			               lengths[b], b, lo, hi);
+			return 0;
+		}
+	return 1;
+}
+
+reel_tensor *reel_length_mask(reel_tape *t, const int *lengths, int T, int B)
+{
+	if (!check_lengths(t, "length_mask", lengths, B, 0, T))
 		return NULL;
-	if (!lengths || T < 1 || B < 1)
-		return reel_tape_fail(t, REEL_ERR_ARG, "reel_length_mask: needs lengths for T >= 1, B >= 1");
-	for (int b = 0; b < B; b++)
-		if (lengths[b] < 0 || lengths[b] > T)
-			return reel_tape_fail(t, REEL_ERR_ARG,
-			                      "reel_length_mask: length %d of sequence %d is outside [0, %d]",
-			                      lengths[b], b, T);
 	reel_tensor *m = reel__out(t, 3, (int[]){T, B, 1}, 0);
 	if (!m)
 		return NULL;
@@ -517,15 +528,8 @@ reel_tensor *reel_length_mask(reel_tape *t, const int *lengths, int T, int B)
 
 reel_tensor *reel_key_padding_bias(reel_tape *t, const int *lengths, int B, int S)
 {
-	if (t->status != REEL_OK)
+	if (!check_lengths(t, "key_padding_bias", lengths, B, 1, S))
 		return NULL;
-	if (!lengths || B < 1 || S < 1)
-		return reel_tape_fail(t, REEL_ERR_ARG, "reel_key_padding_bias: needs lengths for B >= 1, S >= 1");
-	for (int b = 0; b < B; b++)
-		if (lengths[b] < 1 || lengths[b] > S)
-			return reel_tape_fail(t, REEL_ERR_ARG,
-			                      "reel_key_padding_bias: length %d of sequence %d is outside [1, %d]",
-			                      lengths[b], b, S);
 	reel_tensor *m = reel__out(t, 2, (int[]){B, S}, 0);
 	if (!m)
 		return NULL;

@@ -23,13 +23,9 @@ const char *reel_attn_kind_name(reel_attn_kind k)
 static reel_tensor *attn_param(reel_params *ps, const char *prefix, const char *name, int rows, int cols,
                                int fan_in, reel_rng *rng, reel_err *err)
 {
-	char full[256];
-	snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", name);
-	reel_tensor *p = reel_param_new(ps, full, 2, (int[]){rows, cols});
-	if (!p) {
-		reel_err_set(err, REEL_ERR_ARG, "%s", reel_params_error(ps));
+	reel_tensor *p = reel__layer_param(ps, err, 2, (int[]){rows, cols}, "%s%s", prefix ? prefix : "", name);
+	if (!p)
 		return NULL;
-	}
 	double k = 1 / sqrt((double)fan_in);
 	reel_param_uniform(p, rng, -k, k);
 	return p;

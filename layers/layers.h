@@ -14,6 +14,12 @@
 
 #include "reel.h"
 
+/* A new parameter named by fmt (printf-style; "enc.weight_ih_l0"), zeroed;
+ * NULL with the store's message in err (a duplicate name, a bad shape).
+ * For layer constructors, here and in new layers. */
+reel_tensor *reel__layer_param(reel_params *ps, reel_err *err, int ndim, const int *shape, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 /* ---- linear: y = x W^T + b ----------------------------------------------------
  * weight (out, in), bias (out); x (..., in) -> (..., out).
  * Init as torch.nn.Linear: W, b ~ U(-1/sqrt(in), 1/sqrt(in)). */

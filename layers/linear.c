@@ -2,14 +2,17 @@
 #include "layers.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 
-static reel_tensor *make_param(reel_params *ps, const char *prefix, const char *name, int ndim,
-                               const int *shape, reel_err *err)
+reel_tensor *reel__layer_param(reel_params *ps, reel_err *err, int ndim, const int *shape, const char *fmt, ...)
 {
-	char full[256];
-	snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", name);
-	reel_tensor *p = reel_param_new(ps, full, ndim, shape);
+	char name[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	reel_tensor *p = reel_param_new(ps, name, ndim, shape);
 	if (!p)
 		reel_err_set(err, REEL_ERR_ARG, "%s", reel_params_error(ps));
 	return p;
@@ -24,9 +27,9 @@ reel_status reel_linear_init(reel_linear *l, reel_params *ps, const char *prefix
 	l->in = in;
 	l->out = out;
 	l->bias = NULL;
-	if (!(l->weight = make_param(ps, prefix, "weight", 2, (int[]){out, in}, err)))
+	if (!(l->weight = reel__layer_param(ps, err, 2, (int[]){out, in}, "%sweight", prefix ? prefix : "")))
 		return REEL_ERR_ARG;
-	if (bias && !(l->bias = make_param(ps, prefix, "bias", 1, (int[]){out}, err)))
+	if (bias && !(l->bias = reel__layer_param(ps, err, 1, (int[]){out}, "%sbias", prefix ? prefix : "")))
 		return REEL_ERR_ARG;
 	double k = 1 / sqrt((double)in);
 	reel_param_uniform(l->weight, rng, -k, k);
@@ -65,7 +68,7 @@ reel_status reel_embedding_init(reel_embedding *e, reel_params *ps, const char *
 		                    prefix ? prefix : "", num, dim);
 	e->num = num;
 	e->dim = dim;
-	if (!(e->weight = make_param(ps, prefix, "weight", 2, (int[]){num, dim}, err)))
+	if (!(e->weight = reel__layer_param(ps, err, 2, (int[]){num, dim}, "%sweight", prefix ? prefix : "")))
 		return REEL_ERR_ARG;
 	reel_param_normal(e->weight, rng, 1.0);
 	return REEL_OK;

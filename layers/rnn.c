@@ -8,17 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static reel_tensor *new_param(reel_params *ps, const char *prefix, const char *what, int layer,
-                              int rev, int ndim, const int *shape, reel_err *err)
-{
-	char name[256];
-	snprintf(name, sizeof name, "%s%s_l%d%s", prefix ? prefix : "", what, layer, rev ? "_reverse" : "");
-	reel_tensor *p = reel_param_new(ps, name, ndim, shape);
-	if (!p)
-		reel_err_set(err, REEL_ERR_ARG, "%s", reel_params_error(ps));
-	return p;
-}
-
 reel_status reel_rnn_init(reel_rnn *r, reel_params *ps, const char *prefix, const reel_rnn_opts *o,
                           reel_rng *rng, reel_err *err)
 {
@@ -38,18 +27,21 @@ reel_status reel_rnn_init(reel_rnn *r, reel_params *ps, const char *prefix, cons
 	if (!(q->dropout >= 0 && q->dropout < 1) || !(q->recurrent_dropout >= 0 && q->recurrent_dropout < 1))
 		return reel_err_set(err, REEL_ERR_ARG, "rnn %s: dropout must be in [0, 1)", prefix ? prefix : "");
 	r->dirs = q->bidirectional ? 2 : 1;
+	const char *pre = prefix ? prefix : "";
 	int H = q->hidden_size, G = q->cell->gates;
 	double k = 1 / sqrt((double)H);
 	for (int l = 0; l < q->num_layers; l++) {
 		int F = l == 0 ? q->input_size : r->dirs * H;
 		for (int d = 0; d < r->dirs; d++) {
 			reel_cell_params *p = &r->p[l][d];
-			if (!(p->w_ih = new_param(ps, prefix, "weight_ih", l, d, 2, (int[]){G * H, F}, err)) ||
-			    !(p->w_hh = new_param(ps, prefix, "weight_hh", l, d, 2, (int[]){G * H, H}, err)))
+			char sfx[32]; /* PyTorch's "_l0", "_l0_reverse" */
+			snprintf(sfx, sizeof sfx, "_l%d%s", l, d ? "_reverse" : "");
+			if (!(p->w_ih = reel__layer_param(ps, err, 2, (int[]){G * H, F}, "%sweight_ih%s", pre, sfx)) ||
+			    !(p->w_hh = reel__layer_param(ps, err, 2, (int[]){G * H, H}, "%sweight_hh%s", pre, sfx)))
 				return REEL_ERR_ARG;
 			if (!q->no_bias &&
-			    (!(p->b_ih = new_param(ps, prefix, "bias_ih", l, d, 1, (int[]){G * H}, err)) ||
-			     !(p->b_hh = new_param(ps, prefix, "bias_hh", l, d, 1, (int[]){G * H}, err))))
+			    (!(p->b_ih = reel__layer_param(ps, err, 1, (int[]){G * H}, "%sbias_ih%s", pre, sfx)) ||
+			     !(p->b_hh = reel__layer_param(ps, err, 1, (int[]){G * H}, "%sbias_hh%s", pre, sfx))))
 				return REEL_ERR_ARG;
 			/* PyTorch's default: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)) */
 			reel_param_uniform(p->w_ih, rng, -k, k);
