@@ -2,8 +2,9 @@
 # needs: it checks (and on Debian, as root, installs) the dependencies,
 # builds the float and double libraries and runs the whole suite.
 #
-# Targets: all test asan bench clean deps.  WERROR=0 relaxes -Werror.
-# Experiments: build/f/reel_bench (see README.md).
+# Targets: all test asan bench run clean deps.  WERROR=0 relaxes -Werror.
+# The program: build/f/reel (train, eval, info, check, list; see README.md).
+# Experiments: build/f/reel_bench.
 
 CC      ?= cc
 WERROR  ?= 1
@@ -28,8 +29,8 @@ FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
 
 DEPS_OK := build/.deps-ok
 
-.PHONY: all test asan bench clean deps
-all: build/f/libreel.a build/d/libreel.a build/f/reel_bench
+.PHONY: all test asan bench run clean deps
+all: build/f/libreel.a build/d/libreel.a build/f/reel build/f/reel_bench
 
 define variant
 build/$(1)/%.o: %.c | $(DEPS_OK)
@@ -52,12 +53,28 @@ $(foreach v,$(VARIANTS),$(eval $(call variant,$(v))))
 build/f/reel_bench: $(BENCH_SRCS:%.c=build/f/%.o) build/f/libreel.a
 	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
 
-test: build/f/reel_tests build/d/reel_tests
-	@sh test/run.sh build/f/reel_tests build/d/reel_tests
+build/f/reel: build/f/models/main.o build/f/libreel.a
+	@echo "  LD [f] $@"
+	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
 
-asan: build/asan-f/reel_tests build/asan-d/reel_tests
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests
+test: build/f/reel_tests build/d/reel_tests build/f/reel
+	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh
+
+asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel \
+		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh
+
+build/asan-f/reel: build/asan-f/models/main.o build/asan-f/libreel.a
+	@echo "  LD [asan-f] $@"
+	@$(CC) $(FLAGS_asan-f) -o $@ $^ $(LDLIBS)
+
+# The main job: train the default model (bidirectional LSTM encoder,
+# additive attention, LSTM decoder on date normalisation) and show what it
+# learned.  CONFIG=... RUN=... choose another config and run directory.
+CONFIG ?= configs/dates-attention.json
+RUN    ?= runs/$(basename $(notdir $(CONFIG)))
+run: build/f/reel
+	@build/f/reel train $(CONFIG) -o $(RUN) --force
 
 # The benchmark: tape overhead, the grid at 1 and 2 threads (reel's tape,
 # the hand-written step, the GEMM floor; JSON in build/bench.json), the same

@@ -109,6 +109,74 @@ reel_tensor *reel_mean_axis(reel_tape *t, reel_tensor *x, int axis) { return red
 void reel__bwd_SUM_AXIS(reel_node *n) { reduce_axis_backward(n); }
 void reel__bwd_MEAN_AXIS(reel_node *n) { reduce_axis_backward(n); }
 
+/* ---- max over one axis: x seen as (outer, dim, inner) -> (outer, inner) ----------- */
+
+reel_tensor *reel_max_axis(reel_tape *t, reel_tensor *x, int axis)
+{
+	if (reel__skip(t, "max_axis", 1, x))
+		return NULL;
+	int ax = axis < 0 ? axis + x->ndim : axis;
+	if (ax < 0 || ax >= x->ndim) {
+		char s[64];
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_max_axis: axis %d out of range for %s", axis,
+		                      reel_shape_str(x, s, sizeof s));
+	}
+	int shape[REEL_MAX_DIMS], nd = 0;
+	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
+	for (int i = 0; i < x->ndim; i++) {
+		if (i == ax)
+			continue;
+		shape[nd++] = x->shape[i];
+		if (i < ax)
+			outer *= (size_t)x->shape[i];
+		else
+			inner *= (size_t)x->shape[i];
+	}
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, nd, shape, need);
+	int32_t *pos = need ? reel_tape_alloc(t, outer * inner * sizeof *pos) : NULL;
+	if (!y || (need && !pos))
+		return NULL;
+	for (size_t o = 0; o < outer; o++)
+		for (size_t j = 0; j < inner; j++) {
+			const reel_real *v = x->data + o * dim * inner + j;
+			size_t best = 0;
+			for (size_t d = 1; d < dim; d++)
+				if (v[d * inner] > v[best * inner])
+					best = d;
+			y->data[o * inner + j] = v[best * inner];
+			if (pos)
+				pos[o * inner + j] = (int32_t)best;
+		}
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_MAX_AXIS, y, x, NULL, NULL);
+		if (!n)
+			return NULL;
+		n->iarg[0] = ax;
+		n->saved = pos;
+	}
+	return y;
+}
+
+void reel__bwd_MAX_AXIS(reel_node *n)
+{
+	reel_tensor *x = n->in[0];
+	reel_real *dx = reel__g(x);
+	if (!dx)
+		return;
+	int ax = n->iarg[0];
+	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
+	for (int i = 0; i < ax; i++)
+		outer *= (size_t)x->shape[i];
+	for (int i = ax + 1; i < x->ndim; i++)
+		inner *= (size_t)x->shape[i];
+	const int32_t *pos = n->saved;
+	const reel_real *dy = reel_tensor_grad(n->out);
+	for (size_t o = 0; o < outer; o++)
+		for (size_t j = 0; j < inner; j++)
+			dx[(o * dim + (size_t)pos[o * inner + j]) * inner + j] += dy[o * inner + j];
+}
+
 /* ---- softmax / log-softmax over the last axis ------------------------------------ */
 
 /* y = softmax(x) (want_log = 0) or log_softmax(x) (want_log = 1) of one row of n. */

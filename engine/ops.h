@@ -50,6 +50,7 @@
 	X(MEAN, "mean")            \
 	X(SUM_AXIS, "sum_axis")    \
 	X(MEAN_AXIS, "mean_axis")  \
+	X(MAX_AXIS, "max_axis")    \
 	X(GATHER, "gather")        \
 	X(CROSS_ENTROPY, "cross_entropy") \
 	X(MSE, "mse")              \
@@ -211,6 +212,11 @@ reel_tensor *reel_mean(reel_tape *t, reel_tensor *x);
 
 /* Sum / mean over one axis, which is removed: (T, B, H) axis 0 -> (B, H). */
 reel_tensor *reel_sum_axis(reel_tape *t, reel_tensor *x, int axis);
+/* Max over one axis, which is removed, as torch.max(x, dim).values: the
+ * gradient goes to the position of the maximum (the first one on ties).
+ * Saves the positions (int32, one per output element).  A slice of all
+ * -inf gives -inf (padding masked with -inf never wins over a real value). */
+reel_tensor *reel_max_axis(reel_tape *t, reel_tensor *x, int axis);
 reel_tensor *reel_mean_axis(reel_tape *t, reel_tensor *x, int axis);
 
 /* Rows of a table (V, D) picked by n ids in [0, V): (n, D).  The embedding

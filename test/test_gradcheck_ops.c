@@ -47,6 +47,7 @@ static reel_tensor *f_stack(reel_tape *t, reel_tensor **x, void *c) { (void)c; r
 static reel_tensor *f_transpose(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_transpose(t, x[0]); }
 static reel_tensor *f_swap01(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_swapaxes(t, x[0], 0, 1); }
 static reel_tensor *f_swap02(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_swapaxes(t, x[0], 2, 0); }
+static reel_tensor *f_max_axis(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_max_axis(t, x[0], cur->iarg); }
 static reel_tensor *f_sum(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sum(t, x[0]); }
 static reel_tensor *f_mean(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mean(t, x[0]); }
 static reel_tensor *f_sum_axis(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sum_axis(t, x[0], cur->iarg); }
@@ -182,6 +183,8 @@ static const gcase cases[] = {
 	{"sum_axis 0", REEL_OP_SUM_AXIS, f_sum_axis, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"sum_axis 1", REEL_OP_SUM_AXIS, f_sum_axis, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, 1, 0},
 	{"mean_axis last", REEL_OP_MEAN_AXIS, f_mean_axis, 1, {S3(2, 3, 4)}, -1, 1, 0, 0, -1, 0},
+	{"max_axis 0", REEL_OP_MAX_AXIS, f_max_axis, 1, {S3(4, 3, 2)}, -1, 1, 0, 0, 0, 0},
+	{"max_axis last", REEL_OP_MAX_AXIS, f_max_axis, 1, {S3(2, 3, 5)}, -1, 1, 0, 0, -1, 0},
 	{"gather (repeated ids)", REEL_OP_GATHER, f_gather, 1, {S2(5, 3)}, -1, 1, 0, 0, 0, 0},
 	{"cross_entropy", REEL_OP_CROSS_ENTROPY, f_ce, 1, {S2(5, 4)}, -2, 2, 0, 0, 0, 0},
 	{"cross_entropy ignore_index", REEL_OP_CROSS_ENTROPY, f_ce_ignore, 1, {S2(5, 4)}, -2, 2, 0, 0, 0, 0},

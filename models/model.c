@@ -1,0 +1,990 @@
+/* Models from configs (see model.h): the sections, building, loss,
+ * evaluation, summary, saving and loading. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const TASKS[] = {"lm", "classify", "tag", "regress", "seq2seq", NULL};
+static const char *const SOURCES[] = {"adding", "copy",  "reverse",  "dates",    "mackey_glass", "sine",
+                                      "text",   "csv",   "tsv",      "labelled", "safetensors",  NULL};
+enum { S_ADDING, S_COPY, S_REVERSE, S_DATES, S_MG, S_SINE, S_TEXT, S_CSV, S_TSV, S_LABELLED, S_ST };
+
+const char *reel_task_name(reel_task_type t)
+{
+	return t >= 0 && t <= REEL_TASK_SEQ2SEQ ? TASKS[t] : "?";
+}
+
+reel_metrics reel_task_metrics(reel_task_type t)
+{
+	reel_metrics m = {.n = 1, .name = {"valid_loss"}};
+	switch (t) {
+	case REEL_TASK_LM:
+		m.name[1] = "perplexity";
+		m.name[2] = "bits_per_token";
+		m.name[3] = "accuracy";
+		m.higher_better[3] = 1;
+		m.n = 4;
+		break;
+	case REEL_TASK_CLASSIFY:
+	case REEL_TASK_TAG:
+		m.name[1] = "accuracy";
+		m.higher_better[1] = 1;
+		m.n = 2;
+		break;
+	case REEL_TASK_REGRESS:
+		m.name[1] = "mse";
+		m.name[2] = "mae";
+		m.n = 3;
+		break;
+	case REEL_TASK_SEQ2SEQ:
+		m.name[1] = "exact_match";
+		m.name[2] = "token_accuracy";
+		m.higher_better[1] = m.higher_better[2] = 1;
+		m.n = 3;
+		break;
+	}
+	return m;
+}
+
+/* ---- data ------------------------------------------------------------------------ */
+
+/* Which keys of "data" apply to which sources (bit per source). */
+#define B(s) (1u << (s))
+#define FILES (B(S_TEXT) | B(S_CSV) | B(S_TSV) | B(S_LABELLED) | B(S_ST))
+#define GENS (B(S_ADDING) | B(S_COPY) | B(S_REVERSE) | B(S_DATES) | B(S_MG) | B(S_SINE))
+#define SERIES (B(S_CSV) | B(S_MG) | B(S_SINE))
+
+static int task_of_source(int s, int *alt)
+{
+	*alt = -1;
+	switch (s) {
+	case S_ADDING: case S_MG: case S_SINE: case S_CSV: return REEL_TASK_REGRESS;
+	case S_COPY: return REEL_TASK_TAG;
+	case S_REVERSE: case S_DATES: case S_TSV: return REEL_TASK_SEQ2SEQ;
+	case S_TEXT: return REEL_TASK_LM;
+	case S_LABELLED: *alt = REEL_TASK_TAG; return REEL_TASK_CLASSIFY;
+	default: *alt = -2; return -1; /* safetensors: any but seq2seq */
+	}
+}
+
+static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel_data_opts *d)
+{
+	reel_cfg *c = root->c;
+	int desc = reel_cfg_describing(c);
+	reel_cfg_section(c, "data", "where batches come from (models/data.h)");
+	reel_cfg_obj o = reel_cfg_child(root, "data", "the data source");
+	*d = reel_data_defaults();
+	d->task = task;
+	d->dir = reel_cfg_dir(c);
+	int src = reel_cfg_enum(&o, "source", -1, SOURCES, "generator or file format");
+	unsigned bit = desc ? ~0u : B(src);
+#define IF(mask) if (bit & (mask))
+	d->source = SOURCES[src];
+	if (!desc && task_ok) {
+		int alt, want = task_of_source(src, &alt);
+		if (want >= 0 && (int)task != want && (int)task != alt)
+			reel_cfg_error(&o, "source", "source \"%s\" makes %s%s%s data, but /task is \"%s\"", SOURCES[src],
+			               TASKS[want], alt >= 0 ? " or " : "", alt >= 0 ? TASKS[alt] : "", TASKS[task]);
+		if (alt == -2 && task == REEL_TASK_SEQ2SEQ)
+			reel_cfg_error(&o, "source", "safetensors batches serve lm, classify, tag and regress, not seq2seq");
+	}
+	IF(FILES)
+	{
+		d->path = reel_cfg_str(&o, "path", NULL, "file (relative to the config's folder)");
+		if (reel_cfg_has(&o, "valid_path") || desc)
+			d->valid_path = reel_cfg_str(&o, "valid_path", "", "validation file (default: the end of path)");
+		if (reel_cfg_has(&o, "test_path") || desc)
+			d->test_path = reel_cfg_str(&o, "test_path", "", "test file (default: the end of path)");
+		if (d->valid_path && !d->valid_path[0])
+			d->valid_path = NULL;
+		if (d->test_path && !d->test_path[0])
+			d->test_path = NULL;
+		d->valid_frac = reel_cfg_real(&o, "valid_frac", d->valid_frac, 0, 0.5, "share of path held out for validation");
+		d->test_frac = reel_cfg_real(&o, "test_frac", d->test_frac, 0, 0.5, "share of path held out for testing");
+	}
+	IF(B(S_TEXT) | B(S_TSV) | B(S_LABELLED))
+	{
+		static const char *const TOK[] = {"chars", "words", NULL};
+		d->tokens_words = reel_cfg_enum(&o, "tokens", 0, TOK, "characters or whitespace-separated words");
+	}
+	IF(B(S_TEXT))
+	{
+		d->seq_len = reel_cfg_int(&o, "seq_len", d->seq_len, 1, 1 << 20, "steps per batch");
+		d->stream = reel_cfg_bool(&o, "stream", 1, "consecutive streams carrying state (truncated BPTT)");
+	}
+	IF(B(S_CSV))
+	{
+		static const char *cols[64], *tg[64];
+		d->n_columns = reel_cfg_strings(&o, "columns", cols, 64, "input columns (header names or 0-based indices)");
+		d->n_targets = reel_cfg_strings(&o, "targets", tg, 64, "target columns");
+		d->columns = cols;
+		d->targets = tg;
+		d->header = reel_cfg_bool(&o, "header", 1, "the first line names the columns");
+		d->normalize = reel_cfg_bool(&o, "normalize", 1, "z-score from the training split");
+		if (!desc && !d->n_columns)
+			reel_cfg_error(&o, "columns", "missing: expected a non-empty array of column names");
+		if (!desc && !d->n_targets)
+			reel_cfg_error(&o, "targets", "missing: expected a non-empty array of column names");
+	}
+	IF(SERIES)
+	{
+		d->window = reel_cfg_int(&o, "window", d->window, 1, 100000, "steps per example");
+		d->horizon = reel_cfg_int(&o, "horizon", d->horizon, 1, 100000, "predict this many steps after the window");
+	}
+	IF(SERIES | B(S_ADDING) | B(S_ST))
+		d->per_step = reel_cfg_bool(&o, "per_step", d->per_step, "regress: a target at every step (else the last)");
+	IF(B(S_ADDING) | B(S_MG) | B(S_SINE))
+		d->length = reel_cfg_int(&o, "length", d->length, 2, 100000, "sequence length (adding) or series length");
+	IF(B(S_COPY))
+		d->delay = reel_cfg_int(&o, "delay", d->delay, 1, 10000, "blanks between the symbols and the go marker");
+	IF(B(S_REVERSE))
+	{
+		d->min_len = reel_cfg_int(&o, "min_len", d->min_len, 1, 62, "shortest source");
+		d->max_len = reel_cfg_int(&o, "max_len", d->max_len, 1, 62, "longest source");
+		if (!desc && d->min_len > d->max_len)
+			reel_cfg_error(&o, "min_len", "expected at most max_len (%d), found %d", d->max_len, d->min_len);
+	}
+	IF(B(S_SINE))
+		d->noise = reel_cfg_real(&o, "noise", d->noise, 0, 10, "Gaussian noise std");
+	IF(GENS)
+	{
+		d->valid_size = reel_cfg_int(&o, "valid_size", d->valid_size, 1, 10000000, "validation examples");
+		d->test_size = reel_cfg_int(&o, "test_size", d->test_size, 1, 10000000, "test examples");
+		d->epoch_size = reel_cfg_int(&o, "epoch_size", d->epoch_size, 1, 1000000000, "training examples per epoch");
+	}
+	d->bucket = reel_cfg_bool(&o, "bucket", d->bucket, "batch training examples of similar length together");
+	d->shuffle = reel_cfg_bool(&o, "shuffle", d->shuffle, "reshuffle training examples every epoch");
+	d->seed = reel_cfg_seed(&o, "seed", 1, "seed of generation, splitting and shuffling");
+#undef IF
+	reel_cfg_end(&o);
+}
+
+/* ---- train ---------------------------------------------------------------------------- */
+
+static const char *const OPTIMS[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", NULL};
+static const char *const SCHEDS[] = {"constant", "step", "multistep", "exponential", "cosine", "plateau", NULL};
+
+static void read_optim(reel_cfg_obj *t, reel_optim_opts *oo)
+{
+	int desc = reel_cfg_describing(t->c);
+	reel_cfg_section(t->c, "train.optimizer", "torch.optim's names, defaults and update rules (optim/optim.h)");
+	reel_cfg_obj o = reel_cfg_child(t, "optimizer", "optimizer and its options");
+	int kind = reel_cfg_enum(&o, "type", 1, OPTIMS, "optimizer");
+	*oo = reel_optim_defaults((reel_optim_kind)kind);
+	oo->lr = reel_cfg_real(&o, "lr", kind == REEL_ADAM || kind == REEL_ADAMW ? 1e-3 : oo->lr, 0, 1e3, "learning rate");
+	oo->weight_decay = reel_cfg_real(&o, "weight_decay", oo->weight_decay, 0, 10, "L2 (AdamW: decoupled) weight decay");
+	oo->no_decay_bias = reel_cfg_bool(&o, "no_decay_bias", 0, "no weight decay on parameters named bias*");
+	if (desc || kind == REEL_SGD || kind == REEL_RMSPROP)
+		oo->momentum = reel_cfg_real(&o, "momentum", 0, 0, 1, "momentum (sgd, rmsprop)");
+	if (desc || kind == REEL_SGD) {
+		oo->dampening = reel_cfg_real(&o, "dampening", 0, 0, 1, "dampening for momentum (sgd)");
+		oo->nesterov = reel_cfg_bool(&o, "nesterov", 0, "Nesterov momentum (sgd)");
+	}
+	if (desc || kind == REEL_ADAM || kind == REEL_ADAMW) {
+		oo->beta1 = reel_cfg_real(&o, "beta1", oo->beta1, 0, 0.999999, "first-moment decay (adam, adamw)");
+		oo->beta2 = reel_cfg_real(&o, "beta2", oo->beta2, 0, 0.999999999, "second-moment decay (adam, adamw)");
+		oo->amsgrad = reel_cfg_bool(&o, "amsgrad", 0, "AMSGrad (adam, adamw)");
+	}
+	if (desc || kind != REEL_SGD)
+		oo->eps = reel_cfg_real(&o, "eps", oo->eps, 0, 1, "denominator term (adam, adamw, rmsprop, adagrad)");
+	if (desc || kind == REEL_RMSPROP) {
+		oo->alpha = reel_cfg_real(&o, "alpha", oo->alpha, 0, 1, "smoothing constant (rmsprop)");
+		oo->centered = reel_cfg_bool(&o, "centered", 0, "centered variant (rmsprop)");
+	}
+	if (desc || kind == REEL_ADAGRAD) {
+		oo->lr_decay = reel_cfg_real(&o, "lr_decay", 0, 0, 1, "learning-rate decay (adagrad)");
+		oo->initial_accumulator_value =
+			reel_cfg_real(&o, "initial_accumulator_value", 0, 0, 1e6, "initial sum of squares (adagrad)");
+	}
+	if (!desc && kind == REEL_SGD && oo->nesterov && oo->momentum <= 0)
+		reel_cfg_error(&o, "nesterov", "Nesterov momentum needs momentum > 0 (found momentum %g)", oo->momentum);
+	reel_cfg_end(&o);
+}
+
+static void read_schedule(reel_cfg_obj *t, reel_train_cfg *tr)
+{
+	int desc = reel_cfg_describing(t->c);
+	reel_cfg_section(t->c, "train.schedule", "learning rate per update, after an optional linear warm-up");
+	reel_cfg_obj o = reel_cfg_child(t, "schedule", "learning-rate schedule");
+	int kind = reel_cfg_enum(&o, "type", 0, SCHEDS, "schedule (plateau: reduce when the validation loss stalls)");
+	reel_sched *s = &tr->sched;
+	memset(s, 0, sizeof *s);
+	s->kind = kind == 5 ? REEL_SCHED_CONSTANT : (reel_sched_kind)kind;
+	tr->plateau = kind == 5;
+	s->warmup_steps = reel_cfg_int(&o, "warmup_steps", 0, 0, INT32_MAX, "linear warm-up updates");
+	s->warmup_start_factor =
+		reel_cfg_real(&o, "warmup_start_factor", s->warmup_steps ? 0.1 : 1, 0, 1, "lr factor at the first update");
+	if (desc || kind == 1 || kind == 2 || kind == 3 || kind == 5)
+		s->gamma = reel_cfg_real(&o, "gamma", 0.1, 0, 1, "decay factor (step, multistep, exponential)");
+	if (desc || kind == 1)
+		s->step_size = reel_cfg_int(&o, "step_size", REEL_CFG_REQUIRED, 1, INT32_MAX, "updates between decays (step)");
+	if (desc || kind == 2) {
+		s->n_milestones = reel_cfg_ints(&o, "milestones", s->milestones, REEL_SCHED_MAX_MILESTONES, 1, INT32_MAX,
+		                                "updates at which to decay (multistep), increasing");
+		for (int i = 1; i < s->n_milestones; i++)
+			if (s->milestones[i] <= s->milestones[i - 1])
+				reel_cfg_error(&o, "milestones", "expected increasing updates, found %d after %d", s->milestones[i],
+				               s->milestones[i - 1]);
+		if (!desc && kind == 2 && !s->n_milestones)
+			reel_cfg_error(&o, "milestones", "missing: expected an array of increasing update counts");
+	}
+	if (desc || kind == 4) {
+		s->t_max = reel_cfg_int(&o, "t_max", 0, 0, INT32_MAX, "updates of the cosine (0: until the end)");
+		s->eta_min = reel_cfg_real(&o, "eta_min", 0, 0, 1e3, "final learning rate (cosine)");
+	}
+	if (desc || kind == 5) {
+		tr->plateau_opts = reel_plateau_defaults();
+		tr->plateau_opts.factor = reel_cfg_real(&o, "factor", 0.1, 0, 0.999999, "lr factor on a plateau");
+		tr->plateau_opts.patience = reel_cfg_int(&o, "patience", 10, 0, 1 << 20, "validations without improvement");
+		tr->plateau_opts.min_lr = reel_cfg_real(&o, "min_lr", 0, 0, 1e3, "lower bound");
+	}
+	reel_cfg_end(&o);
+}
+
+static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *tr)
+{
+	int desc = reel_cfg_describing(root->c);
+	reel_cfg_section(root->c, "train", "the training run");
+	reel_cfg_obj o = reel_cfg_child(root, "train", "training settings");
+	memset(tr, 0, sizeof *tr);
+	tr->steps = reel_cfg_int(&o, "steps", 1000, 0, INT32_MAX, "updates (0: use epochs)");
+	tr->epochs = reel_cfg_int(&o, "epochs", 0, 0, 1 << 20, "passes over the training split (0: use steps)");
+	if (!desc && !tr->steps == !tr->epochs)
+		reel_cfg_error(&o, "steps", "give exactly one of steps and epochs (the other 0), found steps %ld and epochs %d",
+		               tr->steps, tr->epochs);
+	tr->batch_size = reel_cfg_int(&o, "batch_size", 32, 1, 1 << 16, "sequences per batch");
+	read_optim(&o, &tr->optim);
+	tr->clip_norm = reel_cfg_real(&o, "clip_norm", 0, 0, 1e6, "clip the global gradient norm to this (0: off)");
+	tr->clip_value = reel_cfg_real(&o, "clip_value", 0, 0, 1e6, "clamp each gradient to [-v, v] (0: off)");
+	static const char *const NF[] = {"stop", "skip", NULL};
+	tr->optim.on_nonfinite = (reel_nonfinite)reel_cfg_enum(
+		&o, "on_nonfinite", 0, NF, "a NaN/inf loss or gradient: stop with an error, or skip the update");
+	read_schedule(&o, tr);
+	reel_cfg_section(root->c, "train.bptt", "truncated BPTT for language-model streams");
+	reel_cfg_obj b = reel_cfg_child(&o, "bptt", "truncated backpropagation through time");
+	tr->bptt_k1 = reel_cfg_int(&b, "k1", 0, 0, 1 << 20, "steps forward between updates (0: the data's seq_len)");
+	tr->bptt_k2 = reel_cfg_int(&b, "k2", 0, 0, 1 << 20, "steps backpropagated, <= k1 (0: k1)");
+	if (!desc && tr->bptt_k2 > tr->bptt_k1 && tr->bptt_k1)
+		reel_cfg_error(&b, "k2", "expected at most k1 (%d): backpropagating past the chunk is not supported, found %d",
+		               tr->bptt_k1, tr->bptt_k2);
+	if (!desc && (tr->bptt_k1 || tr->bptt_k2) && task != REEL_TASK_LM && reel_cfg_has(&o, "bptt"))
+		reel_cfg_error(&o, "bptt", "truncated BPTT applies to lm streams; /task is \"%s\"", TASKS[task]);
+	reel_cfg_end(&b);
+	reel_cfg_section(root->c, "train.teacher_forcing", "seq2seq: feed the gold previous token with this probability");
+	reel_cfg_obj tf = reel_cfg_child(&o, "teacher_forcing", "scheduled sampling (Bengio et al. 2015)");
+	tr->tf_start = reel_cfg_real(&tf, "ratio", 1, 0, 1, "probability of the gold token at the start");
+	tr->tf_end = reel_cfg_real(&tf, "final_ratio", tr->tf_start, 0, 1, "probability after decay_steps (linear decay)");
+	tr->tf_steps = reel_cfg_int(&tf, "decay_steps", 0, 0, INT32_MAX, "updates of the decay (0: no decay)");
+	reel_cfg_end(&tf);
+	tr->valid_every = reel_cfg_int(&o, "valid_every", 0, 0, INT32_MAX, "updates between validations (0: every epoch)");
+	tr->valid_batches = reel_cfg_int(&o, "valid_batches", 0, 0, INT32_MAX, "batches per validation (0: all)");
+	reel_cfg_section(root->c, "train.early_stopping", "stop when the validation metric stops improving");
+	reel_cfg_obj es = reel_cfg_child(&o, "early_stopping", "early stopping");
+	tr->patience = reel_cfg_int(&es, "patience", 0, 0, 1 << 20, "validations without improvement (0: off)");
+	reel_metrics mt = reel_task_metrics(task);
+	const char *names[REEL_MAX_METRICS + 1] = {0};
+	for (int i = 0; i < mt.n; i++)
+		names[i] = mt.name[i];
+	tr->metric = reel_cfg_enum(&es, "metric", 0, desc ? (const char *const[]){"valid_loss", "<task metric>", NULL} : names,
+	                           "what to watch");
+	tr->metric_max = desc ? 0 : mt.higher_better[tr->metric];
+	reel_cfg_end(&es);
+	tr->log_every = reel_cfg_int(&o, "log_every", 0, 0, INT32_MAX, "updates between log lines (0: about 50 per run)");
+	tr->seed = reel_cfg_seed(&o, "seed", 1, "seed of initialisation, dropout and sampling");
+	tr->threads = reel_cfg_int(&o, "threads", 1, 1, 1024, "BLIS threads");
+	reel_cfg_end(&o);
+}
+
+static void read_decode(reel_cfg_obj *root, reel_decode_cfg *d)
+{
+	reel_cfg_section(root->c, "decode", "seq2seq decoding");
+	reel_cfg_obj o = reel_cfg_child(root, "decode", "decoding settings");
+	d->beam = reel_cfg_int(&o, "beam", 1, 1, 256, "beam width (1: greedy)");
+	d->max_len = reel_cfg_int(&o, "max_len", 64, 1, 100000, "longest output");
+	d->alpha = reel_cfg_real(&o, "length_penalty", 0, 0, 10, "score = log p / length^alpha");
+	d->n_best = reel_cfg_int(&o, "n_best", 1, 1, 256, "hypotheses returned per source");
+	if (!reel_cfg_describing(o.c) && d->n_best > d->beam)
+		reel_cfg_error(&o, "n_best", "expected at most beam (%d), found %d", d->beam, d->n_best);
+	reel_cfg_end(&o);
+}
+
+/* ---- model: list of layers ----------------------------------------------------------------- */
+
+static void build_layers(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
+{
+	reel_cfg_obj mo = {.c = root->c};
+	int n = reel_cfg_array(root, "model", 1, "the layers, in order");
+	if (!m->layers && n > 0) {
+		m->layers = calloc((size_t)n, sizeof *m->layers);
+		if (!m->layers)
+			return;
+		m->nlayers = n;
+	}
+	reel_flow flow = {.tokens = m->info.tokens_in, .pooled = 0, .F = m->info.tokens_in ? m->info.vocab : m->info.features,
+	                  .unknown = b->unknown};
+	for (int i = 0; i < n && i < m->nlayers; i++) {
+		reel_layer *L = &m->layers[i];
+		mo = reel_cfg_elem(root, "model", i);
+		if (!mo.j)
+			continue;
+		const char *tn = reel_cfg_str(&mo, "type", NULL, "layer type (reel list)");
+		const reel_layer_type *ty = reel_layer_type_find(tn);
+		if (!ty) {
+			const char *names[32];
+			int k = 0;
+			for (; k < reel_layer_type_count() && k < 31; k++)
+				names[k] = reel_layer_type_at(k)->name;
+			names[k] = NULL;
+			reel_cfg_enum(&mo, "type", -1, names, "layer type"); /* reports it with "did you mean" */
+			continue;
+		}
+		char defname[16];
+		snprintf(defname, sizeof defname, "%d", i);
+		const char *name = reel_cfg_str(&mo, "name", defname, "parameter prefix (default: the index)");
+		if (!L->type) {
+			L->type = ty;
+			L->state = calloc(1, ty->state_size);
+			if (!L->state)
+				return;
+		}
+		snprintf(L->name, sizeof L->name, "%s", name);
+		snprintf(L->prefix, sizeof L->prefix, "%s.", name);
+		if (strlen(name) >= sizeof L->name || !name[0] || strchr(name, '.'))
+			reel_cfg_error(&mo, "name", "expected a non-empty name without dots, under 64 characters, found \"%s\"", name);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(m->layers[j].name, L->name))
+				reel_cfg_error(&mo, "name", "\"%s\" is already the name of /model/%d", name, j);
+		b->index = i;
+		b->count = n;
+		L->in = flow;
+		int before = b->ps ? reel_params_count(b->ps) : 0;
+		if (ty->build(L, &mo, &flow, &L->out, b) != REEL_OK && b->ps)
+			return;
+		L->first_param = before;
+		L->nparams = b->ps ? reel_params_count(b->ps) - before : 0;
+		b->n_params += L->n_params;
+		flow = L->out;
+		reel_cfg_end(&mo);
+	}
+	if (reel_cfg_describing(root->c) || n == 0 || b->unknown)
+		return;
+	/* the last layer's output must be what the task's loss takes */
+	reel_task_type t = m->task;
+	reel_cfg_obj last = reel_cfg_elem(root, "model", n - 1);
+	int want = t == REEL_TASK_REGRESS ? m->info.outputs : m->info.classes;
+	const char *what = t == REEL_TASK_REGRESS ? "values per target" : t == REEL_TASK_LM ? "vocabulary size" : "classes";
+	if (flow.tokens)
+		reel_cfg_error(&last, NULL, "the model ends in token ids: end it with a linear layer of %d outputs", want);
+	else if (want > 0 && flow.F != want)
+		reel_cfg_error(&last, NULL, "the model's output has %d features, but the data has %d %s (end with a linear layer, out_features \"auto\")",
+		               flow.F, want, what);
+	int needs_pool = t == REEL_TASK_CLASSIFY || (t == REEL_TASK_REGRESS && !m->data_opts.per_step);
+	if (needs_pool && !flow.pooled)
+		reel_cfg_error(&last, NULL, "%s needs one output per sequence: add {\"type\": \"pool\", \"mode\": \"last\"} after the recurrent layers",
+		               t == REEL_TASK_CLASSIFY ? "classify" : "regress with last-step targets");
+	if (!needs_pool && flow.pooled)
+		reel_cfg_error(&last, NULL, "%s needs an output at every step, but the model pools over time: remove the pool layer",
+		               TASKS[t]);
+}
+
+/* ---- model: seq2seq ------------------------------------------------------------------------- */
+
+static const char *const CELLS[] = {"lstm", "gru", "rnn", "mgu", NULL};
+static const reel_cell *const CELL_PTR[] = {&reel_cell_lstm, &reel_cell_gru, &reel_cell_rnn_tanh, &reel_cell_mgu};
+
+static void build_s2s(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
+{
+	int desc = reel_cfg_describing(root->c);
+	reel_cfg_section(root->c, "model (seq2seq)", "encoder-decoder with attention (layers/seq2seq.h)");
+	reel_cfg_obj o = reel_cfg_child(root, "model", "the encoder-decoder");
+	reel_seq2seq_opts so = {0};
+	so.cell = CELL_PTR[reel_cfg_enum(&o, "cell", 0, CELLS, "cell of encoder and decoder")];
+	so.emb_size = reel_cfg_int(&o, "embedding_dim", 64, 1, 1 << 16, "source and target embedding size");
+	so.hidden_size = reel_cfg_int(&o, "hidden_size", 128, 2, 1 << 16, "decoder state (the encoder's, both directions)");
+	so.dropout = reel_cfg_real(&o, "dropout", 0, 0, 0.99, "on embeddings, between layers, before the output");
+	reel_cfg_section(root->c, "model.encoder", NULL);
+	reel_cfg_obj e = reel_cfg_child(&o, "encoder", "the encoder");
+	so.enc_layers = reel_cfg_int(&e, "num_layers", 1, 1, REEL_RNN_MAX_LAYERS, "stacked layers");
+	so.bidirectional = reel_cfg_bool(&e, "bidirectional", 1, "both directions, each hidden_size/2");
+	reel_cfg_end(&e);
+	reel_cfg_section(root->c, "model.attention", NULL);
+	reel_cfg_obj a = reel_cfg_child(&o, "attention", "attention over the encoder outputs");
+	static const char *const ATT[] = {"none", "dot", "general", "additive", NULL};
+	so.attention = (reel_attn_kind)reel_cfg_enum(&a, "type", 3, ATT, "Bahdanau (additive) or Luong (dot, general)");
+	so.attn_size = reel_cfg_size(&a, "size", REEL_CFG_AUTO, 1, 1 << 16, "additive: hidden size of the scorer (\"auto\": hidden_size)");
+	reel_cfg_end(&a);
+	reel_cfg_section(root->c, "model.decoder", NULL);
+	reel_cfg_obj d = reel_cfg_child(&o, "decoder", "the decoder");
+	so.dec_layers = reel_cfg_int(&d, "num_layers", 1, 1, REEL_RNN_MAX_LAYERS, "stacked layers");
+	so.input_feeding = reel_cfg_bool(&d, "input_feeding", 1, "feed the previous attentional state (Luong et al. 2015)");
+	so.bridge = reel_cfg_bool(&d, "bridge", 1, "initial state from the encoder's final states (else zeros)");
+	so.tie_embeddings = reel_cfg_bool(&d, "tie_embeddings", 0, "output layer shares the target embedding");
+	reel_cfg_end(&d);
+	reel_cfg_end(&o);
+	if (desc)
+		return;
+	if (so.attn_size == REEL_CFG_AUTO) {
+		so.attn_size = so.hidden_size;
+		reel_cfg_resolve_int(&a, "size", so.attn_size);
+	}
+	if (so.bidirectional && so.hidden_size % 2)
+		reel_cfg_error(&o, "hidden_size", "a bidirectional encoder needs an even hidden_size (each direction has half), found %d",
+		               so.hidden_size);
+	if (so.tie_embeddings && so.emb_size != so.hidden_size)
+		reel_cfg_error(&d, "tie_embeddings", "tied embeddings need embedding_dim (%d) == hidden_size (%d)", so.emb_size,
+		               so.hidden_size);
+	if (so.attention == REEL_ATTN_DOT && so.bidirectional && 0)
+		reel_cfg_error(&a, "type", "dot attention needs equal sizes");
+	so.src_vocab = m->info.src_vocab > 0 ? m->info.src_vocab : 1;
+	so.tgt_vocab = m->info.tgt_vocab > 3 ? m->info.tgt_vocab : 4;
+	so.bos = m->info.bos;
+	so.eos = m->info.eos;
+	so.pad = m->info.pad;
+	int H = so.hidden_size, E = so.emb_size, G = so.cell->gates, He = so.bidirectional ? H / 2 : H, D = so.bidirectional ? 2 : 1;
+	size_t np = (size_t)(so.src_vocab + so.tgt_vocab) * E;
+	for (int l = 0; l < so.enc_layers; l++)
+		np += (size_t)D * G * He * ((l ? (size_t)D * He : (size_t)E) + He + 2);
+	for (int l = 0; l < so.dec_layers; l++)
+		np += (size_t)G * H * ((l ? (size_t)H : (size_t)E + (so.input_feeding ? H : 0)) + H + 2);
+	np += (size_t)3 * H * so.attn_size + (size_t)2 * H * H * 2 + (size_t)so.tgt_vocab * (H + 1);
+	b->n_params = np;
+	int S = b->T, T = b->T, B = b->B;
+	b->act_bytes = (double)(S * D * so.enc_layers * He + T * so.dec_layers * H) * B * (G + 6) * sizeof(reel_real) * 2 +
+	               (double)T * B * (S * 4 + so.tgt_vocab * 3 + H * 6) * sizeof(reel_real);
+	if (b->ps && reel_seq2seq_init(&m->s2s, b->ps, "", &so, b->rng, &b->err) != REEL_OK)
+		return;
+}
+
+/* ---- building --------------------------------------------------------------------------------- */
+
+static double machine_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+	return pages > 0 && psz > 0 ? (double)pages * (double)psz : 0;
+}
+
+/* Truncated BPTT: k1 is the stream's chunk length; k2 defaults to k1. */
+static void apply_bptt(reel_model *m)
+{
+	reel_train_cfg *tr = &m->train;
+	if (m->task != REEL_TASK_LM)
+		return;
+	if (tr->bptt_k1 > 0) {
+		m->data_opts.seq_len = tr->bptt_k1; /* k1 is the chunk the stream hands out */
+	} else {
+		tr->bptt_k1 = m->data_opts.seq_len;
+	}
+	if (tr->bptt_k2 <= 0 || tr->bptt_k2 > tr->bptt_k1)
+		tr->bptt_k2 = tr->bptt_k1;
+}
+
+/* Read every section.  The first call (ps NULL) checks and estimates; the
+ * second creates parameters. */
+static void read_all(reel_model *m, reel_cfg *c, reel_build_ctx *b, int *task_ok)
+{
+	reel_cfg_obj root = reel_cfg_root(c);
+	int fmt = reel_cfg_int(&root, "format", REEL_CFG_REQUIRED, 1, 1000, "config format version (this reel reads 1)");
+	if (!reel_cfg_describing(c) && fmt != REEL_CFG_FORMAT && reel_cfg_has(&root, "format"))
+		reel_cfg_error(&root, "format", "this reel reads format %d, found %d", REEL_CFG_FORMAT, fmt);
+	int before = reel_cfg_nerrors(c);
+	m->task = (reel_task_type)reel_cfg_enum(&root, "task", -1, TASKS, "lm, classify, tag, regress or seq2seq");
+	*task_ok = reel_cfg_nerrors(c) == before;
+	read_data(&root, m->task, *task_ok, &m->data_opts);
+	if (m->task == REEL_TASK_SEQ2SEQ)
+		build_s2s(m, &root, b);
+	else
+		build_layers(m, &root, b);
+	read_train(&root, m->task, &m->train);
+	apply_bptt(m);
+	read_decode(&root, &m->decode);
+	reel_cfg_end(&root);
+}
+
+static void free_layers(reel_model *m);
+
+void reel_model_free(reel_model *m)
+{
+	if (!m)
+		return;
+	free_layers(m);
+	reel_params_free(m->ps);
+	reel_data_free(m->data);
+	reel_cfg_free(m->cfg);
+	reel_cfg_free(m->pre_cfg);
+	free(m);
+}
+
+static char *dupstr(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+static void free_layers(reel_model *m)
+{
+	for (int i = 0; i < m->nlayers; i++) {
+		if (m->layers[i].type && m->layers[i].type->free && m->layers[i].state)
+			m->layers[i].type->free(&m->layers[i]);
+		free(m->layers[i].state);
+	}
+	free(m->layers);
+	m->layers = NULL;
+	m->nlayers = 0;
+}
+
+/* A pre-read of the sections the data source and the estimate need: task,
+ * data, train.  Returns 1 if they are clean. */
+static int pre_read(reel_model *m, const char *path, const char *const *sets, int nsets, reel_err *err)
+{
+	reel_cfg *c = reel_cfg_load(path, sets, nsets, err);
+	if (!c)
+		return 0;
+	reel_cfg_obj root = reel_cfg_root(c);
+	int before = reel_cfg_nerrors(c);
+	m->task = (reel_task_type)reel_cfg_enum(&root, "task", -1, TASKS, "task");
+	int task_ok = reel_cfg_nerrors(c) == before;
+	read_data(&root, m->task, task_ok, &m->data_opts);
+	read_train(&root, m->task, &m->train);
+	apply_bptt(m);
+	int ok = reel_cfg_nerrors(c) == 0;
+	/* data options point into the cfg (paths, columns): keep it alive */
+	m->pre_cfg = c;
+	return ok;
+}
+
+reel_status reel_model_new(const char *path, const char *const *sets, int nsets, reel_model **out, char **errors,
+                           reel_err *err)
+{
+	*out = NULL;
+	if (errors)
+		*errors = NULL;
+	reel_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	reel_status st = REEL_OK;
+	int task_ok = 0;
+	int clean = pre_read(m, path, sets, nsets, err);
+	if (!m->pre_cfg) {
+		st = err->code;
+		goto fail;
+	}
+	if (clean) {
+		m->data = reel_data_open(&m->data_opts, err);
+		if (!m->data) {
+			st = err->code ? err->code : REEL_ERR_IO;
+			goto fail;
+		}
+		m->info = reel_data_get_info(m->data);
+	}
+	/* the dry pass: every error of the file, sizes from the data, the estimate */
+	reel_cfg *c = m->cfg = reel_cfg_load(path, sets, nsets, err);
+	if (!c) {
+		st = err->code;
+		goto fail;
+	}
+	int T = m->info.max_len > 0 ? m->info.max_len : 64;
+	if (m->task == REEL_TASK_LM && m->data_opts.seq_len > 0)
+		T = m->data_opts.seq_len;
+	reel_build_ctx b = {.T = T, .B = m->train.batch_size, .info = &m->info, .task = m->task, .unknown = !clean};
+	read_all(m, c, &b, &task_ok);
+	if (reel_cfg_nerrors(c) > 0) {
+		if (errors)
+			*errors = dupstr(reel_cfg_errors(c));
+		st = reel_err_set(err, REEL_ERR_CONFIG, "%s: %d error%s in the config", path, reel_cfg_nerrors(c),
+		                  reel_cfg_nerrors(c) == 1 ? "" : "s");
+		goto fail;
+	}
+	/* memory: values, gradients and up to three optimizer moments, plus one step */
+	m->n_params = b.n_params;
+	m->est_T = b.T;
+	m->est_bytes = (double)b.n_params * sizeof(reel_real) * 5 + b.act_bytes;
+	double have = machine_bytes();
+	if (have > 0 && m->est_bytes > have) {
+		st = reel_err_set(err, REEL_ERR_CONFIG,
+		                  "%s: /train/batch_size: the model needs about %.1f GiB (%zu parameters; one step of %d x %d) but "
+		                  "this machine has %.1f GiB: make the model, batch or sequences smaller",
+		                  path, m->est_bytes / (1 << 30), b.n_params, b.T, b.B, have / (1 << 30));
+		goto fail;
+	}
+	/* the real pass: create the parameters; the cfg it leaves is the resolved config */
+	m->ps = reel_params_new();
+	if (!m->ps) {
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+		goto fail;
+	}
+	free_layers(m);
+	reel_cfg_free(c);
+	c = m->cfg = reel_cfg_load(path, sets, nsets, err);
+	if (!c) {
+		st = err->code;
+		goto fail;
+	}
+	reel_rng rng;
+	reel_rng_seed(&rng, m->train.seed);
+	b = (reel_build_ctx){.ps = m->ps, .rng = &rng, .T = m->est_T, .B = m->train.batch_size, .info = &m->info,
+	                     .task = m->task};
+	read_all(m, c, &b, &task_ok);
+	if (b.err.code != REEL_OK) {
+		st = reel_err_set(err, b.err.code, "%s: %s", path, b.err.msg);
+		goto fail;
+	}
+	m->is_s2s = m->task == REEL_TASK_SEQ2SEQ;
+	*out = m;
+	return REEL_OK;
+fail:
+	reel_model_free(m);
+	return st;
+}
+
+/* ---- forward and loss -------------------------------------------------------------------------- */
+
+static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset)
+{
+	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset};
+	reel_tensor *x = NULL;
+	if (!b->tokens) {
+		x = reel_tensor_wrap(t, 3, (int[]){b->T, b->B, b->F}, b->inputs);
+	}
+	for (int i = 0; i < m->nlayers && reel_tape_status(t) == REEL_OK; i++)
+		x = m->layers[i].type->forward(t, &m->layers[i], x, b->tokens, &c);
+	if (!x && reel_tape_status(t) == REEL_OK)
+		return reel_tape_fail(t, REEL_ERR_ARG, "model: a layer returned no output");
+	return x;
+}
+
+/* Cross-entropy over labels with ignore, counting argmax hits. */
+static reel_tensor *ce_loss(reel_tape *t, reel_tensor *logits, const int32_t *labels, int n, reel_batch_stats *st)
+{
+	reel_tensor *l2 = reel_reshape2(t, logits, n, -1);
+	reel_tensor *loss = reel_cross_entropy(t, l2, labels, NULL, REEL_DATA_IGNORE);
+	if (!loss || !st)
+		return loss;
+	int32_t *am = reel_tape_alloc(t, (size_t)n * sizeof *am);
+	if (!am)
+		return NULL;
+	reel_argmax_rows(l2, am);
+	double cnt = 0, ok = 0;
+	for (int i = 0; i < n; i++)
+		if (labels[i] != REEL_DATA_IGNORE) {
+			cnt++;
+			ok += am[i] == labels[i];
+		}
+	st->loss_sum += (double)loss->data[0] * cnt;
+	st->count += cnt;
+	st->correct += ok;
+	return loss;
+}
+
+/* Mean squared error over the values of sequences within their lengths. */
+static reel_tensor *mse_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, int per_step, reel_batch_stats *st)
+{
+	int B = b->B, O = b->O;
+	reel_tensor *tg = per_step ? reel_tensor_wrap(t, 3, (int[]){b->T, B, O}, b->targets)
+	                           : reel_tensor_wrap(t, 2, (int[]){B, O}, b->targets);
+	reel_tensor *d = reel_sub(t, y, tg);
+	if (!d)
+		return NULL;
+	double cnt = (double)B * O;
+	if (per_step) {
+		reel_tensor *mask = reel_length_mask(t, b->lengths, b->T, B);
+		d = reel_mul(t, d, mask);
+		cnt = 0;
+		for (int i = 0; i < B; i++)
+			cnt += (double)b->lengths[i] * O;
+	}
+	reel_tensor *loss = reel_scale(t, reel_sum(t, reel_mul(t, d, d)), (reel_real)(1.0 / cnt));
+	if (loss && st) {
+		double ae = 0, se = 0;
+		for (size_t i = 0; i < d->size; i++) {
+			ae += fabs((double)d->data[i]);
+			se += (double)d->data[i] * d->data[i];
+		}
+		st->loss_sum += (double)loss->data[0] * cnt;
+		st->count += cnt;
+		st->abs_err += ae;
+		st->sq_err += se;
+	}
+	return loss;
+}
+
+reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, double tf_ratio, int carry,
+                             reel_batch_stats *st)
+{
+	if (m->is_s2s) {
+		reel_s2s_batch sb = {.src = b->src, .src_len = b->src_len, .S = b->S, .B = b->B, .tgt = b->tgt, .T = b->TT};
+		reel_tensor *loss = reel_seq2seq_loss(t, &m->s2s, &sb, tf_ratio);
+		if (loss && st) {
+			double cnt = 0;
+			for (int i = 0; i < b->TT * b->B; i++)
+				cnt += b->tgt[i] != m->s2s.o.pad;
+			st->loss_sum += (double)loss->data[0] * cnt;
+			st->count += cnt;
+		}
+		return loss;
+	}
+	reel_tensor *y = forward_layers(t, m, b, carry, b->stream_reset);
+	if (!y)
+		return NULL;
+	switch (m->task) {
+	case REEL_TASK_CLASSIFY: return ce_loss(t, y, b->labels, b->B, st);
+	case REEL_TASK_LM:
+	case REEL_TASK_TAG: return ce_loss(t, y, b->labels, b->T * b->B, st);
+	case REEL_TASK_REGRESS: return mse_loss(t, y, b, m->data_opts.per_step, st);
+	default: return reel_tape_fail(t, REEL_ERR_ARG, "model: unknown task");
+	}
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------------ */
+
+static void s2s_decode_stats(reel_tape *t, reel_model *m, const reel_batch *b, reel_batch_stats *st, reel_status *rs)
+{
+	int B = b->B, maxlen = b->TT + 8;
+	reel_s2s_batch sb = {.src = b->src, .src_len = b->src_len, .S = b->S, .B = B};
+	reel_s2s_result r;
+	if ((*rs = reel_s2s_result_init(&r, B, maxlen, b->S)) != REEL_OK)
+		return;
+	*rs = m->decode.beam > 1 ? reel_seq2seq_beam(t, &m->s2s, &sb, m->decode.beam, maxlen, m->decode.alpha, &r)
+	                         : reel_seq2seq_greedy(t, &m->s2s, &sb, maxlen, &r);
+	if (*rs == REEL_OK)
+		for (int k = 0; k < B; k++) {
+			const int32_t *out = r.tokens + (size_t)k * maxlen;
+			int exact = 1;
+			for (int i = 0; i < b->TT; i++) {
+				int32_t want = b->tgt[i * B + k];
+				if (want == m->s2s.o.pad)
+					break;
+				int32_t got = i < r.len[k] ? out[i] : -1;
+				st->tok_n++;
+				st->tok_ok += got == want;
+				if (got != want)
+					exact = 0;
+				if (want == m->s2s.o.eos)
+					break;
+			}
+			st->seqs++;
+			st->correct += exact;
+		}
+	reel_s2s_result_deinit(&r);
+}
+
+reel_status reel_model_evaluate(reel_model *m, reel_data_split split, int max_batches, reel_metrics *out, reel_err *err)
+{
+	*out = reel_task_metrics(m->task);
+	reel_tape *t = reel_tape_new(0, m->train.seed ^ 0xe7a1u);
+	if (!t)
+		return reel_err_set(err, REEL_ERR_NOMEM, "evaluate: out of memory");
+	reel_tape_set_training(t, 0);
+	reel_tape_set_grad(t, 0);
+	reel_data_rewind(m->data, split);
+	reel_batch_stats st = {0};
+	reel_status rs = REEL_OK;
+	int nb = 0, carry = m->task == REEL_TASK_LM && m->data_opts.stream ? 2 : 0;
+	for (;;) {
+		if (max_batches && nb >= max_batches)
+			break;
+		reel_batch b;
+		int r = reel_data_next(m->data, split, m->train.batch_size, &b, err);
+		if (r < 0) {
+			rs = err->code ? err->code : REEL_ERR_IO;
+			break;
+		}
+		if (r == 0)
+			break;
+		nb++;
+		reel_tape_reset(t);
+		if (carry && nb == 1)
+			b.stream_reset = 1;
+		reel_tensor *loss = reel_model_loss(t, m, &b, 1.0, carry, &st);
+		if (!loss) {
+			rs = reel_err_set(err, reel_tape_status(t), "evaluate: %s", reel_tape_error(t));
+			break;
+		}
+		if (m->is_s2s) {
+			reel_tape_reset(t);
+			s2s_decode_stats(t, m, &b, &st, &rs);
+			if (rs != REEL_OK) {
+				reel_err_set(err, rs, "evaluate: %s", reel_tape_error(t));
+				break;
+			}
+		}
+	}
+	reel_tape_free(t);
+	reel_data_rewind(m->data, split);
+	if (rs != REEL_OK)
+		return rs;
+	if (st.count == 0)
+		return reel_err_set(err, REEL_ERR_IO, "evaluate: the %s split is empty",
+		                    split == REEL_VALID ? "validation" : split == REEL_TEST ? "test" : "training");
+	double loss = st.loss_sum / st.count;
+	out->value[0] = loss;
+	switch (m->task) {
+	case REEL_TASK_LM:
+		out->value[1] = exp(loss);
+		out->value[2] = loss / log(2.0);
+		out->value[3] = st.correct / st.count;
+		break;
+	case REEL_TASK_CLASSIFY:
+	case REEL_TASK_TAG: out->value[1] = st.correct / st.count; break;
+	case REEL_TASK_REGRESS:
+		out->value[1] = st.sq_err / st.count;
+		out->value[2] = st.abs_err / st.count;
+		break;
+	case REEL_TASK_SEQ2SEQ:
+		out->value[1] = st.seqs ? st.correct / st.seqs : 0;
+		out->value[2] = st.tok_n ? st.tok_ok / st.tok_n : 0;
+		break;
+	}
+	return REEL_OK;
+}
+
+/* ---- summary --------------------------------------------------------------------------------------- */
+
+static void flow_str(const reel_flow *f, char *out, size_t n)
+{
+	if (f->tokens)
+		snprintf(out, n, "(T, B) ids < %d", f->F);
+	else if (f->pooled)
+		snprintf(out, n, "(B, %d)", f->F);
+	else
+		snprintf(out, n, "(T, B, %d)", f->F);
+}
+
+static void print_params(const reel_model *m, int first, int n, FILE *f)
+{
+	for (int i = first; i < first + n; i++) {
+		reel_tensor *p = reel_params_at(m->ps, i);
+		char s[64];
+		fprintf(f, "    %-36s %-14s %10zu\n", p->name, reel_shape_str(p, s, sizeof s), p->size);
+	}
+}
+
+static void human_bytes(double b, char *out, size_t n)
+{
+	if (b >= 1 << 30)
+		snprintf(out, n, "%.2f GiB", b / (1 << 30));
+	else if (b >= 1 << 20)
+		snprintf(out, n, "%.1f MiB", b / (1 << 20));
+	else
+		snprintf(out, n, "%.1f KiB", b / 1024);
+}
+
+void reel_model_summary(const reel_model *m, FILE *f)
+{
+	fprintf(f, "%s: task %s, data %s\n", reel_cfg_name(m->cfg), reel_task_name(m->task), m->data_opts.source);
+	if (m->is_s2s) {
+		const reel_seq2seq_opts *o = &m->s2s.o;
+		fprintf(f, "seq2seq: %s cells, embedding %d, hidden %d, encoder %d layer%s%s, decoder %d layer%s, attention %s%s%s\n",
+		        o->cell->name, o->emb_size, o->hidden_size, o->enc_layers, o->enc_layers > 1 ? "s" : "",
+		        o->bidirectional ? " bidirectional" : "", o->dec_layers, o->dec_layers > 1 ? "s" : "",
+		        reel_attn_kind_name(o->attention), o->input_feeding ? ", input feeding" : "",
+		        o->tie_embeddings ? ", tied embeddings" : "");
+		fprintf(f, "source vocabulary %d, target vocabulary %d\n\n", o->src_vocab, o->tgt_vocab);
+		fprintf(f, "    %-36s %-14s %10s\n", "parameter", "shape", "count");
+		print_params(m, 0, reel_params_count(m->ps), f);
+	} else {
+		fprintf(f, "\n%-4s %-12s %-16s %-20s %12s\n", "#", "layer", "name", "output", "parameters");
+		for (int i = 0; i < m->nlayers; i++) {
+			const reel_layer *L = &m->layers[i];
+			char s[64];
+			flow_str(&L->out, s, sizeof s);
+			size_t np = 0;
+			for (int k = L->first_param; k < L->first_param + L->nparams; k++)
+				np += reel_params_at(m->ps, k)->size;
+			fprintf(f, "%-4d %-12s %-16s %-20s %12zu\n", i, L->type->name, L->name, s, np);
+			print_params(m, L->first_param, L->nparams, f);
+		}
+	}
+	size_t total = 0;
+	for (int i = 0; i < reel_params_count(m->ps); i++)
+		total += reel_params_at(m->ps, i)->size;
+	char pb[32], eb[32];
+	human_bytes((double)total * sizeof(reel_real), pb, sizeof pb);
+	human_bytes(m->est_bytes, eb, sizeof eb);
+	fprintf(f, "\ntotal parameters: %zu (%s of %s)\n", total, pb, REEL_REAL_NAME);
+	fprintf(f, "memory estimate: %s (parameters, gradients, optimizer state, one step of %d steps x batch %d)\n", eb,
+	        m->est_T, m->train.batch_size);
+}
+
+/* ---- save and load -------------------------------------------------------------------------------------- */
+
+reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err)
+{
+	reel_st_writer *w = reel_st_writer_new();
+	if (!w)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	char *cfg = reel_cfg_print(m->cfg), *data = reel_data_state_json(m->data);
+	char fmt[16];
+	snprintf(fmt, sizeof fmt, "%d", REEL_CFG_FORMAT);
+	reel_status st = reel_params_add_to(m->ps, w, err);
+	if (st == REEL_OK)
+		st = reel_st_add_meta(w, "format", fmt, err);
+	if (st == REEL_OK && cfg)
+		st = reel_st_add_meta(w, "config", cfg, err);
+	if (st == REEL_OK && data)
+		st = reel_st_add_meta(w, "data", data, err);
+	if (st == REEL_OK)
+		st = reel_st_write(w, path, err);
+	free(cfg);
+	free(data);
+	reel_st_writer_free(w);
+	return st;
+}
+
+reel_status reel_model_load(reel_model *m, const char *path, reel_err *err)
+{
+	reel_st_file *f = NULL;
+	reel_status st = reel_st_read(path, &f, err);
+	if (st != REEL_OK)
+		return st;
+	st = reel_params_load(m->ps, f, path, err);
+	reel_st_free(f);
+	return st;
+}
+
+/* ---- reel list -------------------------------------------------------------------------------------------- */
+
+void reel_model_describe(FILE *f)
+{
+	reel_cfg *c = reel_cfg_describe();
+	if (!c)
+		return;
+	reel_cfg_obj root = reel_cfg_root(c);
+	reel_cfg_section(c, "top level", NULL);
+	reel_cfg_int(&root, "format", REEL_CFG_REQUIRED, 1, 1000, "config format version (this reel reads 1)");
+	reel_cfg_enum(&root, "task", -1, TASKS, "what is learned");
+	reel_cfg_child(&root, "data", "see data");
+	reel_cfg_array(&root, "model", 1, "layers in order (lm, classify, tag, regress) or an object (seq2seq)");
+	reel_cfg_child(&root, "train", "see train");
+	reel_cfg_child(&root, "decode", "see decode");
+	reel_data_opts d;
+	read_data(&root, REEL_TASK_LM, 0, &d);
+	reel_cfg_section(c, "layer types (entries of \"model\" for lm, classify, tag, regress)",
+	                 "every layer also takes \"type\" and \"name\" (the parameter prefix; default: its index)");
+	reel_data_info info = {0};
+	for (int i = 0; i < reel_layer_type_count(); i++) {
+		const reel_layer_type *ty = reel_layer_type_at(i);
+		reel_cfg_section(c, ty->name, ty->doc);
+		reel_layer L = {.type = ty};
+		L.state = calloc(1, ty->state_size);
+		reel_build_ctx b = {.info = &info};
+		reel_flow in = {0}, out;
+		reel_cfg_obj o = {.c = c};
+		ty->build(&L, &o, &in, &out, &b);
+		free(L.state);
+	}
+	reel_model m = {0};
+	reel_build_ctx b = {.info = &info};
+	build_s2s(&m, &root, &b);
+	reel_train_cfg tr;
+	read_train(&root, REEL_TASK_LM, &tr);
+	reel_decode_cfg dc;
+	read_decode(&root, &dc);
+	fputs(reel_cfg_description(c), f);
+	reel_cfg_free(c);
+}

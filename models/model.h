@@ -1,0 +1,205 @@
+/* Models from configs: the config's sections in C, the layer registry, the
+ * model object (it owns its parameters and knows its config), its loss and
+ * its evaluation.
+ *
+ * Reading a config is two passes over the same code: a dry pass that checks
+ * every key, sizes every layer from the data ("auto") and estimates the
+ * parameter count and the memory of one step without allocating anything,
+ * then, if the file is clean and the estimate fits the machine, the pass
+ * that creates the parameters.  All errors of a file are reported at once.
+ *
+ * Layers: a model for lm/classify/tag/regress is a list of layers applied in
+ * order.  Each layer type is one entry of the registry table in
+ * models/registry.c (a name, a one-line doc, the size of its state, a build
+ * and a forward function); `reel list` prints the table with every option
+ * from the builders themselves.  Seq2seq models are built from the
+ * encoder/attention/decoder sections onto layers/seq2seq.h.
+ *
+ * Ownership: reel_model_new returns a model freed with reel_model_free; it
+ * owns its parameter store, its data source, its config and its layers. */
+#ifndef REEL_MODEL_H
+#define REEL_MODEL_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "data.h"
+#include "optim.h"
+#include "seq2seq.h"
+
+/* ---- what flows from layer to layer ------------------------------------------- */
+
+typedef struct reel_flow {
+	int tokens; /* 1: token ids (T, B) not yet embedded; F is the vocabulary */
+	int pooled; /* 1: (B, F) after pooling over time; 0: (T, B, F) */
+	int F;
+	int unknown; /* sizes unknown (the data section has errors): skip size checks */
+} reel_flow;
+
+/* ---- the config's sections --------------------------------------------------------- */
+
+typedef struct reel_train_cfg {
+	long steps;               /* total updates (0: from epochs) */
+	int epochs;               /* passes over the training split (0: from steps) */
+	int batch_size;
+	reel_optim_opts optim;
+	double clip_norm, clip_value; /* 0: off */
+	reel_sched sched;         /* per update; plateau handled separately */
+	int plateau;              /* 1: reduce on plateau of the validation loss */
+	reel_plateau plateau_opts;
+	int bptt_k1, bptt_k2;     /* truncated BPTT for streams (0: the data's seq_len) */
+	double tf_start, tf_end;  /* teacher-forcing ratio, linearly from start to end over tf_steps */
+	long tf_steps;
+	long valid_every;         /* updates between validations (0: each epoch) */
+	int valid_batches;        /* 0: the whole validation split */
+	int patience;             /* early stopping: validations without improvement (0: off) */
+	int metric;               /* index into the task's metrics; 0 = valid_loss */
+	int metric_max;           /* 1: higher is better */
+	long log_every;
+	uint64_t seed;
+	int threads;
+} reel_train_cfg;
+
+typedef struct reel_decode_cfg {
+	int beam, max_len, n_best;
+	double alpha;
+} reel_decode_cfg;
+
+/* ---- layers -------------------------------------------------------------------------- */
+
+typedef struct reel_layer reel_layer;
+
+/* What a builder works with.  ps is NULL in the dry pass: read and check
+ * the options, set the output flow, count parameters and memory, create
+ * nothing. */
+typedef struct reel_build_ctx {
+	reel_params *ps;
+	reel_rng *rng;
+	reel_task_type task;
+	const reel_data_info *info;
+	int T, B;                 /* the longest sequence and the batch, for memory estimates */
+	int index, count;         /* the layer's position in the list */
+	size_t n_params;          /* running totals */
+	double act_bytes;
+	int unknown;              /* the data could not be opened: skip checks against its sizes */
+	reel_err err;             /* a failure while creating parameters */
+} reel_build_ctx;
+
+/* Forward context: the batch being run. */
+typedef struct reel_fwd_ctx {
+	const int *lengths;       /* (B) */
+	int T, B;
+	int carry;                /* recurrent layers start from and keep their carried state */
+	int reset;                /* drop carried states first */
+	int nograd_prefix;        /* unused by layers */
+} reel_fwd_ctx;
+
+typedef struct reel_layer_type {
+	const char *name;
+	const char *doc;
+	size_t state_size;
+	/* Read options from o, check them against in, set out, count params
+	 * and memory in b, and (when b->ps) create parameters named
+	 * prefix + PyTorch names.  Returns REEL_OK, or an error (config errors
+	 * go to the cfg; parameter creation errors to b->err). */
+	reel_status (*build)(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b);
+	/* x: (T, B, F) or (B, F), or NULL with tokens (T, B) for the first layer. */
+	reel_tensor *(*forward)(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+	                        const reel_fwd_ctx *c);
+	void (*free)(reel_layer *L); /* optional: release what build allocated */
+} reel_layer_type;
+
+struct reel_layer {
+	const reel_layer_type *type;
+	char name[64];
+	char prefix[72];          /* name + "." */
+	reel_flow in, out;
+	int first_param, nparams; /* the layer's parameters in the store */
+	size_t n_params;
+	void *state;              /* type->state_size bytes, zeroed */
+};
+
+/* The registry: every layer type, and lookup by name (NULL if unknown). */
+const reel_layer_type *reel_layer_type_find(const char *name);
+int reel_layer_type_count(void);
+const reel_layer_type *reel_layer_type_at(int i);
+
+/* ---- the model ---------------------------------------------------------------------- */
+
+/* The task's metrics: names and whether higher is better.  Index 0 is
+ * always "valid_loss". */
+#define REEL_MAX_METRICS 6
+typedef struct reel_metrics {
+	int n;
+	const char *name[REEL_MAX_METRICS];
+	double value[REEL_MAX_METRICS];
+	int higher_better[REEL_MAX_METRICS];
+} reel_metrics;
+
+typedef struct reel_model {
+	reel_cfg *cfg;            /* the resolved config */
+	reel_cfg *pre_cfg;        /* the pre-read that the data options point into */
+	reel_task_type task;
+	reel_data_opts data_opts;
+	reel_data *data;
+	reel_data_info info;
+	reel_train_cfg train;
+	reel_decode_cfg decode;
+	reel_params *ps;
+	reel_layer *layers;       /* lm/classify/tag/regress */
+	int nlayers;
+	reel_seq2seq s2s;         /* seq2seq */
+	int is_s2s;
+	size_t n_params;
+	double est_bytes;         /* estimated memory: parameters, gradients, optimizer state, one step */
+	int est_T;
+} reel_model;
+
+/* Build a model from config file path with --set overrides.  Returns
+ * REEL_OK, REEL_ERR_CONFIG (err->msg holds every error of the file, one
+ * per line), REEL_ERR_IO (a data file), or another error.  with_data 0:
+ * no data source is opened (sizes must then be explicit; for `reel list`
+ * and tests). */
+reel_status reel_model_new(const char *path, const char *const *sets, int nsets, reel_model **out, char **errors,
+                           reel_err *err);
+void reel_model_free(reel_model *m);
+
+/* Task names and metric names of a task. */
+const char *reel_task_name(reel_task_type t);
+reel_metrics reel_task_metrics(reel_task_type t);
+
+/* Per-batch statistics for metrics (accumulated by the loss). */
+typedef struct reel_batch_stats {
+	double loss_sum;   /* loss summed over counted items */
+	double count;      /* counted items (tokens, sequences, values) */
+	double correct;    /* classify/tag/lm: argmax hits; seq2seq: exact matches */
+	double abs_err;    /* regress */
+	double sq_err;
+	double seqs;       /* seq2seq: sequences */
+	double tok_ok, tok_n; /* seq2seq token accuracy */
+} reel_batch_stats;
+
+/* The training loss of a batch (mean over counted items) on t; stats
+ * (when non-NULL) accumulate.  tf_ratio: seq2seq teacher forcing.
+ * NULL on error (message on the tape). */
+reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, double tf_ratio, int carry,
+                             reel_batch_stats *st);
+
+/* Run the model over a split without gradients: its metrics.  max_batches
+ * 0: all. */
+reel_status reel_model_evaluate(reel_model *m, reel_data_split split, int max_batches, reel_metrics *out, reel_err *err);
+
+/* Print the Keras-like summary (layers, output shapes, parameters, counts,
+ * memory) to f. */
+void reel_model_summary(const reel_model *m, FILE *f);
+
+/* Write the parameters (and the resolved config in the metadata) to path,
+ * atomically. */
+reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err);
+/* Load parameters saved by reel_model_save (or PyTorch, by name). */
+reel_status reel_model_load(reel_model *m, const char *path, reel_err *err);
+
+/* `reel list`: every layer type and config section with its options. */
+void reel_model_describe(FILE *f);
+
+#endif

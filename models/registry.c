@@ -1,0 +1,352 @@
+/* The layer registry: every layer type a config's "model" list may use.
+ *
+ * A new layer type is one builder (read and check options, set the output
+ * flow, count parameters and memory, create parameters when b->ps is set),
+ * one forward function of engine/layer calls, and one line in the table at
+ * the bottom of this file.  Builders read their options through config.h,
+ * so `reel list` documents them and unknown keys are errors. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const NAME_DOC = "parameter prefix: parameters are <name>.<PyTorch name> (default: the layer's index)";
+
+static size_t rsz = sizeof(reel_real);
+
+/* ---- embedding --------------------------------------------------------------- */
+
+static reel_status embedding_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out,
+                                   reel_build_ctx *b)
+{
+	reel_embedding *e = L->state;
+	int num = reel_cfg_size(o, "num_embeddings", REEL_CFG_AUTO, 1, REEL_CFG_MAX_PATH * 4096,
+	                        "vocabulary size; \"auto\": the data's");
+	int dim = reel_cfg_int(o, "embedding_dim", REEL_CFG_REQUIRED, 1, 1 << 16, "size of each embedding vector");
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (!in->unknown && !in->tokens)
+		reel_cfg_error(o, NULL, "an embedding needs token ids as input, found %d real features per step%s", in->F,
+		               b->index ? " (is it the first layer?)" : " (the data's inputs are numbers: remove it)");
+	if (num == REEL_CFG_AUTO) {
+		num = in->tokens ? in->F : 1;
+		reel_cfg_resolve_int(o, "num_embeddings", num);
+	} else if (!in->unknown && in->tokens && num < in->F) {
+		reel_cfg_error(o, "num_embeddings", "expected at least the data's vocabulary (%d), found %d", in->F, num);
+	}
+	*out = (reel_flow){.tokens = 0, .pooled = 0, .F = dim, .unknown = in->unknown};
+	L->n_params = (size_t)num * dim;
+	b->act_bytes += (double)b->T * b->B * dim * rsz * 2;
+	if (!b->ps)
+		return REEL_OK;
+	return reel_embedding_init(e, b->ps, L->prefix, num, dim, b->rng, &b->err);
+}
+
+static reel_tensor *embedding_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                      const reel_fwd_ctx *c)
+{
+	(void)x;
+	reel_embedding *e = L->state;
+	reel_tensor *y = reel_embedding_forward(t, e, tokens, c->T * c->B);
+	return reel_reshape3(t, y, c->T, c->B, e->dim);
+}
+
+/* ---- recurrent layers ------------------------------------------------------------ */
+
+typedef struct rec_state {
+	reel_rnn rnn;
+	reel_rnn_carry carry;
+	int carry_B;
+} rec_state;
+
+static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b,
+                             const reel_cell *cell)
+{
+	rec_state *s = L->state;
+	reel_rnn_opts ro = {.cell = cell};
+	ro.input_size = reel_cfg_size(o, "input_size", REEL_CFG_AUTO, 1, 1 << 20,
+	                              "features per step; \"auto\": the previous layer's");
+	ro.hidden_size = reel_cfg_int(o, "hidden_size", REEL_CFG_REQUIRED, 1, 1 << 16, "hidden units per direction");
+	ro.num_layers = reel_cfg_int(o, "num_layers", 1, 1, REEL_RNN_MAX_LAYERS, "stacked layers");
+	ro.bidirectional = reel_cfg_bool(o, "bidirectional", 0, "a reverse direction too (outputs concatenated)");
+	ro.dropout = reel_cfg_real(o, "dropout", 0, 0, 0.99, "dropout between stacked layers (not after the last)");
+	ro.recurrent_dropout = reel_cfg_real(o, "recurrent_dropout", 0, 0, 0.99,
+	                                     "variational dropout on h before W_hh, one mask per sequence (Gal & Ghahramani 2016)");
+	ro.no_bias = !reel_cfg_bool(o, "bias", 1, "bias vectors b_ih and b_hh");
+	ro.orthogonal = reel_cfg_bool(o, "orthogonal_init", 0, "orthogonal W_hh blocks (Saxe et al. 2014)");
+	if (cell == &reel_cell_lstm)
+		ro.forget_bias = reel_cfg_real(o, "forget_bias", 0, -10, 10,
+		                               "initial forget-gate bias (1 in Jozefowicz et al. 2015; 0: PyTorch's init)");
+	if (cell == &reel_cell_rnn_tanh) {
+		static const char *const nl[] = {"tanh", "relu", NULL};
+		if (reel_cfg_enum(o, "nonlinearity", 0, nl, "activation of the Elman RNN") == 1)
+			ro.cell = cell = &reel_cell_rnn_relu;
+	}
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (in->unknown)
+		;
+	else if (in->tokens)
+		reel_cfg_error(o, NULL, "a recurrent layer needs vectors per step, found token ids: put an embedding before it");
+	else if (in->pooled)
+		reel_cfg_error(o, NULL, "a recurrent layer needs a sequence, found a pooled (B, %d) input: move the pool after it",
+		               in->F);
+	if (ro.input_size == REEL_CFG_AUTO) {
+		ro.input_size = in->F;
+		reel_cfg_resolve_int(o, "input_size", in->F);
+	} else if (ro.input_size != in->F && !in->tokens && !in->unknown) {
+		reel_cfg_error(o, "input_size", "expected %d (the previous layer's output), found %d", in->F, ro.input_size);
+	}
+	int D = ro.bidirectional ? 2 : 1, H = ro.hidden_size, G = cell->gates;
+	*out = (reel_flow){.tokens = 0, .pooled = 0, .F = D * H, .unknown = in->unknown};
+	size_t np = 0;
+	for (int l = 0; l < ro.num_layers; l++) {
+		size_t inl = l ? (size_t)D * H : (size_t)(ro.input_size > 0 ? ro.input_size : 1);
+		np += (size_t)D * ((size_t)G * H * (inl + H) + (ro.no_bias ? 0 : 2 * (size_t)G * H));
+	}
+	L->n_params = np;
+	/* the tape keeps about G + 6 (B, H) tensors per step and direction, plus gradients */
+	b->act_bytes += (double)b->T * b->B * D * ro.num_layers * H * (G + 6) * rsz * 2;
+	if (!b->ps)
+		return REEL_OK;
+	return reel_rnn_init(&s->rnn, b->ps, L->prefix, &ro, b->rng, &b->err);
+}
+
+static reel_tensor *rec_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                const reel_fwd_ctx *c)
+{
+	(void)tokens;
+	rec_state *s = L->state;
+	reel_tensor *h0 = NULL, *c0 = NULL;
+	if (c->carry) {
+		if (s->carry_B != c->B || c->reset) {
+			reel_rnn_carry_deinit(&s->carry);
+			s->carry_B = 0;
+			if (reel_rnn_carry_init(&s->carry, &s->rnn, c->B) != REEL_OK)
+				return reel_tape_fail(t, REEL_ERR_NOMEM, "layer %s: out of memory for the carried state", L->name);
+			s->carry_B = c->B;
+		}
+		h0 = reel_rnn_carry_h0(t, &s->carry);
+		c0 = reel_rnn_carry_c0(t, &s->carry);
+	}
+	reel_rnn_out out;
+	if (reel_rnn_forward(t, &s->rnn, x, c->lengths, h0, c0, &out) != REEL_OK)
+		return NULL;
+	if (c->carry)
+		reel_rnn_carry_store(&s->carry, &out);
+	return out.y;
+}
+
+static void rec_free(reel_layer *L)
+{
+	rec_state *s = L->state;
+	reel_rnn_carry_deinit(&s->carry);
+}
+
+static reel_status rnn_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
+{
+	return rec_build(L, o, in, out, b, &reel_cell_rnn_tanh);
+}
+static reel_status lstm_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
+{
+	return rec_build(L, o, in, out, b, &reel_cell_lstm);
+}
+static reel_status gru_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
+{
+	return rec_build(L, o, in, out, b, &reel_cell_gru);
+}
+static reel_status mgu_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
+{
+	return rec_build(L, o, in, out, b, &reel_cell_mgu);
+}
+
+/* ---- dropout ----------------------------------------------------------------------- */
+
+static reel_status dropout_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out,
+                                 reel_build_ctx *b)
+{
+	double *p = L->state;
+	*p = reel_cfg_real(o, "p", 0.5, 0, 0.99, "probability of zeroing an element (inverted dropout)");
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (!in->unknown && in->tokens)
+		reel_cfg_error(o, NULL, "dropout needs vectors, found token ids: put it after the embedding");
+	*out = *in;
+	b->act_bytes += (double)b->T * b->B * in->F * rsz * 2;
+	return REEL_OK;
+}
+
+static reel_tensor *dropout_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                    const reel_fwd_ctx *c)
+{
+	(void)tokens;
+	(void)c;
+	return reel_dropout(t, x, (reel_real) * (double *)L->state);
+}
+
+/* ---- linear -------------------------------------------------------------------------- */
+
+static reel_status linear_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out,
+                                reel_build_ctx *b)
+{
+	reel_linear *l = L->state;
+	int nin = reel_cfg_size(o, "in_features", REEL_CFG_AUTO, 1, 1 << 20, "\"auto\": the previous layer's");
+	int nout = reel_cfg_size(o, "out_features", REEL_CFG_AUTO, 1, 1 << 24,
+	                         "\"auto\" (last layer only): the data's classes, vocabulary or outputs");
+	int bias = reel_cfg_bool(o, "bias", 1, "add a bias vector");
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (!in->unknown && in->tokens)
+		reel_cfg_error(o, NULL, "linear needs vectors, found token ids: put an embedding before it");
+	if (nin == REEL_CFG_AUTO) {
+		nin = in->F;
+		reel_cfg_resolve_int(o, "in_features", nin);
+	} else if (nin != in->F && !in->tokens && !in->unknown) {
+		reel_cfg_error(o, "in_features", "expected %d (the previous layer's output), found %d", in->F, nin);
+	}
+	if (nout == REEL_CFG_AUTO) {
+		if (b->index != b->count - 1) {
+			reel_cfg_error(o, "out_features", "\"auto\" is only for the last layer; give a number");
+			nout = 1;
+		} else {
+			int want = b->task == REEL_TASK_REGRESS ? b->info->outputs : b->info->classes;
+			nout = want > 0 ? want : 1;
+			reel_cfg_resolve_int(o, "out_features", nout);
+		}
+	}
+	*out = (reel_flow){.tokens = 0, .pooled = in->pooled, .F = nout, .unknown = in->unknown};
+	L->n_params = (size_t)nout * (nin > 0 ? nin : 1) + (bias ? (size_t)nout : 0);
+	b->act_bytes += (double)(in->pooled ? 1 : b->T) * b->B * nout * rsz * 2;
+	if (!b->ps)
+		return REEL_OK;
+	return reel_linear_init(l, b->ps, L->prefix, nin, nout, bias, b->rng, &b->err);
+}
+
+static reel_tensor *linear_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                   const reel_fwd_ctx *c)
+{
+	(void)tokens;
+	(void)c;
+	return reel_linear_forward(t, L->state, x);
+}
+
+/* ---- activation ------------------------------------------------------------------------ */
+
+static const char *const ACTS[] = {"tanh", "relu", "sigmoid", NULL};
+
+static reel_status activation_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out,
+                                    reel_build_ctx *b)
+{
+	int *fn = L->state;
+	*fn = reel_cfg_enum(o, "function", 0, ACTS, "elementwise function");
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (!in->unknown && in->tokens)
+		reel_cfg_error(o, NULL, "an activation needs vectors, found token ids");
+	*out = *in;
+	b->act_bytes += (double)(in->pooled ? 1 : b->T) * b->B * in->F * rsz * 2;
+	return REEL_OK;
+}
+
+static reel_tensor *activation_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                       const reel_fwd_ctx *c)
+{
+	(void)tokens;
+	(void)c;
+	int fn = *(int *)L->state;
+	return fn == 0 ? reel_tanh(t, x) : fn == 1 ? reel_relu(t, x) : reel_sigmoid(t, x);
+}
+
+/* ---- pooling over time ------------------------------------------------------------------ */
+
+static const char *const POOLS[] = {"last", "mean", "max", NULL};
+enum { POOL_LAST, POOL_MEAN, POOL_MAX };
+
+static reel_status pool_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
+{
+	int *mode = L->state;
+	*mode = reel_cfg_enum(o, "mode", POOL_LAST, POOLS,
+	                      "over each sequence's own steps (padding excluded): the last step's output, the mean, or the max");
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (!in->unknown && (in->tokens || in->pooled))
+		reel_cfg_error(o, NULL, "pool needs a sequence of vectors (T, B, F), found %s",
+		               in->tokens ? "token ids" : "an already pooled input");
+	*out = (reel_flow){.tokens = 0, .pooled = 1, .F = in->F, .unknown = in->unknown};
+	b->act_bytes += (double)b->B * in->F * rsz * 2;
+	return REEL_OK;
+}
+
+/*  last:  y_b = x[len_b - 1, b]                          rows of x folded to (T*B, F)
+ *  mean:  y_b = sum_t x[t, b] / len_b                    (x is zero past each length)
+ *  max:   y_b = max_{t < len_b} x[t, b]                  (padding set to -inf first) */
+static reel_tensor *pool_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                 const reel_fwd_ctx *c)
+{
+	(void)tokens;
+	int mode = *(int *)L->state, T = c->T, B = c->B;
+	if (!x)
+		return NULL;
+	int F = x->shape[x->ndim - 1];
+	if (mode == POOL_LAST) {
+		int32_t *idx = reel_tape_alloc(t, (size_t)B * sizeof *idx);
+		if (!idx)
+			return NULL;
+		for (int b = 0; b < B; b++)
+			idx[b] = (c->lengths ? c->lengths[b] - 1 : T - 1) * B + b;
+		return reel_gather(t, reel_reshape2(t, x, T * B, F), idx, B);
+	}
+	if (mode == POOL_MEAN) {
+		reel_tensor *inv = reel_tensor_new2(t, B, 1, REEL_NOGRAD);
+		if (!inv)
+			return NULL;
+		for (int b = 0; b < B; b++)
+			inv->data[b] = (reel_real)1 / (reel_real)(c->lengths ? c->lengths[b] : T);
+		return reel_mul(t, reel_sum_axis(t, x, 0), inv);
+	}
+	/* max: padded steps get -inf added (a constant), then the max over time */
+	reel_tensor *pad = reel_tensor_new3(t, T, B, 1, REEL_NOGRAD);
+	if (!pad)
+		return NULL;
+	for (int s = 0; s < T; s++)
+		for (int b = 0; b < B; b++)
+			pad->data[s * B + b] = c->lengths && s >= c->lengths[b] ? -(reel_real)INFINITY : 0;
+	return reel_max_axis(t, reel_add(t, x, pad), 0);
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+static const reel_layer_type TYPES[] = {
+	{"embedding", "token ids -> vectors (torch.nn.Embedding; N(0, 1) init)", sizeof(reel_embedding), embedding_build,
+	 embedding_forward, NULL},
+	{"rnn", "Elman RNN over time (torch.nn.RNN)", sizeof(rec_state), rnn_build, rec_forward, rec_free},
+	{"lstm", "LSTM over time (torch.nn.LSTM: gates i, f, g, o)", sizeof(rec_state), lstm_build, rec_forward, rec_free},
+	{"gru", "GRU over time (torch.nn.GRU: gates r, z, n)", sizeof(rec_state), gru_build, rec_forward, rec_free},
+	{"mgu", "minimal gated unit over time (Zhou et al. 2016)", sizeof(rec_state), mgu_build, rec_forward, rec_free},
+	{"dropout", "inverted dropout (training only)", sizeof(double), dropout_build, dropout_forward, NULL},
+	{"linear", "y = x W^T + b on the last axis (torch.nn.Linear)", sizeof(reel_linear), linear_build, linear_forward,
+	 NULL},
+	{"activation", "elementwise tanh, relu or sigmoid", sizeof(int), activation_build, activation_forward, NULL},
+	{"pool", "pool over time, masked by lengths: (T, B, F) -> (B, F)", sizeof(int), pool_build, pool_forward, NULL},
+};
+
+const char *reel__layer_name_doc(void) { return NAME_DOC; }
+
+int reel_layer_type_count(void)
+{
+	return (int)(sizeof TYPES / sizeof TYPES[0]);
+}
+
+const reel_layer_type *reel_layer_type_at(int i)
+{
+	return i >= 0 && i < reel_layer_type_count() ? &TYPES[i] : NULL;
+}
+
+const reel_layer_type *reel_layer_type_find(const char *name)
+{
+	for (int i = 0; i < reel_layer_type_count(); i++)
+		if (!strcmp(TYPES[i].name, name))
+			return &TYPES[i];
+	return NULL;
+}
