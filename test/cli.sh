@@ -1,0 +1,89 @@
+#!/bin/sh
+# End-to-end tests of the reel program: every config in configs/ is checked,
+# trained a few steps, evaluated from its checkpoint; malformed configs and
+# bad usage give the documented messages and exit codes.  Closes with
+# "cli: N passed, M failed" and exits non-zero on any failure.
+cd "$(dirname "$0")/.." || exit 1
+REEL=${REEL:-build/f/reel}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/reel-cli.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL cli: $1"; [ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/    /' | head -n 30; }
+
+# expect NAME CODE "needle" [more needles...] -- command...: the command's exit
+# status is CODE and its output (stdout and stderr) contains every needle.
+expect() {
+	name=$1; code=$2; shift 2
+	needles=""
+	while [ "$1" != "--" ]; do needles="$needles
+$1"; shift; done
+	shift
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" != "$code" ]; then bad "$name: exit $rc, expected $code" "$out"; return; fi
+	missing=$(printf '%s\n' "$needles" | while IFS= read -r n; do
+		[ -z "$n" ] && continue
+		printf '%s\n' "$out" | grep -qF -- "$n" || echo "$n"
+	done)
+	if [ -n "$missing" ]; then bad "$name: output lacks: $missing" "$out"; return; fi
+	ok
+}
+
+# ---- usage ----------------------------------------------------------------------
+expect "--version" 0 "reel " -- "$REEL" --version
+expect "--help" 0 "usage: reel <verb>" "train CONFIG" -- "$REEL" --help
+expect "verb --help" 0 "usage: reel train CONFIG" "--set path=value" -- "$REEL" train --help
+expect "unknown verb" 2 "unknown verb \"trian\"" -- "$REEL" trian x.json
+expect "missing config" 2 "train needs a CONFIG file" -- "$REEL" train
+expect "unknown option" 2 "unknown option --bogus" -- "$REEL" info configs/adding-problem.json --bogus
+expect "option without value" 2 "--set needs a value" -- "$REEL" info configs/adding-problem.json --set
+expect "missing config file" 2 "nope.json: cannot open" -- "$REEL" info nope.json
+expect "eval without params" 2 "eval needs --params" -- "$REEL" eval configs/adding-problem.json
+expect "list" 0 "layer types" "lstm" "hidden_size" "recurrent_dropout" "pool" "train.optimizer" "warmup_steps" -- "$REEL" list
+
+# ---- every config: check, a few steps of training, eval of what it wrote -----------
+for cfg in configs/*.json; do
+	name=$(basename "$cfg" .json)
+	few="--set train.steps=3 --set train.epochs=0 --set train.valid_every=3 --set train.valid_batches=1 --set train.log_every=1"
+	expect "$name: check" 0 ": ok (task" -- "$REEL" check "$cfg"
+	expect "$name: info" 0 "total parameters:" "memory estimate:" -- "$REEL" info "$cfg"
+	# shellcheck disable=SC2086
+	expect "$name: train 3 steps" 0 "trained 3 updates" "wrote $tmp/$name/" -- "$REEL" train "$cfg" -o "$tmp/$name" $few --show 1
+	for f in config.json metrics.jsonl last.safetensors best.safetensors; do
+		[ -s "$tmp/$name/$f" ] && ok || bad "$name: $f not written"
+	done
+	[ "$(grep -c '"loss"' "$tmp/$name/metrics.jsonl")" = 3 ] && ok || bad "$name: metrics.jsonl lacks 3 step lines" "$(cat "$tmp/$name/metrics.jsonl")"
+	grep -q '"valid_loss"' "$tmp/$name/metrics.jsonl" && ok || bad "$name: metrics.jsonl lacks a validation line"
+	grep -q '"auto"' "$tmp/$name/config.json" && bad "$name: resolved config still says auto" "$(cat "$tmp/$name/config.json")" || ok
+	expect "$name: eval" 0 "valid: loss" -- "$REEL" eval "$cfg" --params "$tmp/$name/last.safetensors" --split valid --set train.valid_batches=1
+done
+
+# ---- the run directory ------------------------------------------------------------------
+expect "non-empty run directory" 2 "not empty" "--force" -- "$REEL" train configs/adding-problem.json -o "$tmp/adding-problem" --set train.steps=1
+expect "--force" 0 "trained 1 updates" -- "$REEL" train configs/adding-problem.json -o "$tmp/adding-problem" --force --set train.steps=1 --set train.valid_batches=1
+expect "eval --json" 0 '{"split": "valid", "loss": ' '"mse": ' -- "$REEL" eval configs/adding-problem.json --params "$tmp/adding-problem/last.safetensors" --split valid --json
+expect "eval of another architecture" 1 "rnn.weight_ih_l0" -- "$REEL" eval configs/adding-problem.json --params "$tmp/adding-problem/last.safetensors" --set model.0.hidden_size=32
+
+# ---- --set ---------------------------------------------------------------------------------
+expect "--set changes the model" 0 "rnn.weight_hh_l0" "128x32" -- "$REEL" info configs/adding-problem.json --set model.0.hidden_size=32
+expect "--set by JSON Pointer" 0 "rnn.weight_hh_l0" "64x16" -- "$REEL" info configs/adding-problem.json --set /model/0/hidden_size=16
+expect "--set is checked" 2 "configs/adding-problem.json: /model/0/hidden_size: expected an integer in [1, 65536], found \"big\"" -- "$REEL" info configs/adding-problem.json --set model.0.hidden_size=big
+expect "--set unknown key" 2 "/train/optimizer/learning_rate: unknown key" -- "$REEL" check configs/adding-problem.json --set train.optimizer.learning_rate=1
+expect "--set bad path" 2 "--set train.steps.x=1: /train/steps is not an object or array" -- "$REEL" check configs/adding-problem.json --set train.steps.x=1
+
+# ---- malformed configs: every error class, with its message --------------------------------
+for f in test/configs/*.json; do
+	name=$(basename "$f" .json)
+	want="test/configs/$name.expect"
+	[ -f "$want" ] || { bad "$name: no $want"; continue; }
+	out=$("$REEL" check "$f" 2>&1); rc=$?
+	[ "$rc" = 2 ] && ok || bad "$name: exit $rc, expected 2" "$out"
+	while IFS= read -r line; do
+		[ -z "$line" ] && continue
+		printf '%s\n' "$out" | grep -qF -- "$line" && ok || bad "$name: output lacks: $line" "$out"
+	done < "$want"
+done
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" = 0 ]
