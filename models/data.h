@@ -55,7 +55,7 @@
 
 typedef enum reel_task_type { REEL_TASK_LM, REEL_TASK_CLASSIFY, REEL_TASK_TAG, REEL_TASK_REGRESS, REEL_TASK_SEQ2SEQ } reel_task_type;
 
-typedef enum reel_split { REEL_TRAIN, REEL_VALID, REEL_TEST } reel_split;
+typedef enum reel_data_split { REEL_TRAIN, REEL_VALID, REEL_TEST } reel_data_split;
 
 /* Label value at padded or unlabelled positions (cross-entropy ignores it). */
 #define REEL_DATA_IGNORE (-100)
@@ -138,10 +138,10 @@ reel_data_info reel_data_get_info(const reel_data *d);
  * starts a new pass, reshuffled for training), or -1 with err set.
  * Training passes over generators are epoch_size examples long.  The last
  * batch of a pass may be smaller than B (b->B says). */
-int reel_data_next(reel_data *d, reel_split split, int B, reel_batch *b, reel_err *err);
+int reel_data_next(reel_data *d, reel_data_split split, int B, reel_batch *b, reel_err *err);
 
 /* Start split over from its beginning (valid/test before each evaluation). */
-void reel_data_rewind(reel_data *d, reel_split split);
+void reel_data_rewind(reel_data *d, reel_data_split split);
 
 /* Token strings for printing: input side (lm, classify, tag, seq2seq
  * source) and output side (tag labels, classify labels, seq2seq target).
