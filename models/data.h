@@ -55,7 +55,7 @@
 
 typedef enum reel_task_type { REEL_TASK_LM, REEL_TASK_CLASSIFY, REEL_TASK_TAG, REEL_TASK_REGRESS, REEL_TASK_SEQ2SEQ } reel_task_type;
 
-typedef enum reel_split { REEL_TRAIN, REEL_VALID, REEL_TEST } reel_data_split;
+typedef enum reel_data_split { REEL_TRAIN, REEL_VALID, REEL_TEST } reel_data_split;
 
 /* Label value at padded or unlabelled positions (cross-entropy ignores it). */
 #define REEL_DATA_IGNORE (-100)

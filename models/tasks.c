@@ -117,12 +117,24 @@ static uint64_t string_key(const char *s)
 	return h;
 }
 
-static int held_out(uint64_t key)
+reel_task_split reel_task_key_split(uint64_t key)
 {
 	key ^= key >> 33; /* mix before taking one in ten */
 	key *= 0xff51afd7ed558ccdULL;
 	key ^= key >> 33;
-	return key % 10 == 0;
+	if (key % 10 != 0)
+		return REEL_SPLIT_TRAIN;
+	return (key / 10) % 2 ? REEL_SPLIT_TEST : REEL_SPLIT_VALID;
+}
+
+static int in_split(reel_task_split want, uint64_t key)
+{
+	reel_task_split s = reel_task_key_split(key);
+	switch (want) {
+	case REEL_SPLIT_ALL: return 1;
+	case REEL_SPLIT_HELDOUT: return s != REEL_SPLIT_TRAIN;
+	default: return s == want;
+	}
 }
 
 static uint64_t one_example(const reel_task *t, reel_rng *rng, char *src, char *tgt)
@@ -140,11 +152,17 @@ static uint64_t one_example(const reel_task *t, reel_rng *rng, char *src, char *
 
 void reel_task_example(const reel_task *t, reel_rng *rng, char *src, char *tgt)
 {
-	for (;;) { /* draw until the example falls in the requested split */
-		uint64_t key = one_example(t, rng, src, tgt);
-		if (t->split == REEL_SPLIT_ALL || (t->split == REEL_SPLIT_HELDOUT) == held_out(key))
+	for (;;) /* draw until the example falls in the requested split */
+		if (in_split(t->split, one_example(t, rng, src, tgt)))
 			return;
-	}
+}
+
+int reel_task_example_bounded(const reel_task *t, reel_rng *rng, char *src, char *tgt, long max_draws)
+{
+	for (long i = 0; i < max_draws; i++)
+		if (in_split(t->split, one_example(t, rng, src, tgt)))
+			return 1;
+	return 0;
 }
 
 static int32_t index_of(const char *chars, char c)

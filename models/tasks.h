@@ -24,8 +24,21 @@ enum { REEL_TASK_PAD = 0, REEL_TASK_BOS = 1, REEL_TASK_EOS = 2 };
  * a hash of the example's key (the date itself for dates, in any format;
  * the source string for reversal): one key in ten is held out, so an
  * evaluation on REEL_SPLIT_HELDOUT sees no date and no string that training
- * on REEL_SPLIT_TRAIN can ever produce. */
-typedef enum reel_task_split { REEL_SPLIT_ALL, REEL_SPLIT_TRAIN, REEL_SPLIT_HELDOUT } reel_task_split;
+ * on REEL_SPLIT_TRAIN can ever produce.  The held-out tenth is split again
+ * by another bit of the same hash into REEL_SPLIT_VALID and REEL_SPLIT_TEST
+ * (about one key in twenty each), which share no key either. */
+typedef enum reel_task_split {
+	REEL_SPLIT_ALL,
+	REEL_SPLIT_TRAIN,
+	REEL_SPLIT_HELDOUT, /* VALID and TEST together */
+	REEL_SPLIT_VALID,
+	REEL_SPLIT_TEST
+} reel_task_split;
+
+/* The split a key belongs to: REEL_SPLIT_TRAIN, REEL_SPLIT_VALID or
+ * REEL_SPLIT_TEST.  Shared with the generators of data.h, which split their
+ * own keys the same way. */
+reel_task_split reel_task_key_split(uint64_t key);
 
 typedef struct reel_task {
 	reel_task_kind kind;
@@ -41,6 +54,10 @@ reel_status reel_task_init(reel_task *t, const char *name, int min_len, int max_
 
 /* One example as strings (NUL-terminated, each < REEL_TASK_MAX_LEN). */
 void reel_task_example(const reel_task *t, reel_rng *rng, char *src, char *tgt);
+/* As reel_task_example, but gives up after max_draws draws that fall
+ * outside t->split (a short reversal range may hold few or no keys of a
+ * split): returns 1 with an example, 0 without. */
+int reel_task_example_bounded(const reel_task *t, reel_rng *rng, char *src, char *tgt, long max_draws);
 
 /* A batch of B examples, time-major and padded: src (S, B) with
  * S = longest source, src_len (B); tgt (T, B) ending in eos, T = longest
