@@ -265,8 +265,13 @@ reel_cfg *reel_cfg_parse(const char *name, const char *text, const char *const *
 		size_t off = end ? (size_t)(end - text) : 0;
 		line_col(text, off, &line, &col);
 		const char *what = text[off] ? "unexpected character" : "unexpected end of file";
-		reel_err_set(err, REEL_ERR_CONFIG, "%s:%d:%d: JSON syntax error: %s%s%.12s%s", name, line, col, what,
-		             text[off] ? " near \"" : "", text + off, text[off] ? "\"" : "");
+		char near[16];
+		size_t k = 0;
+		for (; k + 1 < sizeof near && text[off + k] && text[off + k] != '\n' && text[off + k] != '\r'; k++)
+			near[k] = (unsigned char)text[off + k] < 32 ? '?' : text[off + k];
+		near[k] = 0;
+		reel_err_set(err, REEL_ERR_CONFIG, "%s:%d:%d: JSON syntax error: %s%s%s%s", name, line, col, what,
+		             text[off] ? " near \"" : "", near, text[off] ? "\"" : "");
 		reel_cfg_free(c);
 		return NULL;
 	}
@@ -397,9 +402,16 @@ static void note_key(reel_cfg_obj *o, const char *key)
 		o->keys[o->nkeys++] = key;
 }
 
+/* "  train.optimizer.lr   number = 0.001   learning rate" */
 static void describe(reel_cfg_obj *o, const char *key, const char *type, const char *doc)
 {
-	appendf(&o->c->desc, &o->c->desc_len, "  %-22s %-26s %s\n", key, type, doc ? doc : "");
+	char full[REEL_CFG_MAX_PATH];
+	size_t l = 0;
+	for (const char *p = o->path[0] == '/' ? o->path + 1 : o->path; *p && l + 1 < sizeof full; p++)
+		full[l++] = *p == '/' ? '.' : *p;
+	full[l] = 0;
+	join(full, sizeof full, l ? "." : "", key);
+	appendf(&o->c->desc, &o->c->desc_len, "  %-32s %-28s %s\n", full, type, doc ? doc : "");
 }
 
 /* The value of key in o, or NULL; notes the key as known. */
@@ -440,10 +452,9 @@ reel_cfg_obj reel_cfg_child(reel_cfg_obj *o, const char *key, const char *doc)
 	reel_cfg_obj ch = {.c = o->c};
 	child_path(ch.path, o->path, key);
 	cJSON *v = get(o, key);
-	if (o->c->describe) {
-		describe(o, key, "object", doc);
-		return ch;
-	}
+	(void)doc; /* children are documented by their keys */
+	if (o->c->describe)
+		return ch; /* its keys are described with their full paths */
 	if (!v && writable(o))
 		v = cJSON_AddObjectToObject((cJSON *)o->j, key);
 	if (v && !cJSON_IsObject(v)) {

@@ -170,7 +170,6 @@ static const char *const SCHEDS[] = {"constant", "step", "multistep", "exponenti
 static void read_optim(reel_cfg_obj *t, reel_optim_opts *oo)
 {
 	int desc = reel_cfg_describing(t->c);
-	reel_cfg_section(t->c, "train.optimizer", "torch.optim's names, defaults and update rules (optim/optim.h)");
 	reel_cfg_obj o = reel_cfg_child(t, "optimizer", "optimizer and its options");
 	int kind = reel_cfg_enum(&o, "type", 1, OPTIMS, "optimizer");
 	*oo = reel_optim_defaults((reel_optim_kind)kind);
@@ -207,7 +206,6 @@ static void read_optim(reel_cfg_obj *t, reel_optim_opts *oo)
 static void read_schedule(reel_cfg_obj *t, reel_train_cfg *tr)
 {
 	int desc = reel_cfg_describing(t->c);
-	reel_cfg_section(t->c, "train.schedule", "learning rate per update, after an optional linear warm-up");
 	reel_cfg_obj o = reel_cfg_child(t, "schedule", "learning-rate schedule");
 	int kind = reel_cfg_enum(&o, "type", 0, SCHEDS, "schedule (plateau: reduce when the validation loss stalls)");
 	reel_sched *s = &tr->sched;
@@ -247,7 +245,7 @@ static void read_schedule(reel_cfg_obj *t, reel_train_cfg *tr)
 static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *tr)
 {
 	int desc = reel_cfg_describing(root->c);
-	reel_cfg_section(root->c, "train", "the training run");
+	reel_cfg_section(root->c, "train", "the training run (optimizers: torch.optim's names, defaults and update rules, optim/optim.h)");
 	reel_cfg_obj o = reel_cfg_child(root, "train", "training settings");
 	memset(tr, 0, sizeof *tr);
 	tr->steps = reel_cfg_int(&o, "steps", 1000, 0, INT32_MAX, "updates (0: use epochs)");
@@ -263,7 +261,6 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	tr->optim.on_nonfinite = (reel_nonfinite)reel_cfg_enum(
 		&o, "on_nonfinite", 0, NF, "a NaN/inf loss or gradient: stop with an error, or skip the update");
 	read_schedule(&o, tr);
-	reel_cfg_section(root->c, "train.bptt", "truncated BPTT for language-model streams");
 	reel_cfg_obj b = reel_cfg_child(&o, "bptt", "truncated backpropagation through time");
 	tr->bptt_k1 = reel_cfg_int(&b, "k1", 0, 0, 1 << 20, "steps forward between updates (0: the data's seq_len)");
 	tr->bptt_k2 = reel_cfg_int(&b, "k2", 0, 0, 1 << 20, "steps backpropagated, <= k1 (0: k1)");
@@ -273,7 +270,6 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	if (!desc && (tr->bptt_k1 || tr->bptt_k2) && task != REEL_TASK_LM && reel_cfg_has(&o, "bptt"))
 		reel_cfg_error(&o, "bptt", "truncated BPTT applies to lm streams; /task is \"%s\"", TASKS[task]);
 	reel_cfg_end(&b);
-	reel_cfg_section(root->c, "train.teacher_forcing", "seq2seq: feed the gold previous token with this probability");
 	reel_cfg_obj tf = reel_cfg_child(&o, "teacher_forcing", "scheduled sampling (Bengio et al. 2015)");
 	tr->tf_start = reel_cfg_real(&tf, "ratio", 1, 0, 1, "probability of the gold token at the start");
 	tr->tf_end = reel_cfg_real(&tf, "final_ratio", tr->tf_start, 0, 1, "probability after decay_steps (linear decay)");
@@ -281,14 +277,13 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	reel_cfg_end(&tf);
 	tr->valid_every = reel_cfg_int(&o, "valid_every", 0, 0, INT32_MAX, "updates between validations (0: every epoch)");
 	tr->valid_batches = reel_cfg_int(&o, "valid_batches", 0, 0, INT32_MAX, "batches per validation (0: all)");
-	reel_cfg_section(root->c, "train.early_stopping", "stop when the validation metric stops improving");
 	reel_cfg_obj es = reel_cfg_child(&o, "early_stopping", "early stopping");
 	tr->patience = reel_cfg_int(&es, "patience", 0, 0, 1 << 20, "validations without improvement (0: off)");
 	reel_metrics mt = reel_task_metrics(task);
 	const char *names[REEL_MAX_METRICS + 1] = {0};
 	for (int i = 0; i < mt.n; i++)
 		names[i] = mt.name[i];
-	tr->metric = reel_cfg_enum(&es, "metric", 0, desc ? (const char *const[]){"valid_loss", "<task metric>", NULL} : names,
+	tr->metric = reel_cfg_enum(&es, "metric", 0, desc ? (const char *const[]){"valid_loss", "accuracy", "perplexity", "bits_per_token", "mse", "mae", "exact_match", "token_accuracy", NULL} : names,
 	                           "what to watch");
 	tr->metric_max = desc ? 0 : mt.higher_better[tr->metric];
 	reel_cfg_end(&es);
@@ -405,18 +400,15 @@ static void build_s2s(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 	so.emb_size = reel_cfg_int(&o, "embedding_dim", 64, 1, 1 << 16, "source and target embedding size");
 	so.hidden_size = reel_cfg_int(&o, "hidden_size", 128, 2, 1 << 16, "decoder state (the encoder's, both directions)");
 	so.dropout = reel_cfg_real(&o, "dropout", 0, 0, 0.99, "on embeddings, between layers, before the output");
-	reel_cfg_section(root->c, "model.encoder", NULL);
 	reel_cfg_obj e = reel_cfg_child(&o, "encoder", "the encoder");
 	so.enc_layers = reel_cfg_int(&e, "num_layers", 1, 1, REEL_RNN_MAX_LAYERS, "stacked layers");
 	so.bidirectional = reel_cfg_bool(&e, "bidirectional", 1, "both directions, each hidden_size/2");
 	reel_cfg_end(&e);
-	reel_cfg_section(root->c, "model.attention", NULL);
 	reel_cfg_obj a = reel_cfg_child(&o, "attention", "attention over the encoder outputs");
 	static const char *const ATT[] = {"none", "dot", "general", "additive", NULL};
 	so.attention = (reel_attn_kind)reel_cfg_enum(&a, "type", 3, ATT, "Bahdanau (additive) or Luong (dot, general)");
 	so.attn_size = reel_cfg_size(&a, "size", REEL_CFG_AUTO, 1, 1 << 16, "additive: hidden size of the scorer (\"auto\": hidden_size)");
 	reel_cfg_end(&a);
-	reel_cfg_section(root->c, "model.decoder", NULL);
 	reel_cfg_obj d = reel_cfg_child(&o, "decoder", "the decoder");
 	so.dec_layers = reel_cfg_int(&d, "num_layers", 1, 1, REEL_RNN_MAX_LAYERS, "stacked layers");
 	so.input_feeding = reel_cfg_bool(&d, "input_feeding", 1, "feed the previous attentional state (Luong et al. 2015)");
@@ -958,10 +950,7 @@ void reel_model_describe(FILE *f)
 	reel_cfg_section(c, "top level", NULL);
 	reel_cfg_int(&root, "format", REEL_CFG_REQUIRED, 1, 1000, "config format version (this reel reads 1)");
 	reel_cfg_enum(&root, "task", -1, TASKS, "what is learned");
-	reel_cfg_child(&root, "data", "see data");
 	reel_cfg_array(&root, "model", 1, "layers in order (lm, classify, tag, regress) or an object (seq2seq)");
-	reel_cfg_child(&root, "train", "see train");
-	reel_cfg_child(&root, "decode", "see decode");
 	reel_data_opts d;
 	read_data(&root, REEL_TASK_LM, 0, &d);
 	reel_cfg_section(c, "layer types (entries of \"model\" for lm, classify, tag, regress)",

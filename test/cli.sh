@@ -15,18 +15,18 @@ bad() { fail=$((fail + 1)); echo "FAIL cli: $1"; [ -n "$2" ] && printf '%s\n' "$
 # expect NAME CODE "needle" [more needles...] -- command...: the command's exit
 # status is CODE and its output (stdout and stderr) contains every needle.
 expect() {
-	name=$1; code=$2; shift 2
+	what=$1; code=$2; shift 2
 	needles=""
 	while [ "$1" != "--" ]; do needles="$needles
 $1"; shift; done
 	shift
 	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" != "$code" ]; then bad "$name: exit $rc, expected $code" "$out"; return; fi
+	if [ "$rc" != "$code" ]; then bad "$what: exit $rc, expected $code" "$out"; return; fi
 	missing=$(printf '%s\n' "$needles" | while IFS= read -r n; do
 		[ -z "$n" ] && continue
 		printf '%s\n' "$out" | grep -qF -- "$n" || echo "$n"
 	done)
-	if [ -n "$missing" ]; then bad "$name: output lacks: $missing" "$out"; return; fi
+	if [ -n "$missing" ]; then bad "$what: output lacks: $missing" "$out"; return; fi
 	ok
 }
 
