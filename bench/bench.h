@@ -15,5 +15,6 @@ int bench_rnn(int argc, char **argv);
 int bench_grid(int argc, char **argv);
 int bench_train(int argc, char **argv);
 int bench_s2s_table(int argc, char **argv);
+int bench_layernorm(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
-/* Elementwise ops: broadcasting add/sub/mul, scalar ops, activations,
- * dropout and the masked blend. */
+/* Elementwise ops: broadcasting add/sub/mul/div, scalar ops, activations,
+ * powers, abs and clamp, dropout and the masked blend. */
 #include "internal.h"
 
 #include <string.h>
@@ -78,12 +78,12 @@ static int bcast_plan(reel_tape *t, const char *op, const reel_tensor *a, const 
 	return 0;
 }
 
-enum { BIN_ADD, BIN_SUB, BIN_MUL };
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 
 static reel_tensor *binary(reel_tape *t, int kind, reel_tensor *a, reel_tensor *b)
 {
-	static const char *const names[] = {"add", "sub", "mul"};
-	static const int ops[] = {REEL_OP_ADD, REEL_OP_SUB, REEL_OP_MUL};
+	static const char *const names[] = {"add", "sub", "mul", "div"};
+	static const int ops[] = {REEL_OP_ADD, REEL_OP_SUB, REEL_OP_MUL, REEL_OP_DIV};
 	if (reel__skip(t, names[kind], 2, a, b))
 		return NULL;
 	struct bcast p;
@@ -96,7 +96,9 @@ static reel_tensor *binary(reel_tape *t, int kind, reel_tensor *a, reel_tensor *
 	if (!y)
 		return NULL;
 	reel_real *Y = y->data;
-	/* X is the big operand, S the small one; sub is never swapped. */
+	/* X is the big operand, S the small one; sub is never swapped, div
+	 * swapped (a small) computes s / x. */
+	int rdiv = kind == BIN_DIV && p.big;
 	for (size_t o = 0; o < p.outer; o++) {
 		const reel_real *x = X + o * p.inner;
 		reel_real *yy = Y + o * p.inner;
@@ -105,14 +107,26 @@ static reel_tensor *binary(reel_tape *t, int kind, reel_tensor *a, reel_tensor *
 			switch (kind) {
 			case BIN_ADD: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] + s[j]; break;
 			case BIN_SUB: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] - s[j]; break;
-			default: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] * s[j]; break;
+			case BIN_MUL: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] * s[j]; break;
+			default:
+				if (rdiv)
+					for (size_t j = 0; j < p.inner; j++) yy[j] = s[j] / x[j];
+				else
+					for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] / s[j];
+				break;
 			}
 		} else {
 			reel_real s = S[o * p.so];
 			switch (kind) {
 			case BIN_ADD: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] + s; break;
 			case BIN_SUB: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] - s; break;
-			default: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] * s; break;
+			case BIN_MUL: for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] * s; break;
+			default:
+				if (rdiv)
+					for (size_t j = 0; j < p.inner; j++) yy[j] = s / x[j];
+				else
+					for (size_t j = 0; j < p.inner; j++) yy[j] = x[j] / s;
+				break;
 			}
 		}
 	}
@@ -141,6 +155,11 @@ reel_tensor *reel_sub(reel_tape *t, reel_tensor *a, reel_tensor *b)
 reel_tensor *reel_mul(reel_tape *t, reel_tensor *a, reel_tensor *b)
 {
 	return binary(t, BIN_MUL, a, b);
+}
+
+reel_tensor *reel_div(reel_tape *t, reel_tensor *a, reel_tensor *b)
+{
+	return binary(t, BIN_DIV, a, b);
 }
 
 /* d(big) += dy * f_big;  d(small)[o*so + j*sj] += dy * f_small, where for
@@ -190,6 +209,59 @@ void reel__bwd_ADD(reel_node *n) { binary_backward(n, BIN_ADD); }
 void reel__bwd_SUB(reel_node *n) { binary_backward(n, BIN_SUB); }
 void reel__bwd_MUL(reel_node *n) { binary_backward(n, BIN_MUL); }
 
+/* y = a / b:  da += dy / b,  db -= dy * y / b  (y / b = (a / b) / b, as
+ * PyTorch computes it), each summed over the positions it was broadcast to. */
+void reel__bwd_DIV(reel_node *n)
+{
+	int bigi = n->iarg[0], so = n->iarg[1], sj = n->iarg[2];
+	size_t inner = (size_t)n->iarg[3], outer = n->out->size / inner;
+	reel_tensor *a = n->in[0], *b = n->in[1];
+	reel_real *da = reel__g(a), *db = reel__g(b);
+	const reel_real *dy = reel_tensor_grad(n->out), *Y = n->out->data;
+	const reel_real *B = b->data;
+	for (size_t o = 0; o < outer; o++) {
+		const reel_real *g = dy + o * inner, *y = Y + o * inner;
+		if (bigi == 0) {
+			/* a big, b small: b read at o * so + j * sj */
+			const reel_real *bb = B + o * so;
+			if (da) {
+				reel_real *d = da + o * inner;
+				if (sj)
+					for (size_t j = 0; j < inner; j++) d[j] += g[j] / bb[j];
+				else
+					for (size_t j = 0; j < inner; j++) d[j] += g[j] / bb[0];
+			}
+			if (db) {
+				reel_real *d = db + o * so;
+				if (sj) {
+					for (size_t j = 0; j < inner; j++) d[j] -= g[j] * y[j] / bb[j];
+				} else {
+					reel_real acc = 0;
+					for (size_t j = 0; j < inner; j++) acc += g[j] * y[j];
+					d[0] -= acc / bb[0];
+				}
+			}
+		} else {
+			/* a small, b big: a read at o * so + j * sj */
+			const reel_real *bb = B + o * inner;
+			if (da) {
+				reel_real *d = da + o * so;
+				if (sj) {
+					for (size_t j = 0; j < inner; j++) d[j] += g[j] / bb[j];
+				} else {
+					reel_real acc = 0;
+					for (size_t j = 0; j < inner; j++) acc += g[j] / bb[j];
+					d[0] += acc;
+				}
+			}
+			if (db) {
+				reel_real *d = db + o * inner;
+				for (size_t j = 0; j < inner; j++) d[j] -= g[j] * y[j] / bb[j];
+			}
+		}
+	}
+}
+
 /* ---- unary ops -------------------------------------------------------------- */
 
 static reel_tensor *unary(reel_tape *t, int op, reel_tensor *x, reel_real arg)
@@ -212,6 +284,15 @@ static reel_tensor *unary(reel_tape *t, int op, reel_tensor *x, reel_real arg)
 	case REEL_OP_RELU: for (size_t i = 0; i < N; i++) Y[i] = X[i] > 0 ? X[i] : 0; break;
 	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) Y[i] = reel__exp(X[i]); break;
 	case REEL_OP_LOG: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(log)(X[i]); break;
+	case REEL_OP_SQRT: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(sqrt)(X[i]); break;
+	case REEL_OP_RSQRT: for (size_t i = 0; i < N; i++) Y[i] = 1 / REEL_M(sqrt)(X[i]); break;
+	case REEL_OP_ABS: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(fabs)(X[i]); break;
+	case REEL_OP_POW:
+		if (arg == 2)
+			for (size_t i = 0; i < N; i++) Y[i] = X[i] * X[i];
+		else
+			for (size_t i = 0; i < N; i++) Y[i] = REEL_M(pow)(X[i], arg);
+		break;
 	default: return reel_tape_fail(t, REEL_ERR_ARG, "internal: op %s is not elementwise unary", reel_op_name(op));
 	}
 	if (need) {
@@ -240,6 +321,20 @@ static void unary_backward(reel_node *n)
 	case REEL_OP_RELU: for (size_t i = 0; i < N; i++) dx[i] += Y[i] > 0 ? dy[i] : 0; break;
 	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) dx[i] += dy[i] * Y[i]; break;
 	case REEL_OP_LOG: for (size_t i = 0; i < N; i++) dx[i] += dy[i] / X[i]; break;
+	case REEL_OP_SQRT: for (size_t i = 0; i < N; i++) dx[i] += dy[i] / (2 * Y[i]); break;
+	case REEL_OP_RSQRT: for (size_t i = 0; i < N; i++) dx[i] += (reel_real)-0.5 * dy[i] * Y[i] * Y[i] * Y[i]; break;
+	case REEL_OP_ABS:
+		for (size_t i = 0; i < N; i++) dx[i] += X[i] > 0 ? dy[i] : X[i] < 0 ? -dy[i] : 0;
+		break;
+	case REEL_OP_POW:
+		/* p == 0: exactly 0, also at x == 0 where p x^(p-1) would be NaN */
+		if (a == 0)
+			break;
+		if (a == 2)
+			for (size_t i = 0; i < N; i++) dx[i] += dy[i] * 2 * X[i];
+		else
+			for (size_t i = 0; i < N; i++) dx[i] += dy[i] * a * REEL_M(pow)(X[i], a - 1);
+		break;
 	default: break; /* forward refused any other op, so no such node exists */
 	}
 }
@@ -252,6 +347,18 @@ reel_tensor *reel_sigmoid(reel_tape *t, reel_tensor *x) { return unary(t, REEL_O
 reel_tensor *reel_relu(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_RELU, x, 0); }
 reel_tensor *reel_exp(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_EXP, x, 0); }
 reel_tensor *reel_log(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_LOG, x, 0); }
+reel_tensor *reel_sqrt(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_SQRT, x, 0); }
+reel_tensor *reel_rsqrt(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_RSQRT, x, 0); }
+reel_tensor *reel_abs(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_ABS, x, 0); }
+
+reel_tensor *reel_pow(reel_tape *t, reel_tensor *x, reel_real p)
+{
+	if (reel__skip(t, "pow", 1, x))
+		return NULL;
+	if (!isfinite(p))
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_pow: exponent must be finite, got %g", (double)p);
+	return unary(t, REEL_OP_POW, x, p);
+}
 
 void reel__bwd_SCALE(reel_node *n) { unary_backward(n); }
 void reel__bwd_ADD_SCALAR(reel_node *n) { unary_backward(n); }
@@ -261,6 +368,53 @@ void reel__bwd_SIGMOID(reel_node *n) { unary_backward(n); }
 void reel__bwd_RELU(reel_node *n) { unary_backward(n); }
 void reel__bwd_EXP(reel_node *n) { unary_backward(n); }
 void reel__bwd_LOG(reel_node *n) { unary_backward(n); }
+void reel__bwd_SQRT(reel_node *n) { unary_backward(n); }
+void reel__bwd_RSQRT(reel_node *n) { unary_backward(n); }
+void reel__bwd_ABS(reel_node *n) { unary_backward(n); }
+void reel__bwd_POW(reel_node *n) { unary_backward(n); }
+
+/* ---- clamp -------------------------------------------------------------------- */
+
+reel_tensor *reel_clamp(reel_tape *t, reel_tensor *x, reel_real lo, reel_real hi)
+{
+	if (reel__skip(t, "clamp", 1, x))
+		return NULL;
+	if (isnan(lo) || isnan(hi) || lo > hi)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_clamp: need lo <= hi (neither NaN), got lo %g, hi %g",
+		                      (double)lo, (double)hi);
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, x->ndim, x->shape, need);
+	if (!y)
+		return NULL;
+	const reel_real *X = x->data;
+	reel_real *Y = y->data;
+	/* comparisons with NaN are false: a NaN x passes through */
+	for (size_t i = 0; i < x->size; i++)
+		Y[i] = X[i] < lo ? lo : X[i] > hi ? hi : X[i];
+	if (need) {
+		reel_real *bounds = reel__alloc_small(t, 2 * sizeof *bounds);
+		reel_node *n = bounds ? reel__record(t, REEL_OP_CLAMP, y, x, NULL, NULL) : NULL;
+		if (!n)
+			return NULL;
+		bounds[0] = lo;
+		bounds[1] = hi;
+		n->saved = bounds;
+	}
+	return y;
+}
+
+/* dx += dy where lo <= x <= hi (both ends included, as PyTorch), else 0. */
+void reel__bwd_CLAMP(reel_node *n)
+{
+	reel_real *dx = reel__g(n->in[0]);
+	if (!dx)
+		return;
+	const reel_real *dy = reel_tensor_grad(n->out), *X = n->in[0]->data, *b = n->saved;
+	reel_real lo = b[0], hi = b[1];
+	for (size_t i = 0; i < n->out->size; i++)
+		if (X[i] >= lo && X[i] <= hi)
+			dx[i] += dy[i];
+}
 
 /* ---- dropout ------------------------------------------------------------------ */
 

@@ -1,4 +1,4 @@
-/* Reductions, the softmax family and the losses.  Sums accumulate in double
+/* Reductions, the softmax family, layer normalization and the losses.  Sums accumulate in double
  * so that a float build loses no more than its own rounding. */
 #include "internal.h"
 
@@ -244,6 +244,173 @@ static void softmax_backward(reel_node *nd)
 
 void reel__bwd_SOFTMAX(reel_node *n) { softmax_backward(n); }
 void reel__bwd_LOG_SOFTMAX(reel_node *n) { softmax_backward(n); }
+
+/* ---- layer normalization over the last axis --------------------------------------- */
+
+/* Row sums in double with eight independent partial sums: without
+ * -ffast-math the compiler may not reorder a single accumulator, whose
+ * add-latency chain then bounds the loop; eight lanes vectorize.  The
+ * order is fixed, so results are deterministic. */
+enum { LANES = 8 };
+
+static inline double lanes_total(const double *a)
+{
+	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+static double row_sum(const reel_real *x, int n)
+{
+	double a[LANES] = {0}, s = 0;
+	int j = 0;
+	for (; j + LANES <= n; j += LANES)
+		for (int k = 0; k < LANES; k++)
+			a[k] += x[j + k];
+	for (; j < n; j++)
+		s += x[j];
+	return s + lanes_total(a);
+}
+
+/* sum_j (x_j - mu)^2 */
+static double row_sumsq_centered(const reel_real *x, int n, double mu)
+{
+	double a[LANES] = {0}, s = 0;
+	int j = 0;
+	for (; j + LANES <= n; j += LANES)
+		for (int k = 0; k < LANES; k++) {
+			double d = x[j + k] - mu;
+			a[k] += d * d;
+		}
+	for (; j < n; j++) {
+		double d = x[j] - mu;
+		s += d * d;
+	}
+	return s + lanes_total(a);
+}
+
+/* sum_j dy_j G_j (G NULL: 1) */
+static double row_dot(const reel_real *dy, const reel_real *G, int n)
+{
+	if (!G)
+		return row_sum(dy, n);
+	double a[LANES] = {0}, s = 0;
+	int j = 0;
+	for (; j + LANES <= n; j += LANES)
+		for (int k = 0; k < LANES; k++)
+			a[k] += (double)dy[j + k] * G[j + k];
+	for (; j < n; j++)
+		s += (double)dy[j] * G[j];
+	return s + lanes_total(a);
+}
+
+/* sum_j dy_j G_j (x_j - mu) (G NULL: 1) */
+static double row_dot_centered(const reel_real *dy, const reel_real *G, const reel_real *x, double mu, int n)
+{
+	double a[LANES] = {0}, s = 0;
+	int j = 0;
+	if (G)
+		for (; j + LANES <= n; j += LANES)
+			for (int k = 0; k < LANES; k++)
+				a[k] += (double)dy[j + k] * G[j + k] * (x[j + k] - mu);
+	else
+		for (; j + LANES <= n; j += LANES)
+			for (int k = 0; k < LANES; k++)
+				a[k] += dy[j + k] * (x[j + k] - mu);
+	for (; j < n; j++)
+		s += (G ? (double)dy[j] * G[j] : dy[j]) * (x[j] - mu);
+	return s + lanes_total(a);
+}
+
+struct ln_saved {
+	reel_real *mean, *rstd; /* (rows) */
+};
+
+static int is_vec_of(const reel_tensor *v, int n)
+{
+	return !v || (v->size == (size_t)n && reel_tensor_cols(v) == n);
+}
+
+reel_tensor *reel_layer_norm(reel_tape *t, reel_tensor *x, reel_tensor *gamma, reel_tensor *beta,
+                             reel_real eps)
+{
+	if (reel__skip(t, "layer_norm", 1, x))
+		return NULL;
+	char sx[64], sb[64];
+	if (x->ndim < 1)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_layer_norm: needs at least 1 dim, got a scalar");
+	int N = reel_tensor_cols(x), R = reel_tensor_rows(x);
+	if (!is_vec_of(gamma, N) || !is_vec_of(beta, N)) {
+		const reel_tensor *bad = is_vec_of(gamma, N) ? beta : gamma;
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_layer_norm: %s is %s, expected (%d) to match the last dim of x (%s)",
+		                      bad == gamma ? "gamma" : "beta", reel_shape_str(bad, sb, sizeof sb), N,
+		                      reel_shape_str(x, sx, sizeof sx));
+	}
+	if (!(eps >= 0))
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_layer_norm: eps must be >= 0, got %g", (double)eps);
+	int need = reel__needs_grad(t, x, gamma, beta);
+	reel_tensor *y = reel__out(t, x->ndim, x->shape, need);
+	struct ln_saved *saved = need ? reel__alloc_small(t, sizeof *saved) : NULL;
+	reel_real *mean = need ? reel_tape_alloc(t, (size_t)R * sizeof *mean) : NULL;
+	reel_real *rstd = need ? reel_tape_alloc(t, (size_t)R * sizeof *rstd) : NULL;
+	if (!y || (need && (!saved || !mean || !rstd)))
+		return NULL;
+	const reel_real *G = gamma ? gamma->data : NULL, *B = beta ? beta->data : NULL;
+	for (int r = 0; r < R; r++) {
+		const reel_real *xr = x->data + (size_t)r * N;
+		reel_real *yr = y->data + (size_t)r * N;
+		double mu = row_sum(xr, N) / N;
+		double rs = 1 / sqrt(row_sumsq_centered(xr, N, mu) / N + (double)eps);
+		reel_real m = (reel_real)mu, k = (reel_real)rs;
+		if (G && B)
+			for (int j = 0; j < N; j++) yr[j] = (xr[j] - m) * k * G[j] + B[j];
+		else if (G)
+			for (int j = 0; j < N; j++) yr[j] = (xr[j] - m) * k * G[j];
+		else if (B)
+			for (int j = 0; j < N; j++) yr[j] = (xr[j] - m) * k + B[j];
+		else
+			for (int j = 0; j < N; j++) yr[j] = (xr[j] - m) * k;
+		if (need) {
+			mean[r] = m;
+			rstd[r] = k;
+		}
+	}
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_LAYER_NORM, y, x, gamma, beta);
+		if (!n)
+			return NULL;
+		*saved = (struct ln_saved){.mean = mean, .rstd = rstd};
+		n->saved = saved;
+	}
+	return y;
+}
+
+/* Per row, xh = (x - mu) r, g = dy * gamma:
+ *   dx += r (g - mean(g) - xh mean(g xh)),  dgamma += dy xh,  dbeta += dy. */
+void reel__bwd_LAYER_NORM(reel_node *n)
+{
+	reel_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
+	reel_real *dx = reel__g(x);
+	reel_real *dgamma = gamma ? reel__g(gamma) : NULL, *dbeta = beta ? reel__g(beta) : NULL;
+	const struct ln_saved *sv = n->saved;
+	const reel_real *dY = reel_tensor_grad(n->out), *G = gamma ? gamma->data : NULL;
+	int N = reel_tensor_cols(x), R = reel_tensor_rows(x);
+	for (int r = 0; r < R; r++) {
+		const reel_real *xr = x->data + (size_t)r * N, *dy = dY + (size_t)r * N;
+		reel_real m = sv->mean[r], k = sv->rstd[r];
+		if (dgamma)
+			for (int j = 0; j < N; j++) dgamma[j] += dy[j] * (xr[j] - m) * k;
+		if (dbeta)
+			for (int j = 0; j < N; j++) dbeta[j] += dy[j];
+		if (!dx)
+			continue;
+		double sg = row_dot(dy, G, N), sgx = row_dot_centered(dy, G, xr, m, N) * k;
+		reel_real mg = (reel_real)(sg / N), mgx = (reel_real)(sgx / N);
+		reel_real *d = dx + (size_t)r * N;
+		if (G)
+			for (int j = 0; j < N; j++) d[j] += k * (dy[j] * G[j] - mg - (xr[j] - m) * k * mgx);
+		else
+			for (int j = 0; j < N; j++) d[j] += k * (dy[j] - mg - (xr[j] - m) * k * mgx);
+	}
+}
 
 /* ---- cross-entropy from logits ------------------------------------------------------ */
 

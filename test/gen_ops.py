@@ -73,6 +73,32 @@ case("mse", F.mse_loss, u(3, 4), u(3, 4))
 m = torch.tensor([[1.0], [0.0], [1.0]], dtype=torch.float64)
 case("blend", lambda a, b: m * a + (1 - m) * b, u(3, 4), u(3, 4), extra={"mask": m})
 
+# issue 10: the missing ops (appended, so the inputs of the cases above keep
+# their random draws)
+case("log_softmax_3d_wide", lambda a: F.log_softmax(a, -1), u(2, 3, 7, lo=-30, hi=30))
+case("div", lambda a, b: a / b, u(3, 4), u(3, 4, lo=0.5, hi=2))
+case("div_row", lambda a, b: a / b, u(2, 3, 4), u(4, lo=-2, hi=-0.5))
+case("div_col_first", lambda a, b: a / b, u(3, 1), u(3, 4, lo=0.5, hi=2))
+case("sqrt", torch.sqrt, u(3, 4, lo=0.1, hi=3))
+case("rsqrt", torch.rsqrt, u(3, 4, lo=0.1, hi=3))
+for pname, p, lo in (("pow_2_5", 2.5, 0.1), ("pow_m1_5", -1.5, 0.1), ("pow_3", 3.0, -2.0), ("pow_2", 2.0, -2.0)):
+    case(pname, lambda a, p=p: torch.pow(a, p), u(3, 4, lo=lo, hi=2), extra={"p": torch.tensor([p], dtype=torch.float64)})
+with_zeros = u(3, 4)
+with_zeros[0, 1] = 0.0
+with_zeros[2, 3] = 0.0
+case("pow_0", lambda a: torch.pow(a, 0.0), with_zeros.clone(), extra={"p": torch.tensor([0.0], dtype=torch.float64)})
+case("abs", torch.abs, with_zeros.clone())
+# clamp at its exact boundaries: PyTorch passes the gradient at lo and at hi
+at_bounds = u(4, 5)
+at_bounds[0, 0], at_bounds[1, 2], at_bounds[3, 4] = -0.5, 0.5, -0.5
+case("clamp", lambda a: torch.clamp(a, -0.5, 0.5), at_bounds.clone())
+at_max = u(3, 4)
+at_max[1, 1] = 0.25
+case("clamp_max", lambda a: torch.clamp(a, max=0.25), at_max)
+case("layer_norm", lambda x, g, b: F.layer_norm(x, (8,), g, b, 1e-5), u(2, 3, 8, lo=-3, hi=3), u(8), u(8))
+case("layer_norm_plain", lambda x: F.layer_norm(x, (6,), None, None, 1e-5), u(4, 6, lo=2, hi=4))
+case("layer_norm_gamma", lambda x, g: F.layer_norm(x, (5,), g, None, 0.1), u(3, 5), u(5))
+
 os.makedirs(os.path.join(os.path.dirname(__file__), "fixtures"), exist_ok=True)
 save(os.path.join(os.path.dirname(__file__), "fixtures", "ops.safetensors"), out,
      {"generator": "test/gen_ops.py", "torch": torch.__version__})

@@ -1,33 +1,19 @@
-/* Finite-difference gradient checking against the tape (double build).
- *
- * A check builds leaf tensors from host inputs, runs f, seeds the output
- * with fixed random weights R and compares every analytic gradient of
- * L = sum(R * f(...)) with central differences (L(x + e) - L(x - e)) / 2e,
- * for every element of every input marked `grad` and of every parameter in
- * an optional store.  The tape's RNG is reseeded before each evaluation, so
- * dropout masks are the same in all of them. */
+/* The test suite's side of gradient checking: a thin adapter over the
+ * library's reel_gradcheck (engine/gradcheck.h) that turns its report into
+ * a CHECK of the current case, plus an input filler.  The check itself, its
+ * defaults and its tolerances are the library's. */
 #ifndef REEL_TEST_GRADCHECK_H
 #define REEL_TEST_GRADCHECK_H
 
 #include "reel.h"
 
-typedef struct gc_input {
-	int ndim;
-	int shape[REEL_MAX_DIMS];
-	reel_real *data; /* host values, perturbed in place during the check */
-	int grad;        /* check the gradient w.r.t. this input */
-} gc_input;
+typedef reel_gc_input gc_input;
+typedef reel_gc_fn gc_fn;
+typedef reel_gc_opts gc_opts;
 
-typedef reel_tensor *(*gc_fn)(reel_tape *t, reel_tensor **in, void *ctx);
-
-typedef struct gc_opts {
-	double eps;  /* finite-difference step (default 1e-6) */
-	double rtol; /* default 1e-6 */
-	double atol; /* default 1e-8 */
-} gc_opts;
-
-/* Returns 1 if every gradient matches; failures are reported as CHECKs in
- * the current case, naming the input or parameter and the element. */
+/* Returns 1 if every gradient matches; a failure is one CHECK in the
+ * current case with the report's message (input or parameter, element,
+ * analytic and numeric values). */
 int gradcheck(gc_fn f, void *ctx, int nin, gc_input *in, reel_params *ps, gc_opts opts);
 
 /* Fill n values from U(lo, hi), keeping |x| >= gap away from 0 (kinks). */

@@ -46,6 +46,7 @@ void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_
 	X(suite_attention) \
 	X(suite_seq2seq) \
 	X(suite_bench_refs) \
+	X(suite_api) \
 	X(suite_config)
 
 #define TH_DECL(s) void s(void);

@@ -3,6 +3,7 @@
  * after reset. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,20 @@ void suite_errors(void)
 	expect_fail("mul", reel_mul(T, M(3, 4), M(2, 1)), "reel_mul", "2x1");
 	expect_fail("blend", reel_blend(T, M(2, 1), M(3, 4), M(3, 4)), "reel_blend", "2x1");
 	expect_fail("mse", reel_mse(T, M(3, 4), M(3, 3)), "reel_mse", "3x3");
+
+	th_case("errors: the issue-10 ops");
+	expect_fail("div", reel_div(T, M(3, 4), M(2, 4)), "reel_div", "2x4");
+	expect_fail("pow inf", reel_pow(T, M(2, 2), (reel_real)INFINITY), "reel_pow", "finite");
+	expect_fail("clamp lo > hi", reel_clamp(T, M(2, 2), 1, -1), "reel_clamp", "lo <= hi");
+	expect_fail("clamp NaN", reel_clamp(T, M(2, 2), (reel_real)NAN, 1), "reel_clamp", "NaN");
+	expect_fail("layer_norm gamma", reel_layer_norm(T, M(3, 4), M(1, 5), NULL, (reel_real)1e-5), "reel_layer_norm",
+	            "gamma is 1x5");
+	expect_fail("layer_norm beta", reel_layer_norm(T, M(3, 4), NULL, M(4, 1), (reel_real)1e-5), "reel_layer_norm",
+	            "beta is 4x1");
+	expect_fail("layer_norm scalar", reel_layer_norm(T, reel_tensor_new(T, 0, NULL, 1), NULL, NULL, 0),
+	            "reel_layer_norm", "scalar");
+	expect_fail("layer_norm eps", reel_layer_norm(T, M(3, 4), NULL, NULL, -1), "reel_layer_norm", "eps");
+	expect_fail("sqrt NULL", reel_sqrt(T, NULL), "reel_sqrt", "NULL");
 
 	th_case("errors: shape ops");
 	reel_tensor *xs[2];

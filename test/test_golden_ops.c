@@ -3,6 +3,7 @@
  * float64).  Float build: about 1e-5 relative; double build: 1e-10. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,26 @@ static reel_tensor *g_sum_axis(reel_tape *t, reel_tensor **x, const char *c) { (
 static reel_tensor *g_mean_axis(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_mean_axis(t, x[0], 1); }
 static reel_tensor *g_mse(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_mse(t, x[0], x[1]); }
 
+static reel_tensor *g_div(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_div(t, x[0], x[1]); }
+static reel_tensor *g_sqrt(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_sqrt(t, x[0]); }
+static reel_tensor *g_rsqrt(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_rsqrt(t, x[0]); }
+static reel_tensor *g_abs(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_abs(t, x[0]); }
+static reel_tensor *g_clamp(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_clamp(t, x[0], (reel_real)-0.5, (reel_real)0.5); }
+static reel_tensor *g_clamp_max(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_clamp(t, x[0], (reel_real)-INFINITY, (reel_real)0.25); }
+/* x[1], x[2] are NULL when the case has no gamma or beta */
+static reel_tensor *g_layer_norm(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_layer_norm(t, x[0], x[1], x[2], (reel_real)1e-5); }
+static reel_tensor *g_layer_norm_eps01(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_layer_norm(t, x[0], x[1], x[2], (reel_real)0.1); }
+
+/* the exponent is the fixture's <case>.p */
+static reel_tensor *g_pow(reel_tape *t, reel_tensor **x, const char *c)
+{
+	const reel_st_tensor *s = fx(c, "p");
+	double p = NAN;
+	if (s && s->count == 1)
+		reel_st_to_double(s, &p);
+	return reel_pow(t, x[0], (reel_real)p);
+}
+
 static reel_tensor *g_gather(reel_tape *t, reel_tensor **x, const char *c)
 {
 	int32_t *ids = ints(c, "ids");
@@ -100,6 +121,10 @@ static const struct {
 	{"sum", g_sum}, {"mean", g_mean}, {"sum_axis", g_sum_axis}, {"mean_axis", g_mean_axis},
 	{"gather", g_gather}, {"cross_entropy", g_ce}, {"cross_entropy_mask", g_ce_mask},
 	{"mse", g_mse}, {"blend", g_blend},
+	{"log_softmax_3d_wide", g_log_softmax}, {"div", g_div}, {"div_row", g_div}, {"div_col_first", g_div},
+	{"sqrt", g_sqrt}, {"rsqrt", g_rsqrt}, {"pow_2_5", g_pow}, {"pow_m1_5", g_pow}, {"pow_3", g_pow},
+	{"pow_2", g_pow}, {"pow_0", g_pow}, {"abs", g_abs}, {"clamp", g_clamp}, {"clamp_max", g_clamp_max},
+	{"layer_norm", g_layer_norm}, {"layer_norm_plain", g_layer_norm}, {"layer_norm_gamma", g_layer_norm_eps01},
 };
 
 void suite_golden_ops(void)
@@ -110,7 +135,7 @@ void suite_golden_ops(void)
 	if (!CHECK(reel_st_read("test/fixtures/ops.safetensors", &f, &e) == REEL_OK, "%s", e.msg))
 		return;
 	FX = f;
-	static char names[64][64];
+	static char names[sizeof cases / sizeof cases[0]][64];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *c = cases[i].name;
 		snprintf(names[i], sizeof names[i], "golden: %s", c);

@@ -4,6 +4,7 @@
 #include "gradcheck.h"
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,29 @@ static reel_tensor *f_sum(reel_tape *t, reel_tensor **x, void *c) { (void)c; ret
 static reel_tensor *f_mean(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mean(t, x[0]); }
 static reel_tensor *f_sum_axis(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sum_axis(t, x[0], cur->iarg); }
 static reel_tensor *f_mean_axis(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mean_axis(t, x[0], cur->iarg); }
+static reel_tensor *f_div(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_div(t, x[0], x[1]); }
+static reel_tensor *f_sqrt(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_sqrt(t, x[0]); }
+static reel_tensor *f_rsqrt(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_rsqrt(t, x[0]); }
+static reel_tensor *f_pow(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_pow(t, x[0], (reel_real)cur->farg); }
+static reel_tensor *f_abs(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_abs(t, x[0]); }
+
+/* clamp to [-0.5, farg], or (-inf, farg] with iarg set */
+static reel_tensor *f_clamp(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	return reel_clamp(t, x[0], cur->iarg ? (reel_real)-INFINITY : (reel_real)-0.5, (reel_real)cur->farg);
+}
+
+/* layer_norm(x, gamma, beta) with whichever of gamma, beta the case has:
+ * iarg 0 both, 1 neither, 2 gamma only, 3 beta only */
+static reel_tensor *f_layer_norm(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *gamma = cur->iarg == 0 || cur->iarg == 2 ? x[1] : NULL;
+	reel_tensor *beta = cur->iarg == 0 ? x[2] : cur->iarg == 3 ? x[1] : NULL;
+	return reel_layer_norm(t, x[0], gamma, beta, (reel_real)cur->farg);
+}
+
 static reel_tensor *f_mse(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_mse(t, x[0], x[1]); }
 static reel_tensor *f_dropout(reel_tape *t, reel_tensor **x, void *c) { (void)c; return reel_dropout(t, x[0], (reel_real)cur->farg); }
 
@@ -154,6 +178,15 @@ static const gcase cases[] = {
 	{"mul same", REEL_OP_MUL, f_mul, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"mul column", REEL_OP_MUL, f_mul, 2, {S3(2, 3, 4), S3(2, 3, 1)}, -1, 1, 0, 0, 0, 0},
 	{"mul row first", REEL_OP_MUL, f_mul, 2, {S1(4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"div same", REEL_OP_DIV, f_div, 2, {S2(3, 4), S2(3, 4)}, -2, 2, 0.5, 0, 0, 0},
+	{"div row", REEL_OP_DIV, f_div, 2, {S3(2, 3, 4), S1(4)}, -2, 2, 0.5, 0, 0, 0},
+	{"div column", REEL_OP_DIV, f_div, 2, {S3(2, 3, 4), S3(2, 3, 1)}, -2, 2, 0.5, 0, 0, 0},
+	{"div scalar tensor", REEL_OP_DIV, f_div, 2, {S2(3, 4), S1(1)}, -2, 2, 0.5, 0, 0, 0},
+	{"div row first (row / matrix)", REEL_OP_DIV, f_div, 2, {S1(4), S2(3, 4)}, -2, 2, 0.5, 0, 0, 0},
+	{"div column first", REEL_OP_DIV, f_div, 2, {S2(3, 1), S2(3, 4)}, -2, 2, 0.5, 0, 0, 0},
+	{"div scalar first", REEL_OP_DIV, f_div, 2, {S1(1), S2(3, 4)}, -2, 2, 0.5, 0, 0, 0},
+	{"div numerator constant", REEL_OP_DIV, f_div, 2, {S2(3, 4), S1(4)}, -2, 2, 0.5, 1, 0, 0},
+	{"div denominator constant", REEL_OP_DIV, f_div, 2, {S2(3, 4), S2(3, 1)}, -2, 2, 0.5, 2, 0, 0},
 	{"scale", REEL_OP_SCALE, f_scale, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, -2.5},
 	{"add_scalar", REEL_OP_ADD_SCALAR, f_add_scalar, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0.75},
 	{"one_minus", REEL_OP_ONE_MINUS, f_one_minus, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0},
@@ -162,8 +195,26 @@ static const gcase cases[] = {
 	{"relu", REEL_OP_RELU, f_relu, 1, {S2(3, 4)}, -1, 1, 0.05, 0, 0, 0},
 	{"exp", REEL_OP_EXP, f_exp, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"log", REEL_OP_LOG, f_log, 1, {S2(3, 4)}, 0.5, 2, 0, 0, 0, 0},
+	{"sqrt", REEL_OP_SQRT, f_sqrt, 1, {S2(3, 4)}, 0.25, 3, 0, 0, 0, 0},
+	{"rsqrt", REEL_OP_RSQRT, f_rsqrt, 1, {S2(3, 4)}, 0.25, 3, 0, 0, 0, 0},
+	{"pow 2.5", REEL_OP_POW, f_pow, 1, {S2(3, 4)}, 0.25, 2, 0, 0, 0, 2.5},
+	{"pow -1.5", REEL_OP_POW, f_pow, 1, {S2(3, 4)}, 0.25, 2, 0, 0, 0, -1.5},
+	{"pow 0.5", REEL_OP_POW, f_pow, 1, {S2(3, 4)}, 0.25, 2, 0, 0, 0, 0.5},
+	{"pow 3 (negative base)", REEL_OP_POW, f_pow, 1, {S2(3, 4)}, -1.5, 1.5, 0, 0, 0, 3},
+	{"pow 2", REEL_OP_POW, f_pow, 1, {S2(3, 4)}, -1.5, 1.5, 0, 0, 0, 2},
+	{"pow -2 (negative base)", REEL_OP_POW, f_pow, 1, {S2(3, 4)}, -2, 2, 0.5, 0, 0, -2},
+	{"pow 0", REEL_OP_POW, f_pow, 1, {S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"abs", REEL_OP_ABS, f_abs, 1, {S2(3, 4)}, -1, 1, 0.05, 0, 0, 0},
+	{"clamp [-0.5, 0.5]", REEL_OP_CLAMP, f_clamp, 1, {S2(4, 5)}, -1, 1, 0, 0, 0, 0.5},
+	{"clamp (-inf, 0.25]", REEL_OP_CLAMP, f_clamp, 1, {S2(4, 5)}, -1, 1, 0, 0, 1, 0.25},
 	{"softmax", REEL_OP_SOFTMAX, f_softmax, 1, {S3(2, 3, 5)}, -2, 2, 0, 0, 0, 0},
 	{"log_softmax", REEL_OP_LOG_SOFTMAX, f_log_softmax, 1, {S2(3, 5)}, -2, 2, 0, 0, 0, 0},
+	{"layer_norm gamma beta", REEL_OP_LAYER_NORM, f_layer_norm, 3, {S3(2, 3, 6), S1(6), S1(6)}, -2, 2, 0, 0, 0, 1e-5},
+	{"layer_norm plain", REEL_OP_LAYER_NORM, f_layer_norm, 1, {S2(4, 5)}, -2, 2, 0, 0, 1, 1e-5},
+	{"layer_norm gamma only", REEL_OP_LAYER_NORM, f_layer_norm, 2, {S2(3, 7), S2(1, 7)}, -2, 2, 0, 0, 2, 0.1},
+	{"layer_norm beta only", REEL_OP_LAYER_NORM, f_layer_norm, 2, {S2(3, 4), S1(4)}, -2, 2, 0, 0, 3, 1e-5},
+	{"layer_norm x constant", REEL_OP_LAYER_NORM, f_layer_norm, 3, {S2(3, 5), S1(5), S1(5)}, -2, 2, 0, 1, 0, 1e-5},
+	{"layer_norm one row, 1-d", REEL_OP_LAYER_NORM, f_layer_norm, 3, {S1(6), S1(6), S1(6)}, -2, 2, 0, 0, 0, 1e-5},
 	{"concat axis 0", REEL_OP_CONCAT, f_concat, 3, {S2(1, 4), S2(2, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"concat axis 1", REEL_OP_CONCAT, f_concat, 2, {S3(2, 1, 3), S3(2, 2, 3)}, -1, 1, 0, 0, 1, 0},
 	{"concat last axis", REEL_OP_CONCAT, f_concat, 3, {S2(3, 2), S2(3, 1), S2(3, 4)}, -1, 1, 0, 0, -1, 0},
