@@ -1,7 +1,6 @@
 /* reel: the command-line program.  Each verb is a thin layer over models/:
  * read the arguments, call the library, print, map errors to the exit
  * status (0 success, 1 runtime failure, 2 bad usage or a bad config). */
-#include <blis.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -316,7 +315,7 @@ static int cmd_eval(const args *a)
 	}
 	reel_data_split split = !a->split || !strcmp(a->split, "test") ? REEL_TEST : !strcmp(a->split, "valid") ? REEL_VALID : REEL_TRAIN;
 	reel_metrics mt;
-	bli_thread_set_num_threads(m->train.threads);
+	reel_set_threads(m->train.threads);
 	if (reel_model_evaluate(m, split, 0, &mt, &err) != REEL_OK) {
 		fprintf(stderr, "reel: %s\n", err.msg);
 		reel_model_free(m);

@@ -1,7 +1,6 @@
 /* The training loop (see train.h). */
 #include "train.h"
 
-#include <blis.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -309,7 +308,8 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 	L.metrics = fopen(path, "w");
 	if (!L.metrics)
 		return reel_err_set(err, REEL_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-	bli_thread_set_num_threads(tr->threads);
+	if (reel_set_threads(tr->threads) != REEL_OK)
+		return reel_err_set(err, REEL_ERR_ARG, "train: cannot use %d threads", tr->threads);
 	L.t = reel_tape_new(0, tr->seed ^ 0x7a9e);
 	L.opt = reel_optim_new(m->ps, &tr->optim, err);
 	if (!L.t || !L.opt) {

@@ -98,6 +98,11 @@ case("clamp_max", lambda a: torch.clamp(a, max=0.25), at_max)
 case("layer_norm", lambda x, g, b: F.layer_norm(x, (8,), g, b, 1e-5), u(2, 3, 8, lo=-3, hi=3), u(8), u(8))
 case("layer_norm_plain", lambda x: F.layer_norm(x, (6,), None, None, 1e-5), u(4, 6, lo=2, hi=4))
 case("layer_norm_gamma", lambda x, g: F.layer_norm(x, (5,), g, None, 0.1), u(3, 5), u(5))
+# max over time with a -inf padded step (max pooling masked by lengths)
+padded = u(4, 3, 5)
+padded[3, 1, :] = float("-inf")
+case("max_axis", lambda a: a.max(0).values, padded)
+case("max_axis_last", lambda a: a.max(-1).values, u(2, 3, 6))
 
 os.makedirs(os.path.join(os.path.dirname(__file__), "fixtures"), exist_ok=True)
 save(os.path.join(os.path.dirname(__file__), "fixtures", "ops.safetensors"), out,

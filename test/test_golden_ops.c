@@ -62,6 +62,8 @@ static reel_tensor *g_div(reel_tape *t, reel_tensor **x, const char *c) { (void)
 static reel_tensor *g_sqrt(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_sqrt(t, x[0]); }
 static reel_tensor *g_rsqrt(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_rsqrt(t, x[0]); }
 static reel_tensor *g_abs(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_abs(t, x[0]); }
+static reel_tensor *g_max_axis(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_max_axis(t, x[0], 0); }
+static reel_tensor *g_max_axis_last(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_max_axis(t, x[0], -1); }
 static reel_tensor *g_clamp(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_clamp(t, x[0], (reel_real)-0.5, (reel_real)0.5); }
 static reel_tensor *g_clamp_max(reel_tape *t, reel_tensor **x, const char *c) { (void)c; return reel_clamp(t, x[0], (reel_real)-INFINITY, (reel_real)0.25); }
 /* x[1], x[2] are NULL when the case has no gamma or beta */
@@ -124,6 +126,7 @@ static const struct {
 	{"log_softmax_3d_wide", g_log_softmax}, {"div", g_div}, {"div_row", g_div}, {"div_col_first", g_div},
 	{"sqrt", g_sqrt}, {"rsqrt", g_rsqrt}, {"pow_2_5", g_pow}, {"pow_m1_5", g_pow}, {"pow_3", g_pow},
 	{"pow_2", g_pow}, {"pow_0", g_pow}, {"abs", g_abs}, {"clamp", g_clamp}, {"clamp_max", g_clamp_max},
+	{"max_axis", g_max_axis}, {"max_axis_last", g_max_axis_last},
 	{"layer_norm", g_layer_norm}, {"layer_norm_plain", g_layer_norm}, {"layer_norm_gamma", g_layer_norm_eps01},
 };
 
