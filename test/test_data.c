@@ -526,7 +526,9 @@ static void text(void)
 		CHECK(!strcmp(reel_data_input_token(d, b.tokens[0]), "the") && b.tokens[1] == 1 &&
 		          !strcmp(reel_data_input_token(d, b.labels[2]), "<eos>"),
 		      "zebra is <unk>, the line ends in <eos>");
-		CHECK(reel_data_next(d, REEL_TEST, 1, &b, &e) == -1, "an empty test split has no streams");
+		CHECK(reel_data_next(d, REEL_TEST, 1, &b, &e) == 0, "an empty test split ends at once");
+		reel_data_rewind(d, REEL_VALID);
+		CHECK(reel_data_next(d, REEL_VALID, 4, &b, &e) == -1 && strstr(e.msg, "too few for 4 streams"), "%s", e.msg);
 		reel_data_free(d);
 	}
 	o.stream = 0;
@@ -688,8 +690,31 @@ static void csv(void)
 	reel_data_free(d);
 	o.window = 3;
 	expect_error(&o, REEL_ERR_CONFIG, "train split has 2 rows", "window", "too few rows");
-	unlink(p);
 	unlink(q);
+
+	th_case("data: csv: per-step targets");
+	o = reel_data_defaults();
+	o.source = "csv";
+	o.task = REEL_TASK_REGRESS;
+	o.path = p;
+	o.columns = cols;
+	o.n_columns = 2;
+	o.targets = tg;
+	o.n_targets = 1;
+	o.window = 4;
+	o.horizon = 1;
+	o.per_step = 1;
+	o.normalize = 0;
+	d = open_or_report(&o, "csv per step");
+	if (d) {
+		int ok = reel_data_next(d, REEL_TRAIN, 3, &b, &e) == 1 && b.O == 1;
+		for (int i = 0; ok && i < b.B; i++)
+			for (int t = 0; t < b.T; t++)
+				ok &= b.targets[t * b.B + i] == 2 * (b.inputs[(t * b.B + i) * 2] + 1);
+		CHECK(ok, "each step's target is column a one row on");
+		reel_data_free(d);
+	}
+	unlink(p);
 
 	th_case("data: csv: the shipped series");
 	o = reel_data_defaults();
@@ -941,6 +966,36 @@ static void safetensors(void)
 	o.path = q;
 	o.valid_frac = 0.1; /* 4 examples: no valid example */
 	expect_error(&o, REEL_ERR_CONFIG, "valid split is empty", NULL, "safetensors empty split");
+
+	th_case("data: safetensors: seq2seq targets end at eos");
+	{
+		int32_t src[2 * 3] = {4, 5, 6, 7, 0, 8}, len3[3] = {2, 1, 2};
+		int32_t tg2[3 * 3] = {9, 2, 10, 2, 0, 11, 0, 0, 2}; /* targets: [9], [], [10, 11] */
+		w = reel_st_writer_new();
+		reel_st_add(w, "tokens", REEL_I32, 2, (int64_t[]){2, 3}, src, &e);
+		reel_st_add(w, "lengths", REEL_I32, 1, (int64_t[]){3}, len3, &e);
+		reel_st_add(w, "targets", REEL_I32, 2, (int64_t[]){3, 3}, tg2, &e);
+		reel_st_write(w, q, &e);
+		reel_st_writer_free(w);
+	}
+	o = reel_data_defaults();
+	o.source = "safetensors";
+	o.task = REEL_TASK_SEQ2SEQ;
+	o.path = q;
+	o.valid_frac = o.test_frac = 0;
+	o.shuffle = 0;
+	d = open_or_report(&o, "safetensors seq2seq");
+	if (d) {
+		reel_data_info in = reel_data_get_info(d);
+		int r = reel_data_next(d, REEL_TRAIN, 3, &b, &e);
+		CHECK(r == 1 && b.S == 2 && b.TT == 3 && b.src[1] == 5 && b.src[4] == 0 && b.src_len[1] == 1,
+		      "sources padded");
+		CHECK(r == 1 && b.tgt[0] == 9 && b.tgt[3] == 2 && b.tgt[6] == 0 && b.tgt[1] == 2 && b.tgt[2] == 10 &&
+		          b.tgt[5] == 11 && b.tgt[8] == 2,
+		      "targets up to eos, eos, then padding");
+		CHECK(in.src_vocab == 9 && in.tgt_vocab == 12 && in.eos == 2, "vocabularies %d %d", in.src_vocab, in.tgt_vocab);
+		reel_data_free(d);
+	}
 	unlink(p);
 	unlink(q);
 }
