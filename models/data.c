@@ -186,22 +186,34 @@ int32_t reel__vocab_add(reel__vocab *v, const char *s, int len)
 	return v->n - 1;
 }
 
+typedef struct vocab_entry {
+	char *s;
+	int len;
+} vocab_entry;
+
 static int cmp_entry(const void *a, const void *b)
 {
-	const char *const *x = a, *const *y = b;
-	/* strings may hold NUL bytes only as tokens of binary text: compare by
-	 * strcmp, which is what the order in the state JSON shows */
-	return strcmp(*x, *y);
+	const vocab_entry *x = a, *y = b;
+	int n = x->len < y->len ? x->len : y->len, c = memcmp(x->s, y->s, (size_t)n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 int reel__vocab_sort(reel__vocab *v)
 {
-	int k = v->n_special;
-	if (v->n - k < 2)
+	int k = v->n_special, m = v->n - k;
+	if (m < 2)
 		return 0;
-	qsort(v->str + k, (size_t)(v->n - k), sizeof *v->str, cmp_entry);
-	for (int i = k; i < v->n; i++)
-		v->slen[i] = (int)strlen(v->str[i]);
+	vocab_entry *e = malloc((size_t)m * sizeof *e);
+	if (!e)
+		return -1;
+	for (int i = 0; i < m; i++)
+		e[i] = (vocab_entry){v->str[k + i], v->slen[k + i]};
+	qsort(e, (size_t)m, sizeof *e, cmp_entry); /* bytewise, shorter first on a common prefix */
+	for (int i = 0; i < m; i++) {
+		v->str[k + i] = e[i].s;
+		v->slen[k + i] = e[i].len;
+	}
+	free(e);
 	return rehash(v, v->hcap);
 }
 
@@ -566,6 +578,8 @@ static int assemble(reel_data *d, const reel__exset *s, const size_t *idx, int m
 static int next_stream(reel_data *d, reel__split *sp, reel_data_split split, int B, reel_batch *b, reel_err *err)
 {
 	if (!sp->active) {
+		if (sp->n_ids == 0)
+			return 0; /* an empty split (fraction 0, no file) */
 		if (sp->n_ids < (size_t)B + 1) {
 			reel_err_set(err, REEL_ERR_ARG, "data: text: the %s split has %zu tokens, too few for %d streams",
 			             reel__split_name(split), sp->n_ids, B);

@@ -12,42 +12,77 @@
  * Sources (opts.source):
  *   generators (no files)
  *     "adding"    adding problem (Hochreiter & Schmidhuber 1997): inputs
- *                 (T, B, 2) = (value in [0,1), marker), target the sum of
- *                 the two marked values; task regress, last step.
+ *                 (T, B, 2) = (value in [0,1), marker), T = `length`, one
+ *                 marker in each half, target the sum of the two marked
+ *                 values; task regress, last step only (per_step 0).
  *     "copy"      copy memory (Arjovsky et al. 2016): 10 symbols from 8,
- *                 `delay` blanks, a go marker, then the model must output
- *                 the 10 symbols; task tag (blank label elsewhere).
- *     "reverse"   string reversal, seq2seq (tasks.h)
+ *                 `delay` blanks, a go marker, 10 blanks during which the
+ *                 model must output the 10 symbols; task tag (blank label
+ *                 elsewhere).  Input ids 0 <pad>, 1 blank, 2 go, 3..10 the
+ *                 symbols; labels 0 blank, 1..8 the symbols.
+ *     "reverse"   string reversal, seq2seq (tasks.h; min_len..max_len)
  *     "dates"     date normalisation, seq2seq (tasks.h)
- *     "mackey_glass"  Mackey-Glass series (tau 17), task regress: a window
- *                 of `window` values -> the value `horizon` steps ahead.
- *     "sine"      noisy sines of random frequency and phase, regress as
- *                 mackey_glass.
+ *     "mackey_glass"  Mackey-Glass series (tau 17; Euler, dt 0.1, sampled
+ *                 once per time unit; 30000 samples whose first, middle
+ *                 and last parts by valid_frac/test_frac are the splits),
+ *                 task regress: a window of `window` values from a random
+ *                 start -> the value `horizon` steps after the window's
+ *                 end (or, per_step, each step's value `horizon` on).
+ *     "sine"      noisy sines (noise std `noise`) of random frequency and
+ *                 phase, `window` steps; targets as mackey_glass, noiseless.
+ *   Generators' splits: adding, copy, sine, reverse and dates split their
+ *   example space by a hash of each example's key (reel_task_key_split:
+ *   9/10 train, 1/20 valid, 1/20 test); valid and test are fixed sets of
+ *   valid_size and test_size examples; training is an endless stream, one
+ *   pass being epoch_size examples (rewinding train starts a new epoch,
+ *   the stream goes on).
  *   files (path relative to opts.dir unless absolute)
- *     "text"      language model on a text file: characters or whitespace
- *                 tokens; vocabulary from the training split (unseen
- *                 tokens of valid/test map to <unk>).  Stream mode (the
- *                 default for lm): the split is cut into B parallel
- *                 streams and each batch is the next `seq_len` steps of
- *                 every stream, so a carried state continues across
- *                 batches (truncated BPTT); otherwise random windows.
- *     "csv"       numeric series, one row per time step: `columns` inputs,
- *                 `targets` outputs (column names from a header line or
- *                 0-based indices), windows of `window` steps -> targets
- *                 `horizon` steps after the window's end; z-score
- *                 normalisation from the training split, stored with the
- *                 model.  Task regress.
+ *     "text"      language model on a text file: characters (UTF-8) or
+ *                 whitespace tokens with "<eos>" ending each line that has
+ *                 one; vocabulary from the training split (unseen tokens
+ *                 of valid/test map to <unk>).  Stream mode (the default
+ *                 for lm): the split is cut into B parallel streams and
+ *                 each batch is the next `seq_len` steps of every stream,
+ *                 so a carried state continues across batches (truncated
+ *                 BPTT); B must stay the same within a pass.  Otherwise
+ *                 windows of seq_len: random starts for training (as many
+ *                 per pass as the split holds windows), consecutive ones
+ *                 for valid/test.
+ *     "csv"       numeric series, one row per time step: `columns` inputs
+ *                 (default all), `targets` outputs (default the inputs);
+ *                 column names from a header line or 0-based indices;
+ *                 fields separated by commas, no quoting; windows of
+ *                 `window` steps at every start -> targets `horizon` steps
+ *                 after the window's end (or per step); z-score
+ *                 normalisation of every column from the training rows,
+ *                 stored with the model.  Task regress.
  *     "tsv"       seq2seq pairs `source<TAB>target`, characters or
  *                 space-separated tokens; vocabularies from training.
+ *                 Source ids 0 <pad>, 1 <unk>, then the tokens sorted;
+ *                 target ids 0 pad, 1 bos, 2 eos, 3 <unk>, then sorted.
  *     "labelled"  `label<TAB>sequence` for classify; for tag the label
- *                 field is one tag per token, space-separated.
- *     "safetensors"  ready batches: `inputs` (T, N, F) or `tokens` (T, N),
- *                 optional `lengths` (N), `targets`; N examples are cut
- *                 into batches.
+ *                 field is one tag per token, space-separated.  Input ids
+ *                 as tsv's source; labels and tags sorted from 0; a label
+ *                 or tag of valid/test unseen in training is an error.
+ *     "safetensors"  ready batches: `inputs` (T, N, F) or `tokens` (T, N)
+ *                 (I32/I64), optional `lengths` (N), `targets`: classify
+ *                 (N), tag/lm (T, N), regress (N, O) or per_step (T, N, O),
+ *                 seq2seq (TT, N) ids ending in eos 2 (`tokens` are then
+ *                 the sources); N examples are cut into batches, each
+ *                 trimmed to its longest; vocab and classes are the
+ *                 largest id + 1.
+ *   Line formats skip blank lines and drop a trailing '\r'.
+ *
+ * Batching: training examples are reshuffled each pass (shuffle); with
+ * bucket, they are then sorted by length within pools of 50 batches and
+ * the batches served in shuffled order.  Valid and test come in file (or
+ * generated) order, sorted within pools when bucket is set.
  *
  * Ownership: reel_data_open returns a source the caller frees with
- * reel_data_free.  A batch's arrays belong to the source and stay valid
- * until the next reel_data_next on the same source. */
+ * reel_data_free; it copies what it keeps of the options, whose strings
+ * need live only during the call.  A batch's arrays belong to the source
+ * and stay valid until the next reel_data_next on the same source; they
+ * grow to the largest batch seen and are reused. */
 #ifndef REEL_DATA_H
 #define REEL_DATA_H
 
@@ -55,6 +90,7 @@
 
 typedef enum reel_task_type { REEL_TASK_LM, REEL_TASK_CLASSIFY, REEL_TASK_TAG, REEL_TASK_REGRESS, REEL_TASK_SEQ2SEQ } reel_task_type;
 
+/* (Named reel_data_split: reel_split is the engine's op that splits a tensor.) */
 typedef enum reel_data_split { REEL_TRAIN, REEL_VALID, REEL_TEST } reel_data_split;
 
 /* Label value at padded or unlabelled positions (cross-entropy ignores it). */
@@ -64,29 +100,29 @@ typedef struct reel_data_opts {
 	const char *source;     /* see above */
 	const char *dir;        /* relative paths are resolved against it; NULL = "." */
 	reel_task_type task;    /* which targets to produce */
-	uint64_t seed;
+	uint64_t seed;          /* default 1 */
 	/* files: path, or separate split files (valid/test optional: then the
 	 * last valid_frac / test_frac of path's examples or stream) */
 	const char *path, *valid_path, *test_path;
 	double valid_frac, test_frac; /* defaults 0.1, 0.1 */
-	int tokens_words;       /* text/tsv/labelled: 0 characters, 1 whitespace-separated tokens */
+	int tokens_words;       /* text/tsv/labelled: 0 characters (default), 1 whitespace-separated tokens */
 	int seq_len;            /* text: steps per batch (default 64) */
 	int stream;             /* text: 1 consecutive streams (default for lm), 0 random windows */
-	const char *const *columns; int n_columns; /* csv inputs */
-	const char *const *targets; int n_targets; /* csv outputs */
-	int header;             /* csv: 1 if the first line names the columns */
-	int window, horizon;    /* csv, mackey_glass, sine: window length and steps ahead (default 1) */
+	const char *const *columns; int n_columns; /* csv inputs (0: every column) */
+	const char *const *targets; int n_targets; /* csv outputs (0: the inputs) */
+	int header;             /* csv: 1 if the first line names the columns (default 1) */
+	int window, horizon;    /* csv, mackey_glass, sine: T (default 50) and steps ahead (default 1) */
 	int normalize;          /* csv: z-score from training (default 1) */
 	int per_step;           /* regress: targets at every step (1) or only the last (0) */
 	/* generators */
-	int length;             /* adding: T; sine/mackey_glass: series length per example */
-	int delay;              /* copy: blanks between the symbols and the go marker */
-	int min_len, max_len;   /* reverse */
-	double noise;           /* sine: Gaussian noise std */
+	int length;             /* adding: T (default 50) */
+	int delay;              /* copy: blanks between the symbols and the go marker (default 10) */
+	int min_len, max_len;   /* reverse: source lengths (default 1, 10) */
+	double noise;           /* sine: Gaussian noise std (default 0.1) */
 	int valid_size, test_size; /* generators: examples in valid and test (default 1000 each) */
 	int epoch_size;         /* generators: examples per training epoch (default 10000) */
 	/* batching */
-	int bucket;             /* 1: group training examples of similar length into batches */
+	int bucket;             /* 1: group examples of similar length into batches (default 0) */
 	int shuffle;            /* 1: reshuffle training examples each epoch (default 1) */
 } reel_data_opts;
 

@@ -162,7 +162,7 @@ void suite_config(void)
 		read_schema(c, &h, &p, &cell, &s0);
 		const char *d = reel_cfg_description(c);
 		CHECK(has(d, "hidden_size") && has(d, "int, required") && has(d, "number = 0.25") &&
-		          has(d, "one of \"lstm\", \"gru\", \"rnn\" = \"lstm\"") && has(d, "lr                     number = 0.001"),
+		          has(d, "one of \"lstm\", \"gru\", \"rnn\" = \"lstm\"") && has(d, "train.optimizer.lr               number = 0.001"),
 		      "%s", d);
 		CHECK(reel_cfg_nerrors(c) == 0, "%s", reel_cfg_errors(c));
 		reel_cfg_free(c);
