@@ -29,7 +29,7 @@ FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
 
 DEPS_OK := build/.deps-ok
 
-.PHONY: all test asan bench run clean deps
+.PHONY: all test asan bench run docs clean deps
 all: build/f/libreel.a build/d/libreel.a build/f/reel build/f/reel_bench
 
 define variant
@@ -91,6 +91,10 @@ bench: build/f/reel_bench
 	fi
 	@echo
 	@build/f/reel_bench train --steps 200
+
+# configs/README.md carries `reel list` (every config key); a test checks it.
+docs: build/f/reel
+	@sh test/reel_list_doc.sh build/f/reel
 
 # Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
 # and linking a probe; installed with apt-get when missing and possible.

@@ -102,8 +102,11 @@ static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel
 			d->valid_path = NULL;
 		if (d->test_path && !d->test_path[0])
 			d->test_path = NULL;
-		d->valid_frac = reel_cfg_real(&o, "valid_frac", d->valid_frac, 0, 0.5, "share of path held out for validation");
-		d->test_frac = reel_cfg_real(&o, "test_frac", d->test_frac, 0, 0.5, "share of path held out for testing");
+	}
+	IF(FILES | B(S_MG))
+	{
+		d->valid_frac = reel_cfg_real(&o, "valid_frac", d->valid_frac, 0, 0.5, "share held out for validation (the end of the file or series)");
+		d->test_frac = reel_cfg_real(&o, "test_frac", d->test_frac, 0, 0.5, "share held out for testing");
 	}
 	IF(B(S_TEXT) | B(S_TSV) | B(S_LABELLED))
 	{
@@ -118,26 +121,22 @@ static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel
 	IF(B(S_CSV))
 	{
 		static const char *cols[64], *tg[64];
-		d->n_columns = reel_cfg_strings(&o, "columns", cols, 64, "input columns (header names or 0-based indices)");
-		d->n_targets = reel_cfg_strings(&o, "targets", tg, 64, "target columns");
+		d->n_columns = reel_cfg_strings(&o, "columns", cols, 64, "input columns, header names or 0-based indices (default: all)");
+		d->n_targets = reel_cfg_strings(&o, "targets", tg, 64, "target columns (default: the input columns)");
 		d->columns = cols;
 		d->targets = tg;
 		d->header = reel_cfg_bool(&o, "header", 1, "the first line names the columns");
 		d->normalize = reel_cfg_bool(&o, "normalize", 1, "z-score from the training split");
-		if (!desc && !d->n_columns)
-			reel_cfg_error(&o, "columns", "missing: expected a non-empty array of column names");
-		if (!desc && !d->n_targets)
-			reel_cfg_error(&o, "targets", "missing: expected a non-empty array of column names");
 	}
 	IF(SERIES)
 	{
-		d->window = reel_cfg_int(&o, "window", d->window, 1, 100000, "steps per example");
+		d->window = reel_cfg_int(&o, "window", d->window, 1, 100000, "steps per example (the input window)");
 		d->horizon = reel_cfg_int(&o, "horizon", d->horizon, 1, 100000, "predict this many steps after the window");
 	}
 	IF(SERIES | B(S_ADDING) | B(S_ST))
 		d->per_step = reel_cfg_bool(&o, "per_step", d->per_step, "regress: a target at every step (else the last)");
-	IF(B(S_ADDING) | B(S_MG) | B(S_SINE))
-		d->length = reel_cfg_int(&o, "length", d->length, 2, 100000, "sequence length (adding) or series length");
+	IF(B(S_ADDING))
+		d->length = reel_cfg_int(&o, "length", d->length, 2, 100000, "sequence length");
 	IF(B(S_COPY))
 		d->delay = reel_cfg_int(&o, "delay", d->delay, 1, 10000, "blanks between the symbols and the go marker");
 	IF(B(S_REVERSE))

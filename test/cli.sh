@@ -42,6 +42,8 @@ expect "missing config file" 2 "nope.json: cannot open" -- "$REEL" info nope.jso
 expect "eval without params" 2 "eval needs --params" -- "$REEL" eval configs/adding-problem.json
 expect "list" 0 "layer types" "lstm" "hidden_size" "recurrent_dropout" "pool" "train.optimizer" "warmup_steps" -- "$REEL" list
 
+expect "configs/README.md documents every key (make docs)" 0 -- sh test/reel_list_doc.sh "$REEL" --check
+
 # ---- every config: check, a few steps of training, eval of what it wrote -----------
 for cfg in configs/*.json; do
 	name=$(basename "$cfg" .json)
