@@ -20,14 +20,14 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 typedef struct args {
 	const char *verb, *config, *out, *params, *split;
 	const char *sets[MAX_SETS];
-	int nsets, force, json, show, help;
+	int nsets, force, resume, json, show, help;
 } args;
 
 static const char *const USAGE =
 	"usage: reel <verb> [options]\n"
 	"\n"
 	"verbs:\n"
-	"  train CONFIG [-o DIR] [--set k=v]... [--force] [--show N]\n"
+	"  train CONFIG [-o DIR] [--set k=v]... [--force | --resume] [--show N]\n"
 	"                          train the model; writes DIR (default runs/<config name>)\n"
 	"  eval CONFIG --params FILE [--split valid|test] [--json] [--set k=v]...\n"
 	"                          the task's metrics on a split of the config's data\n"
@@ -41,11 +41,13 @@ static const char *const USAGE =
 static const char *verb_help(const char *verb)
 {
 	if (!strcmp(verb, "train"))
-		return "usage: reel train CONFIG [-o DIR] [--set path=value]... [--force] [--show N]\n"
+		return "usage: reel train CONFIG [-o DIR] [--set path=value]... [--force | --resume] [--show N]\n"
 		       "  Trains the model CONFIG declares.  Progress goes to stderr (one redrawn line on a\n"
 		       "  terminal, plain lines otherwise).  DIR (default runs/<config name>) receives\n"
 		       "  config.json (the resolved config), metrics.jsonl, last.safetensors and\n"
-		       "  best.safetensors.  DIR must be empty or absent unless --force.\n"
+		       "  best.safetensors.  DIR must be empty or absent unless --force (start over) or\n"
+		       "  --resume (continue exactly from DIR/last.safetensors; the model, data and batch\n"
+		       "  must match the checkpoint's, training settings may change and are reported).\n"
 		       "  --set path=value   override a key, e.g. --set train.optimizer.lr=3e-4 or\n"
 		       "                     --set /model/1/hidden_size=64; checked like the file\n"
 		       "  --show N           seq2seq: decode N validation examples at the end (default 3)\n";
@@ -123,6 +125,8 @@ static int parse(int argc, char **argv, args *a)
 			a->show = (int)n;
 		} else if (!strcmp(o, "--force")) {
 			a->force = 1;
+		} else if (!strcmp(o, "--resume")) {
+			a->resume = 1;
 		} else if (!strcmp(o, "--json")) {
 			a->json = 1;
 		} else if (o[0] == '-' && o[1]) {
@@ -273,14 +277,27 @@ static int cmd_train(const args *a)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	reel_train_opts o = {.dir = dir, .force = a->force, .log = stderr, .tty = isatty(2), .stop = &stop_flag};
+	if (a->resume && a->force) {
+		reel_model_free(m);
+		return usage_error("--resume and --force exclude each other (--force starts %s over)", dir);
+	}
+	reel_train_opts o = {.dir = dir, .force = a->force, .resume = a->resume, .log = stderr, .tty = isatty(2),
+	                     .stop = &stop_flag};
 	reel_train_result res;
 	reel_err err = {0};
 	reel_status st = reel_train(m, &o, &res, &err);
 	if (st != REEL_OK) {
 		fprintf(stderr, "reel: %s\n", err.msg);
 		reel_model_free(m);
-		return st == REEL_ERR_IO && res.steps == 0 && strstr(err.msg, "not empty") ? EXIT_USAGE : EXIT_RUNTIME;
+		int usage = st == REEL_ERR_CONFIG || (st == REEL_ERR_IO && (strstr(err.msg, "not empty") ||
+		                                                            strstr(err.msg, "no checkpoint to resume")));
+		return usage ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (res.already_finished) {
+		printf("%s: the run already finished (%ld updates, %d epochs); nothing to do (raise train.steps or train.epochs "
+		       "with --set to train further)\n", dir, res.steps, res.epochs);
+		reel_model_free(m);
+		return 0;
 	}
 	int show = a->show >= 0 ? a->show : 3;
 	if (m->is_s2s && show > 0)

@@ -276,6 +276,8 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	reel_cfg_end(&tf);
 	tr->valid_every = reel_cfg_int(&o, "valid_every", 0, 0, INT32_MAX, "updates between validations (0: every epoch)");
 	tr->valid_batches = reel_cfg_int(&o, "valid_batches", 0, 0, INT32_MAX, "batches per validation (0: all)");
+	tr->checkpoint_every = reel_cfg_int(&o, "checkpoint_every", 0, 0, INT32_MAX,
+	                                    "updates between checkpoints, DIR/last.safetensors (0: at every validation)");
 	reel_cfg_obj es = reel_cfg_child(&o, "early_stopping", "early stopping");
 	tr->patience = reel_cfg_int(&es, "patience", 0, 0, 1 << 20, "validations without improvement (0: off)");
 	reel_metrics mt = reel_task_metrics(task);

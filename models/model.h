@@ -51,6 +51,7 @@ typedef struct reel_train_cfg {
 	double tf_start, tf_end;  /* teacher-forcing ratio, linearly from start to end over tf_steps */
 	long tf_steps;
 	long valid_every;         /* updates between validations (0: each epoch) */
+	long checkpoint_every;    /* updates between checkpoints (0: at every validation) */
 	int valid_batches;        /* 0: the whole validation split */
 	int patience;             /* early stopping: validations without improvement (0: off) */
 	int metric;               /* index into the task's metrics; 0 = valid_loss */
@@ -89,7 +90,7 @@ typedef struct reel_build_ctx {
 typedef struct reel_fwd_ctx {
 	const int *lengths;       /* (B) */
 	int T, B;
-	int carry;                /* recurrent layers start from and keep their carried state */
+	int carry;                /* 0: no carried state; 1: the training streams'; 2: evaluation's */
 	int reset;                /* drop carried states first */
 	int nograd_prefix;        /* unused by layers */
 } reel_fwd_ctx;
@@ -107,6 +108,10 @@ typedef struct reel_layer_type {
 	reel_tensor *(*forward)(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
 	                        const reel_fwd_ctx *c);
 	void (*free)(reel_layer *L); /* optional: release what build allocated */
+	/* Recurrent layers: the state carried between training batches of a
+	 * stream, allocated for batch B (NULL if out of memory); NULL for
+	 * layers without one.  Checkpoints save and restore it. */
+	reel_rnn_carry *(*carry)(reel_layer *L, int B);
 } reel_layer_type;
 
 struct reel_layer {

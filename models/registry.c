@@ -54,10 +54,12 @@ static reel_tensor *embedding_forward(reel_tape *t, reel_layer *L, reel_tensor *
 
 /* ---- recurrent layers ------------------------------------------------------------ */
 
+/* carry[0]: training streams; carry[1]: evaluation (so validating in the
+ * middle of a pass does not disturb the training state) */
 typedef struct rec_state {
 	reel_rnn rnn;
-	reel_rnn_carry carry;
-	int carry_B;
+	reel_rnn_carry carry[2];
+	int carry_B[2];
 } rec_state;
 
 static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b,
@@ -119,29 +121,45 @@ static reel_tensor *rec_forward(reel_tape *t, reel_layer *L, reel_tensor *x, con
 	(void)tokens;
 	rec_state *s = L->state;
 	reel_tensor *h0 = NULL, *c0 = NULL;
+	int k = c->carry - 1;
 	if (c->carry) {
-		if (s->carry_B != c->B || c->reset) {
-			reel_rnn_carry_deinit(&s->carry);
-			s->carry_B = 0;
-			if (reel_rnn_carry_init(&s->carry, &s->rnn, c->B) != REEL_OK)
+		if (s->carry_B[k] != c->B || c->reset) {
+			reel_rnn_carry_deinit(&s->carry[k]);
+			s->carry_B[k] = 0;
+			if (reel_rnn_carry_init(&s->carry[k], &s->rnn, c->B) != REEL_OK)
 				return reel_tape_fail(t, REEL_ERR_NOMEM, "layer %s: out of memory for the carried state", L->name);
-			s->carry_B = c->B;
+			s->carry_B[k] = c->B;
 		}
-		h0 = reel_rnn_carry_h0(t, &s->carry);
-		c0 = reel_rnn_carry_c0(t, &s->carry);
+		h0 = reel_rnn_carry_h0(t, &s->carry[k]);
+		c0 = reel_rnn_carry_c0(t, &s->carry[k]);
 	}
 	reel_rnn_out out;
 	if (reel_rnn_forward(t, &s->rnn, x, c->lengths, h0, c0, &out) != REEL_OK)
 		return NULL;
 	if (c->carry)
-		reel_rnn_carry_store(&s->carry, &out);
+		reel_rnn_carry_store(&s->carry[k], &out);
 	return out.y;
 }
 
 static void rec_free(reel_layer *L)
 {
 	rec_state *s = L->state;
-	reel_rnn_carry_deinit(&s->carry);
+	reel_rnn_carry_deinit(&s->carry[0]);
+	reel_rnn_carry_deinit(&s->carry[1]);
+}
+
+/* The training carry, allocated for batch B (for checkpoints). */
+static reel_rnn_carry *rec_carry(reel_layer *L, int B)
+{
+	rec_state *s = L->state;
+	if (s->carry_B[0] != B) {
+		reel_rnn_carry_deinit(&s->carry[0]);
+		s->carry_B[0] = 0;
+		if (reel_rnn_carry_init(&s->carry[0], &s->rnn, B) != REEL_OK)
+			return NULL;
+		s->carry_B[0] = B;
+	}
+	return &s->carry[0];
 }
 
 static reel_status rnn_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
@@ -319,16 +337,16 @@ static reel_tensor *pool_forward(reel_tape *t, reel_layer *L, reel_tensor *x, co
 
 static const reel_layer_type TYPES[] = {
 	{"embedding", "token ids -> vectors (torch.nn.Embedding; N(0, 1) init)", sizeof(reel_embedding), embedding_build,
-	 embedding_forward, NULL},
-	{"rnn", "Elman RNN over time (torch.nn.RNN)", sizeof(rec_state), rnn_build, rec_forward, rec_free},
-	{"lstm", "LSTM over time (torch.nn.LSTM: gates i, f, g, o)", sizeof(rec_state), lstm_build, rec_forward, rec_free},
-	{"gru", "GRU over time (torch.nn.GRU: gates r, z, n)", sizeof(rec_state), gru_build, rec_forward, rec_free},
-	{"mgu", "minimal gated unit over time (Zhou et al. 2016)", sizeof(rec_state), mgu_build, rec_forward, rec_free},
-	{"dropout", "inverted dropout (training only)", sizeof(double), dropout_build, dropout_forward, NULL},
+	 embedding_forward, NULL, NULL},
+	{"rnn", "Elman RNN over time (torch.nn.RNN)", sizeof(rec_state), rnn_build, rec_forward, rec_free, rec_carry},
+	{"lstm", "LSTM over time (torch.nn.LSTM: gates i, f, g, o)", sizeof(rec_state), lstm_build, rec_forward, rec_free, rec_carry},
+	{"gru", "GRU over time (torch.nn.GRU: gates r, z, n)", sizeof(rec_state), gru_build, rec_forward, rec_free, rec_carry},
+	{"mgu", "minimal gated unit over time (Zhou et al. 2016)", sizeof(rec_state), mgu_build, rec_forward, rec_free, rec_carry},
+	{"dropout", "inverted dropout (training only)", sizeof(double), dropout_build, dropout_forward, NULL, NULL},
 	{"linear", "y = x W^T + b on the last axis (torch.nn.Linear)", sizeof(reel_linear), linear_build, linear_forward,
-	 NULL},
-	{"activation", "elementwise tanh, relu or sigmoid", sizeof(int), activation_build, activation_forward, NULL},
-	{"pool", "pool over time, masked by lengths: (T, B, F) -> (B, F)", sizeof(int), pool_build, pool_forward, NULL},
+	 NULL, NULL},
+	{"activation", "elementwise tanh, relu or sigmoid", sizeof(int), activation_build, activation_forward, NULL, NULL},
+	{"pool", "pool over time, masked by lengths: (T, B, F) -> (B, F)", sizeof(int), pool_build, pool_forward, NULL, NULL},
 };
 
 const char *reel__layer_name_doc(void) { return NAME_DOC; }

@@ -1,6 +1,7 @@
 /* The training loop (see train.h). */
 #include "train.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,20 @@ static void fmt_time(double s, char *out, size_t n)
 
 /* ---- the loop --------------------------------------------------------------------------- */
 
+/* Where a run is: everything a checkpoint stores besides tensors. */
+typedef struct run_state {
+	long step;          /* updates made */
+	int epoch;          /* passes completed */
+	long epoch_steps;   /* updates in the current pass */
+	long drawn;         /* calls of reel_data_next on the training split (the data position) */
+	uint64_t batch_hash; /* of the last batch drawn: resume checks the replay reaches the same data */
+	double avg, seqs, elapsed, lr0;
+	int bad;            /* validations without improvement */
+	int finished;       /* the run ended (steps or epochs done, or stopped early) */
+	reel_rng rng;       /* the tape's: dropout masks, scheduled sampling */
+	reel_plateau plateau;
+} run_state;
+
 typedef struct loop {
 	reel_model *m;
 	const reel_train_opts *o;
@@ -156,18 +171,455 @@ typedef struct loop {
 	reel_optim *opt;
 	FILE *metrics;
 	char dir[4096];
-	double t0, lr0;
+	double t0;
 	long total;        /* updates planned (an estimate with epochs) */
 	int *sub_len;      /* lengths of a time slice (truncated BPTT) */
 	int sub_cap;
+	run_state rs;
+	reel_train_result *res;
 } loop;
 
-static reel_status save_params(loop *L, const char *name, reel_err *err)
+/* FNV-1a over a batch's arrays. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
+	const unsigned char *c = p;
+	for (size_t i = 0; p && i < n; i++)
+		h = (h ^ c[i]) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t batch_hash(const reel_batch *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t TB = (size_t)b->T * b->B;
+	h = fnv(h, &b->B, sizeof b->B);
+	h = fnv(h, &b->T, sizeof b->T);
+	h = fnv(h, b->tokens, b->tokens ? TB * sizeof *b->tokens : 0);
+	h = fnv(h, b->inputs, b->inputs ? TB * b->F * sizeof *b->inputs : 0);
+	h = fnv(h, b->lengths, b->lengths ? (size_t)b->B * sizeof *b->lengths : 0);
+	h = fnv(h, b->src, b->src ? (size_t)b->S * b->B * sizeof *b->src : 0);
+	h = fnv(h, b->tgt, b->tgt ? (size_t)b->TT * b->B * sizeof *b->tgt : 0);
+	return h;
+}
+
+static void rng_hex(const reel_rng *r, char *out, size_t n)
+{
+	snprintf(out, n, "%016llx%016llx%016llx%016llx", (unsigned long long)r->s[0], (unsigned long long)r->s[1],
+	         (unsigned long long)r->s[2], (unsigned long long)r->s[3]);
+}
+
+static int hex_rng(const char *s, reel_rng *r)
+{
+	if (!s || strlen(s) != 64)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		char part[17];
+		memcpy(part, s + 16 * i, 16);
+		part[16] = 0;
+		char *end;
+		r->s[i] = strtoull(part, &end, 16);
+		if (*end)
+			return 0;
+	}
+	r->has_spare = 0;
+	return 1;
+}
+
+/* The run state as JSON for the checkpoint's metadata; caller frees. */
+static char *state_json(const loop *L)
+{
+	const run_state *s = &L->rs;
+	cJSON *o = cJSON_CreateObject();
+	char rng[80], hash[24];
+	rng_hex(&s->rng, rng, sizeof rng);
+	snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->batch_hash);
+	cJSON_AddNumberToObject(o, "step", (double)s->step);
+	cJSON_AddNumberToObject(o, "epoch", s->epoch);
+	cJSON_AddNumberToObject(o, "epoch_steps", (double)s->epoch_steps);
+	cJSON_AddNumberToObject(o, "batches_drawn", (double)s->drawn);
+	cJSON_AddStringToObject(o, "batch_hash", hash);
+	cJSON_AddStringToObject(o, "rng", rng);
+	cJSON_AddNumberToObject(o, "rng_spare", s->rng.spare);
+	cJSON_AddBoolToObject(o, "rng_has_spare", s->rng.has_spare);
+	cJSON_AddNumberToObject(o, "avg_loss", s->avg);
+	cJSON_AddNumberToObject(o, "sequences", s->seqs);
+	cJSON_AddNumberToObject(o, "elapsed_s", s->elapsed);
+	cJSON_AddNumberToObject(o, "lr0", s->lr0);
+	cJSON_AddNumberToObject(o, "bad_validations", s->bad);
+	cJSON_AddBoolToObject(o, "finished", s->finished);
+	cJSON *pl = cJSON_AddObjectToObject(o, "plateau");
+	cJSON_AddNumberToObject(pl, "best", s->plateau.best);
+	cJSON_AddNumberToObject(pl, "bad_epochs", s->plateau.bad_epochs);
+	cJSON_AddNumberToObject(pl, "cooldown_left", s->plateau.cooldown_left);
+	cJSON_AddBoolToObject(pl, "started", s->plateau.started);
+	const reel_train_result *r = L->res;
+	cJSON *best = cJSON_AddObjectToObject(o, "best");
+	cJSON_AddNumberToObject(best, "step", (double)r->best_step);
+	for (int i = 0; i < r->best.n; i++)
+		cJSON_AddNumberToObject(best, r->best.name[i], r->best.value[i]);
+	char *txt = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return txt;
+}
+
+static int num(const cJSON *o, const char *k, double *v)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (!cJSON_IsNumber(x) && !cJSON_IsBool(x))
+		return 0;
+	*v = cJSON_IsBool(x) ? cJSON_IsTrue(x) : x->valuedouble;
+	return isfinite(*v) || !strcmp(k, "best");
+}
+
+/* Parse the run state back; 0 with err set if anything is missing. */
+static int parse_state(loop *L, const char *txt, const char *path, reel_err *err)
+{
+	cJSON *o = txt ? cJSON_Parse(txt) : NULL;
+	run_state *s = &L->rs;
+	double v[12];
+	static const char *const K[] = {"step", "epoch", "epoch_steps", "batches_drawn", "avg_loss", "sequences",
+	                                "elapsed_s", "lr0", "bad_validations", "finished", "rng_spare", "rng_has_spare"};
+	int ok = cJSON_IsObject(o);
+	for (int i = 0; ok && i < 12; i++)
+		if (!num(o, K[i], &v[i])) {
+			reel_err_set(err, REEL_ERR_IO, "%s: the training state in the metadata lacks a valid \"%s\"", path, K[i]);
+			cJSON_Delete(o);
+			return 0;
+		}
+	const cJSON *rng = ok ? cJSON_GetObjectItemCaseSensitive(o, "rng") : NULL;
+	const cJSON *hash = ok ? cJSON_GetObjectItemCaseSensitive(o, "batch_hash") : NULL;
+	const cJSON *pl = ok ? cJSON_GetObjectItemCaseSensitive(o, "plateau") : NULL;
+	const cJSON *best = ok ? cJSON_GetObjectItemCaseSensitive(o, "best") : NULL;
+	if (!ok || !cJSON_IsString(rng) || !hex_rng(rng->valuestring, &s->rng) || !cJSON_IsString(hash) ||
+	    !cJSON_IsObject(pl) || !cJSON_IsObject(best) || v[0] < 0 || v[0] > 1e15 || v[3] < 0 || v[3] > 1e15) {
+		reel_err_set(err, REEL_ERR_IO, "%s: the training state in the metadata (\"reel.train\") is missing or malformed",
+		             path);
+		cJSON_Delete(o);
+		return 0;
+	}
+	s->step = (long)v[0];
+	s->epoch = (int)v[1];
+	s->epoch_steps = (long)v[2];
+	s->drawn = (long)v[3];
+	s->avg = v[4];
+	s->seqs = v[5];
+	s->elapsed = v[6];
+	s->lr0 = v[7];
+	s->bad = (int)v[8];
+	s->finished = (int)v[9];
+	s->rng.spare = v[10];
+	s->rng.has_spare = (int)v[11];
+	s->batch_hash = strtoull(hash->valuestring, NULL, 16);
+	double p;
+	if (num(pl, "best", &p))
+		s->plateau.best = p;
+	if (num(pl, "bad_epochs", &p))
+		s->plateau.bad_epochs = (int)p;
+	if (num(pl, "cooldown_left", &p))
+		s->plateau.cooldown_left = (int)p;
+	if (num(pl, "started", &p))
+		s->plateau.started = (int)p;
+	reel_train_result *r = L->res;
+	r->best = reel_task_metrics(L->m->task);
+	r->best.n = 0;
+	if (num(best, "step", &p)) {
+		r->best_step = (long)p;
+		reel_metrics mt = reel_task_metrics(L->m->task);
+		int all = 1;
+		for (int i = 0; i < mt.n; i++)
+			all &= num(best, mt.name[i], &mt.value[i]);
+		if (all)
+			r->best = mt;
+	}
+	cJSON_Delete(o);
+	return 1;
+}
+
+/* Checkpoint: parameters, optimizer moments, carried stream states, and in
+ * the metadata the resolved config, the data source's vocabularies and the
+ * run state.  Written atomically. */
+static reel_status save_checkpoint(loop *L, const char *name, reel_err *err)
+{
+	reel_model *m = L->m;
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", L->dir, name);
-	return reel_model_save(L->m, path, err);
+	L->rs.rng = *reel_tape_rng(L->t);
+	L->rs.elapsed = now() - L->t0;
+	reel_st_writer *w = reel_st_writer_new();
+	if (!w)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	char *cfg = reel_cfg_print(m->cfg), *data = reel_data_state_json(m->data), *state = state_json(L);
+	char fmt[16];
+	snprintf(fmt, sizeof fmt, "%d", REEL_CFG_FORMAT);
+	reel_status st = cfg && data && state ? REEL_OK : reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	if (st == REEL_OK)
+		st = reel_params_add_to(m->ps, w, err);
+	if (st == REEL_OK)
+		st = reel_optim_add_to(L->opt, w, err);
+	char names[REEL_RNN_MAX_LAYERS * 2][96];
+	int nn = 0;
+	for (int i = 0; st == REEL_OK && i < m->nlayers; i++) {
+		reel_layer *ly = &m->layers[i];
+		reel_rnn_carry *cy = ly->type->carry ? ly->type->carry(ly, m->train.batch_size) : NULL;
+		if (!cy || !cy->valid || nn + 2 > (int)(sizeof names / sizeof names[0]))
+			continue;
+		snprintf(names[nn], sizeof names[nn], "state.%s.h", ly->name);
+		st = reel_st_add_real(w, names[nn++], 3, cy->shape, cy->h, err);
+		if (st == REEL_OK && cy->c) {
+			snprintf(names[nn], sizeof names[nn], "state.%s.c", ly->name);
+			st = reel_st_add_real(w, names[nn++], 3, cy->shape, cy->c, err);
+		}
+	}
+	if (st == REEL_OK)
+		st = reel_st_add_meta(w, "format", fmt, err);
+	if (st == REEL_OK)
+		st = reel_st_add_meta(w, "config", cfg, err);
+	if (st == REEL_OK)
+		st = reel_st_add_meta(w, "data", data, err);
+	if (st == REEL_OK)
+		st = reel_st_add_meta(w, "reel.train", state, err);
+	if (st == REEL_OK)
+		st = reel_st_write(w, path, err);
+	free(cfg);
+	free(data);
+	free(state);
+	reel_st_writer_free(w);
+	return st;
 }
+
+/* ---- resuming ----------------------------------------------------------------------------- */
+
+/* Keys that may change on resume: the run's length, learning rate,
+ * schedule, cadences, decoding.  Everything else (format, task, data,
+ * model, batch size) must match: the parameters and the data position
+ * depend on it. */
+static int may_change(const char *path)
+{
+	if (!strncmp(path, "/decode", 7))
+		return 1;
+	if (strncmp(path, "/train/", 7))
+		return 0;
+	return strcmp(path, "/train/batch_size") != 0 && strncmp(path, "/train/bptt", 11) != 0;
+}
+
+typedef struct diff_ctx {
+	char *errs, *notes;
+	size_t el, nl;
+	int nerr;
+} diff_ctx;
+
+static void add_line(char **buf, size_t *len, const char *path, const cJSON *a, const cJSON *b)
+{
+	char *sa = a ? cJSON_PrintUnformatted(a) : NULL, *sb = b ? cJSON_PrintUnformatted(b) : NULL;
+	char line[600];
+	int n = snprintf(line, sizeof line, "  %s: %.200s -> %.200s\n", path, sa ? sa : "(absent)", sb ? sb : "(absent)");
+	free(sa);
+	free(sb);
+	if (n < 0)
+		return;
+	char *nb = realloc(*buf, *len + (size_t)n + 1);
+	if (!nb)
+		return;
+	memcpy(nb + *len, line, (size_t)n + 1);
+	*buf = nb;
+	*len += (size_t)n;
+}
+
+static void diff(diff_ctx *d, const char *path, const cJSON *a, const cJSON *b)
+{
+	if (a && b && cJSON_IsObject(a) && cJSON_IsObject(b)) {
+		const cJSON *it;
+		cJSON_ArrayForEach(it, a)
+		{
+			char sub[512];
+			snprintf(sub, sizeof sub, "%s/%s", path, it->string);
+			diff(d, sub, it, cJSON_GetObjectItemCaseSensitive(b, it->string));
+		}
+		cJSON_ArrayForEach(it, b)
+		{
+			if (cJSON_GetObjectItemCaseSensitive(a, it->string))
+				continue;
+			char sub[512];
+			snprintf(sub, sizeof sub, "%s/%s", path, it->string);
+			diff(d, sub, NULL, it);
+		}
+		return;
+	}
+	if (a && b && cJSON_IsArray(a) && cJSON_IsArray(b) && cJSON_GetArraySize(a) == cJSON_GetArraySize(b)) {
+		for (int i = 0; i < cJSON_GetArraySize(a); i++) {
+			char sub[512];
+			snprintf(sub, sizeof sub, "%s/%d", path, i);
+			diff(d, sub, cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i));
+		}
+		return;
+	}
+	if (a && b && cJSON_Compare(a, b, 1))
+		return;
+	if (may_change(path)) {
+		add_line(&d->notes, &d->nl, path, a, b);
+	} else {
+		d->nerr++;
+		add_line(&d->errs, &d->el, path, a, b);
+	}
+}
+
+/* Compare the checkpoint's config with the model's; errors on architecture
+ * or data differences, notes (printed) on training changes. */
+static reel_status compare_configs(loop *L, const char *ckpt_cfg, const char *path, reel_err *err)
+{
+	cJSON *a = ckpt_cfg ? cJSON_Parse(ckpt_cfg) : NULL;
+	char *cur = reel_cfg_print(L->m->cfg);
+	cJSON *b = cur ? cJSON_Parse(cur) : NULL;
+	free(cur);
+	if (!a || !b) {
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+		return reel_err_set(err, REEL_ERR_IO, "%s: the checkpoint has no readable config in its metadata", path);
+	}
+	diff_ctx d = {0};
+	diff(&d, "", a, b);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	reel_status st = REEL_OK;
+	if (d.nerr) {
+		if (L->o->log)
+			fprintf(L->o->log, "reel: the config differs from the checkpoint's where it must not (checkpoint -> now):\n%s",
+			        d.errs);
+		st = reel_err_set(err, REEL_ERR_CONFIG,
+		                  "%s: cannot resume: %d key%s of the model, the data or the batch differ from the checkpoint's "
+		                  "(listed above); train into a new directory instead",
+		                  path, d.nerr, d.nerr == 1 ? "" : "s");
+	} else if (d.notes && L->o->log) {
+		fprintf(L->o->log, "reel: resuming with changed training settings (checkpoint -> now):\n%s", d.notes);
+	}
+	free(d.errs);
+	free(d.notes);
+	return st;
+}
+
+/* Every tensor of a checkpoint must be a parameter, an optimizer moment or
+ * a carried state; every parameter must be there. */
+static reel_status check_tensors(loop *L, const reel_st_file *f, const char *path, reel_err *err)
+{
+	for (int i = 0; i < reel_st_count(f); i++) {
+		const char *n = reel_st_at(f, i)->name;
+		if (!strncmp(n, "optim.", 6) || !strncmp(n, "state.", 6) || reel_param_get(L->m->ps, n))
+			continue;
+		return reel_err_set(err, REEL_ERR_IO, "%s: unexpected tensor \"%s\" (not a parameter of this model)", path, n);
+	}
+	return REEL_OK;
+}
+
+static reel_status load_carries(loop *L, const reel_st_file *f, const char *path, reel_err *err)
+{
+	reel_model *m = L->m;
+	for (int i = 0; i < m->nlayers; i++) {
+		reel_layer *ly = &m->layers[i];
+		if (!ly->type->carry)
+			continue;
+		char hn[96], cn[96];
+		snprintf(hn, sizeof hn, "state.%s.h", ly->name);
+		snprintf(cn, sizeof cn, "state.%s.c", ly->name);
+		const reel_st_tensor *h = reel_st_find(f, hn), *c = reel_st_find(f, cn);
+		if (!h)
+			continue;
+		reel_rnn_carry *cy = ly->type->carry(ly, m->train.batch_size);
+		if (!cy)
+			return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+		size_t n = (size_t)cy->shape[0] * cy->shape[1] * cy->shape[2];
+		if (h->count != n || (cy->c && (!c || c->count != n)))
+			return reel_err_set(err, REEL_ERR_IO, "%s: %s has %zu elements, expected %zu (%dx%dx%d)", path, hn,
+			                    h->count, n, cy->shape[0], cy->shape[1], cy->shape[2]);
+		reel_st_to_real(h, cy->h);
+		if (cy->c)
+			reel_st_to_real(c, cy->c);
+		cy->valid = 1;
+	}
+	return REEL_OK;
+}
+
+/* Keep the lines of metrics.jsonl up to step (the checkpoint's). */
+static reel_status trim_metrics(const char *path, long step, reel_err *err)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return REEL_OK;
+	char *out = NULL, line[4096];
+	size_t len = 0;
+	while (fgets(line, sizeof line, f)) {
+		long s;
+		if (sscanf(line, "{\"step\": %ld", &s) == 1 && s > step)
+			continue;
+		size_t n = strlen(line);
+		char *nb = realloc(out, len + n + 1);
+		if (!nb) {
+			free(out);
+			fclose(f);
+			return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+		}
+		memcpy(nb + len, line, n + 1);
+		out = nb;
+		len += n;
+	}
+	fclose(f);
+	reel_status st = reel_write_file_atomic(path, out ? out : "", err);
+	free(out);
+	return st;
+}
+
+static reel_status resume(loop *L, reel_err *err)
+{
+	reel_model *m = L->m;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/last.safetensors", L->dir);
+	if (access(path, F_OK) != 0)
+		return reel_err_set(err, REEL_ERR_IO, "%s: no checkpoint to resume from (%s): train without --resume", L->dir,
+		                    path);
+	reel_st_file *f = NULL;
+	reel_status st = reel_st_read(path, &f, err);
+	if (st != REEL_OK)
+		return st;
+	if ((st = compare_configs(L, reel_st_meta(f, "config"), path, err)) != REEL_OK ||
+	    (st = check_tensors(L, f, path, err)) != REEL_OK)
+		goto out;
+	if (!parse_state(L, reel_st_meta(f, "reel.train"), path, err)) {
+		st = REEL_ERR_IO;
+		goto out;
+	}
+	if ((st = reel_params_load(m->ps, f, path, err)) != REEL_OK || (st = reel_optim_load(L->opt, f, path, err)) != REEL_OK ||
+	    (st = load_carries(L, f, path, err)) != REEL_OK)
+		goto out;
+	*reel_tape_rng(L->t) = L->rs.rng;
+	/* the data position: replay the training batches drawn (no model work) */
+	uint64_t h = 0;
+	for (long i = 0; i < L->rs.drawn; i++) {
+		reel_batch b;
+		int r = reel_data_next(m->data, REEL_TRAIN, m->train.batch_size, &b, err);
+		if (r < 0) {
+			st = err->code ? err->code : REEL_ERR_IO;
+			goto out;
+		}
+		if (r > 0)
+			h = batch_hash(&b);
+	}
+	if (L->rs.drawn > 0 && h != L->rs.batch_hash) {
+		st = reel_err_set(err, REEL_ERR_IO,
+		                  "%s: the training data differ from the checkpoint's (batch %ld is not the same): the data file "
+		                  "or the data source changed",
+		                  path, L->rs.drawn);
+		goto out;
+	}
+	L->res->steps = L->rs.step;
+	L->res->epochs = L->rs.epoch;
+	char mpath[4200];
+	snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", L->dir);
+	st = trim_metrics(mpath, L->rs.step, err);
+out:
+	reel_st_free(f);
+	return st;
+}
+
+/* ---- one update -------------------------------------------------------------------------- */
 
 /* One update from batch b (with truncated BPTT for streams).  *loss gets the
  * batch's mean loss, *gnorm the gradient norm before clipping. */
@@ -219,7 +671,7 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 	*gnorm = reel_clip_grad_norm(m->ps, tr->clip_norm > 0 ? tr->clip_norm : INFINITY);
 	if (tr->clip_value > 0)
 		reel_clip_grad_value(m->ps, tr->clip_value);
-	reel_optim_set_lr(L->opt, reel_sched_lr(&tr->sched, L->lr0, step));
+	reel_optim_set_lr(L->opt, reel_sched_lr(&tr->sched, L->rs.lr0, step));
 	reel_status st = reel_optim_step(L->opt, *loss, err);
 	if (st != REEL_OK) {
 		char msg[sizeof err->msg];
@@ -230,84 +682,93 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 	return REEL_OK;
 }
 
-static void progress(loop *L, long step, int epoch, double avg, double gnorm, double seqs, int final)
+static void progress(loop *L, double gnorm, int final)
 {
 	const reel_train_opts *o = L->o;
+	const run_state *r = &L->rs;
 	if (!o->log)
 		return;
-	double el = now() - L->t0, rate = el > 0 ? seqs / el : 0;
+	double el = now() - L->t0, rate = el > 0 ? r->seqs / el : 0;
 	char eta[16], elapsed[16], tot[32];
-	fmt_time(step > 0 && L->total > step ? el * (double)(L->total - step) / (double)step : 0, eta, sizeof eta);
+	fmt_time(r->step > 0 && L->total > r->step ? el * (double)(L->total - r->step) / (double)r->step : 0, eta, sizeof eta);
 	fmt_time(el, elapsed, sizeof elapsed);
 	if (L->total > 0)
 		snprintf(tot, sizeof tot, "/%ld", L->total);
 	else
 		tot[0] = 0;
 	fprintf(o->log, "%sstep %ld%s  epoch %d  loss %.4f  lr %.2e  |g| %.3g  %.0f seq/s  %s elapsed, ETA %s%s",
-	        o->tty ? "\r\033[K" : "", step, tot, epoch, avg, reel_optim_lr(L->opt), gnorm, rate, elapsed, eta,
+	        o->tty ? "\r\033[K" : "", r->step, tot, r->epoch, r->avg, reel_optim_lr(L->opt), gnorm, rate, elapsed, eta,
 	        o->tty && !final ? "" : "\n");
 	fflush(o->log);
 }
 
-static reel_status validate(loop *L, long step, int epoch, reel_train_result *res, int *improved, reel_err *err)
+/* Validate; on improvement write best.safetensors; *stop when early
+ * stopping says so. */
+static reel_status validate(loop *L, int *stop, reel_err *err)
 {
 	reel_model *m = L->m;
+	run_state *r = &L->rs;
 	reel_metrics mt;
 	reel_status st = reel_model_evaluate(m, REEL_VALID, m->train.valid_batches, &mt, err);
 	if (st != REEL_OK)
 		return st;
-	res->valid = mt;
-	metrics_json(L->metrics, step, epoch, now() - L->t0, &mt);
+	L->res->valid = mt;
+	metrics_json(L->metrics, r->step, r->epoch, now() - L->t0, &mt);
 	int k = m->train.metric;
-	*improved = res->best.n == 0 || better(&m->train, mt.value[k], res->best.value[k]);
-	if (*improved) {
-		res->best = mt;
-		res->best_step = step;
-		if ((st = save_params(L, "best.safetensors", err)) != REEL_OK)
-			return st;
+	int improved = L->res->best.n == 0 || better(&m->train, mt.value[k], L->res->best.value[k]);
+	r->bad = improved ? 0 : r->bad + 1;
+	if (improved) {
+		L->res->best = mt;
+		L->res->best_step = r->step;
 	}
-	if (m->train.plateau) {
-		double lr = reel_plateau_step(&m->train.plateau_opts, mt.value[0], L->lr0);
-		L->lr0 = lr;
+	if (m->train.plateau)
+		r->lr0 = reel_plateau_step(&r->plateau, mt.value[0], r->lr0);
+	*stop = m->train.patience && r->bad >= m->train.patience;
+	if (*stop) {
+		r->finished = 1;
+		L->res->stopped_early = 1;
 	}
+	if (improved && (st = save_checkpoint(L, "best.safetensors", err)) != REEL_OK)
+		return st;
 	if (L->o->log) {
-		fprintf(L->o->log, "%svalid @ %ld: ", L->o->tty ? "\r\033[K" : "", step);
+		fprintf(L->o->log, "%svalid @ %ld: ", L->o->tty ? "\r\033[K" : "", r->step);
 		reel_metrics_print(&mt, L->o->log);
-		fprintf(L->o->log, "%s\n", *improved ? "  (best)" : "");
+		fprintf(L->o->log, "%s\n", improved ? "  (best)" : "");
 	}
 	return REEL_OK;
+}
+
+static reel_status write_config(loop *L, reel_err *err)
+{
+	char path[4200];
+	char *cfg = reel_cfg_print(L->m->cfg);
+	if (!cfg)
+		return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
+	size_t cl = strlen(cfg);
+	char *nl = malloc(cl + 2);
+	if (!nl) {
+		free(cfg);
+		return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
+	}
+	memcpy(nl, cfg, cl);
+	memcpy(nl + cl, "\n", 2);
+	snprintf(path, sizeof path, "%s/config.json", L->dir);
+	reel_status st = reel_write_file_atomic(path, nl, err);
+	free(cfg);
+	free(nl);
+	return st;
 }
 
 reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_result *res, reel_err *err)
 {
 	memset(res, 0, sizeof *res);
-	const reel_train_cfg *tr = &m->train;
-	loop L = {.m = m, .o = o};
-	reel_status st = reel_run_dir(o->dir, o->force, err);
+	reel_train_cfg *tr = &m->train;
+	loop L = {.m = m, .o = o, .res = res};
+	run_state *r = &L.rs;
+	reel_status st = o->resume ? REEL_OK : reel_run_dir(o->dir, o->force, err);
 	if (st != REEL_OK)
 		return st;
 	snprintf(L.dir, sizeof L.dir, "%s", o->dir);
-	char path[4200];
-	char *cfg = reel_cfg_print(m->cfg);
-	if (!cfg)
-		return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
-	snprintf(path, sizeof path, "%s/config.json", L.dir);
-	size_t cl = strlen(cfg);
-	char *cfgnl = malloc(cl + 2);
-	if (cfgnl) {
-		memcpy(cfgnl, cfg, cl);
-		cfgnl[cl] = '\n';
-		cfgnl[cl + 1] = 0;
-	}
-	st = cfgnl ? reel_write_file_atomic(path, cfgnl, err) : reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
-	free(cfg);
-	free(cfgnl);
-	if (st != REEL_OK)
-		return st;
-	snprintf(path, sizeof path, "%s/metrics.jsonl", L.dir);
-	L.metrics = fopen(path, "w");
-	if (!L.metrics)
-		return reel_err_set(err, REEL_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
 	if (reel_set_threads(tr->threads) != REEL_OK)
 		return reel_err_set(err, REEL_ERR_ARG, "train: cannot use %d threads", tr->threads);
 	L.t = reel_tape_new(0, tr->seed ^ 0x7a9e);
@@ -316,95 +777,120 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 		st = L.opt ? reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory") : err->code;
 		goto out;
 	}
-	L.lr0 = tr->optim.lr;
+	r->lr0 = tr->optim.lr;
+	r->plateau = tr->plateau_opts;
 	reel_data_info info = m->info;
 	long per_epoch = info.n[REEL_TRAIN] > 0 ? (info.n[REEL_TRAIN] + tr->batch_size - 1) / tr->batch_size : 0;
 	if (m->task == REEL_TASK_LM && m->data_opts.stream && info.n[REEL_TRAIN] > 0)
 		per_epoch = info.n[REEL_TRAIN] / ((long)tr->batch_size * m->data_opts.seq_len);
 	L.total = tr->steps ? tr->steps : per_epoch * tr->epochs;
-	if (m->train.sched.kind == REEL_SCHED_COSINE && m->train.sched.t_max == 0)
-		m->train.sched.t_max = (int)(L.total > m->train.sched.warmup_steps ? L.total - m->train.sched.warmup_steps : 1);
+	if (tr->sched.kind == REEL_SCHED_COSINE && tr->sched.t_max == 0)
+		tr->sched.t_max = (int)(L.total > tr->sched.warmup_steps ? L.total - tr->sched.warmup_steps : 1);
+	if (o->resume) {
+		if ((st = resume(&L, err)) != REEL_OK)
+			goto out;
+		/* done: the steps or epochs are reached, or early stopping still holds */
+		int more = (tr->steps && r->step < tr->steps) || (tr->epochs && r->epoch < tr->epochs);
+		int done = !more || (tr->patience && r->bad >= tr->patience);
+		if (done) {
+			res->already_finished = 1;
+			res->steps = r->step;
+			res->epochs = r->epoch;
+			goto out;
+		}
+		r->finished = 0;
+		if (o->log)
+			fprintf(o->log, "reel: resuming %s at update %ld (epoch %d)\n", L.dir, r->step, r->epoch);
+	}
+	if ((st = write_config(&L, err)) != REEL_OK)
+		goto out;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/metrics.jsonl", L.dir);
+	L.metrics = fopen(path, o->resume ? "a" : "w");
+	if (!L.metrics) {
+		st = reel_err_set(err, REEL_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+		goto out;
+	}
 	long log_every = tr->log_every ? tr->log_every : (L.total >= 50 ? L.total / 50 : 1);
-	long valid_every = tr->valid_every;
-	L.t0 = now();
-	double avg = 0, gnorm = 0, seqs = 0;
-	int bad = 0;
-	long step = 0;
-	int epoch = 0, epoch_steps = 0;
+	long valid_every = tr->valid_every, ckpt_every = tr->checkpoint_every;
+	L.t0 = now() - r->elapsed;
+	double gnorm = 0;
+	int stop = 0;
 	for (;;) {
-		if (tr->steps && step >= tr->steps)
+		if (tr->steps && r->step >= tr->steps)
 			break;
 		if (o->stop && *o->stop) {
 			res->interrupted = 1;
 			break;
 		}
 		reel_batch b;
-		int r = reel_data_next(m->data, REEL_TRAIN, tr->batch_size, &b, err);
-		if (r < 0) {
+		int got = reel_data_next(m->data, REEL_TRAIN, tr->batch_size, &b, err);
+		if (got < 0) {
 			st = err->code ? err->code : REEL_ERR_IO;
 			goto out;
 		}
-		if (r == 0) { /* the end of a pass over the training data */
-			if (epoch_steps == 0) {
+		r->drawn++;
+		if (got == 0) { /* the end of a pass over the training data */
+			if (r->epoch_steps == 0) {
 				st = reel_err_set(err, REEL_ERR_IO, "train: the training split gave no batch (is it empty?)");
 				goto out;
 			}
-			epoch++;
-			epoch_steps = 0;
-			res->epochs = epoch;
-			if (!valid_every) {
-				int improved;
-				if ((st = validate(&L, step, epoch, res, &improved, err)) != REEL_OK)
-					goto out;
-				bad = improved ? 0 : bad + 1;
-				if (tr->patience && bad >= tr->patience) {
-					res->stopped_early = 1;
-					break;
-				}
-			}
-			if (tr->epochs && epoch >= tr->epochs)
+			r->epoch++;
+			r->epoch_steps = 0;
+			res->epochs = r->epoch;
+			if (!valid_every && (st = validate(&L, &stop, err)) != REEL_OK)
+				goto out;
+			if (tr->epochs && r->epoch >= tr->epochs)
+				r->finished = 1;
+			if (stop || r->finished)
 				break;
+			if (!ckpt_every && !valid_every && (st = save_checkpoint(&L, "last.safetensors", err)) != REEL_OK)
+				goto out;
 			continue;
 		}
+		r->batch_hash = batch_hash(&b);
 		double loss = 0;
-		if ((st = update(&L, &b, step, &loss, &gnorm, err)) != REEL_OK)
+		if ((st = update(&L, &b, r->step, &loss, &gnorm, err)) != REEL_OK)
 			goto out;
-		step++;
-		epoch_steps++;
-		seqs += b.B;
-		avg = step == 1 ? loss : 0.95 * avg + 0.05 * loss;
-		if (step % log_every == 0 || step == L.total) {
+		r->step++;
+		r->epoch_steps++;
+		r->seqs += b.B;
+		r->avg = r->step == 1 ? loss : 0.95 * r->avg + 0.05 * loss;
+		res->steps = r->step;
+		if (r->step % log_every == 0 || r->step == L.total) {
 			fprintf(L.metrics,
 			        "{\"step\": %ld, \"epoch\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"elapsed_s\": %.3f, "
 			        "\"seq_per_s\": %.1f}\n",
-			        step, epoch, loss, reel_optim_lr(L.opt), gnorm, now() - L.t0, seqs / (now() - L.t0));
+			        r->step, r->epoch, loss, reel_optim_lr(L.opt), gnorm, now() - L.t0, r->seqs / (now() - L.t0));
 			fflush(L.metrics);
-			progress(&L, step, epoch, avg, gnorm, seqs, 0);
+			progress(&L, gnorm, 0);
 		}
-		if (valid_every && step % valid_every == 0) {
-			int improved;
-			if ((st = validate(&L, step, epoch, res, &improved, err)) != REEL_OK)
+		if (tr->steps && r->step >= tr->steps)
+			r->finished = 1;
+		int validated = 0;
+		if (valid_every && r->step % valid_every == 0) {
+			if ((st = validate(&L, &stop, err)) != REEL_OK)
 				goto out;
-			bad = improved ? 0 : bad + 1;
-			if (tr->patience && bad >= tr->patience) {
-				res->stopped_early = 1;
-				break;
-			}
+			validated = 1;
 		}
+		if (stop || r->finished)
+			break;
+		if ((ckpt_every && r->step % ckpt_every == 0) || (!ckpt_every && validated))
+			if ((st = save_checkpoint(&L, "last.safetensors", err)) != REEL_OK)
+				goto out;
 	}
 	if (L.o->log && L.o->tty)
 		fprintf(L.o->log, "\n");
 	/* a final validation unless the last update was just validated */
-	if (step > 0 && !(valid_every && step % valid_every == 0) && !(!valid_every && epoch_steps == 0)) {
-		int improved;
-		if ((st = validate(&L, step, epoch, res, &improved, err)) != REEL_OK)
-			goto out;
-	}
-	if ((st = save_params(&L, "last.safetensors", err)) != REEL_OK)
+	int just = (valid_every && r->step % valid_every == 0) || (!valid_every && r->epoch_steps == 0);
+	if (r->step > 0 && !just && !res->interrupted && (st = validate(&L, &stop, err)) != REEL_OK)
 		goto out;
-	res->steps = step;
+	if ((st = save_checkpoint(&L, "last.safetensors", err)) != REEL_OK)
+		goto out;
+	res->steps = r->step;
+	res->epochs = r->epoch;
 	res->seconds = now() - L.t0;
-	res->last_loss = avg;
+	res->last_loss = r->avg;
 	res->skipped = reel_optim_skipped(L.opt);
 out:
 	if (L.metrics)

@@ -3,8 +3,21 @@
  * A run directory holds what a run wrote:
  *   config.json         the resolved config (defaults filled in, --set applied, "auto" sizes resolved)
  *   metrics.jsonl       one JSON object per logged update and per validation
- *   last.safetensors    the parameters at the end (and the config in the metadata)
- *   best.safetensors    the parameters at the best validation metric
+ *   last.safetensors    the checkpoint: parameters, optimizer moments, carried
+ *                       stream states; in the metadata the resolved config, the
+ *                       data's vocabularies and the run state (step, epoch, data
+ *                       position, RNG, early stopping); at every checkpoint_every
+ *                       updates (default: at every validation) and at the end
+ *   best.safetensors    the same at the best validation metric
+ *
+ * Resume (opts.resume) continues from last.safetensors exactly: the data
+ * source is deterministic from its seed, so its position is the number of
+ * training batches drawn, replayed without model work and checked against
+ * a hash of the last batch; at a fixed thread count the resumed run ends
+ * with bitwise the parameters of an uninterrupted one.  The config given on
+ * resume is compared with the checkpoint's path by path: the model, the
+ * data and the batch must match; training keys (steps, learning rate,
+ * schedule, cadences) may change, are reported, and take effect.
  * Every file is written atomically (temporary file, fsync, rename). */
 #ifndef REEL_TRAIN_H
 #define REEL_TRAIN_H
@@ -17,6 +30,7 @@
 typedef struct reel_train_opts {
 	const char *dir;                 /* run directory (created; must be empty or absent unless force) */
 	int force;                       /* train into a non-empty directory */
+	int resume;                      /* continue from dir/last.safetensors */
 	FILE *log;                       /* progress (stderr); NULL: quiet */
 	int tty;                         /* 1: redraw one progress line; 0: plain lines */
 	volatile sig_atomic_t *stop;     /* set (by a signal handler) to stop after the current update */
@@ -31,6 +45,7 @@ typedef struct reel_train_result {
 	reel_metrics best;               /* the best validation */
 	long best_step;
 	int stopped_early, interrupted;
+	int already_finished;            /* resume: the checkpoint's run had ended; nothing was done */
 	long skipped;                    /* updates skipped for non-finite values */
 } reel_train_result;
 

@@ -48,7 +48,8 @@ void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_
 	X(suite_bench_refs) \
 	X(suite_api) \
 	X(suite_config) \
-	X(suite_data)
+	X(suite_data) \
+	X(suite_resume)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
