@@ -302,8 +302,11 @@ static int cmd_train(const args *a)
 	int show = a->show >= 0 ? a->show : 3;
 	if (m->is_s2s && show > 0)
 		rc = show_examples(m, show, stdout);
-	printf("\n%s %ld updates (%d epoch%s) in %.1f s%s; ", res.interrupted ? "interrupted after" : "trained", res.steps,
+	printf("\n%s %ld updates (%d epoch%s) in %.1f s%s", res.interrupted ? "interrupted after" : "trained", res.steps,
 	       res.epochs, res.epochs == 1 ? "" : "s", res.seconds, res.stopped_early ? ", stopped early" : "");
+	if (res.skipped)
+		printf(", %ld of them skipped for non-finite values", res.skipped);
+	printf("; ");
 	if (res.valid.n) {
 		printf("validation: ");
 		reel_metrics_print(&res.valid, stdout);

@@ -343,6 +343,11 @@ static reel_status save_checkpoint(loop *L, const char *name, reel_err *err)
 	reel_model *m = L->m;
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", L->dir, name);
+	size_t np;
+	const reel_real *pv = reel_params_values(m->ps, &np);
+	for (size_t i = 0; i < np; i++)
+		if (!isfinite(pv[i])) /* never replace a good checkpoint with a broken one */
+			return reel_err_set(err, REEL_ERR_NUMERIC, "%s: not written: a parameter is not finite (element %zu)", path, i);
 	L->rs.rng = *reel_tape_rng(L->t);
 	L->rs.elapsed = now() - L->t0;
 	reel_st_writer *w = reel_st_writer_new();
@@ -676,7 +681,7 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 	if (st != REEL_OK) {
 		char msg[sizeof err->msg];
 		snprintf(msg, sizeof msg, "%s", err->msg);
-		return reel_err_set(err, st, "step %ld: %s (the parameters were not changed; on_nonfinite \"skip\" skips such steps)",
+		return reel_err_set(err, st, "step %ld: %s; training stopped (train.on_nonfinite \"skip\" would skip such updates)",
 		                    step + 1, msg);
 	}
 	return REEL_OK;

@@ -67,6 +67,24 @@ expect "--force" 0 "trained 1 updates" -- "$REEL" train configs/adding-problem.j
 expect "eval --json" 0 '{"split": "valid", "loss": ' '"mse": ' -- "$REEL" eval configs/adding-problem.json --params "$tmp/adding-problem/last.safetensors" --split valid --json
 expect "eval of another architecture" 1 "rnn.weight_ih_l0" -- "$REEL" eval configs/adding-problem.json --params "$tmp/adding-problem/last.safetensors" --set model.0.hidden_size=32
 
+# ---- resume and non-finite losses ----------------------------------------------------------
+few="--set train.steps=6 --set train.valid_every=3 --set train.valid_batches=1"
+# shellcheck disable=SC2086
+expect "train for resume" 0 "trained 6 updates" -- "$REEL" train configs/adding-problem.json -o "$tmp/res" $few
+# shellcheck disable=SC2086
+expect "resume a finished run" 0 "the run already finished (6 updates" -- "$REEL" train configs/adding-problem.json -o "$tmp/res" --resume $few
+expect "resume with more steps" 0 "resuming with changed training settings" "/train/steps: 6 -> 9" "resuming $tmp/res at update 6" "trained 9 updates" -- \
+	"$REEL" train configs/adding-problem.json -o "$tmp/res" --resume --set train.steps=9 --set train.valid_every=3 --set train.valid_batches=1
+expect "resume another architecture" 2 "/model/0/hidden_size: 64 -> 32" "cannot resume: 2 keys" -- \
+	"$REEL" train configs/adding-problem.json -o "$tmp/res" --resume --set train.steps=12 --set model.0.hidden_size=32
+expect "resume without a checkpoint" 2 "no checkpoint to resume from" -- "$REEL" train configs/adding-problem.json -o "$tmp/none" --resume
+expect "--resume with --force" 2 "--resume and --force exclude each other" -- "$REEL" train configs/adding-problem.json -o "$tmp/res" --resume --force
+boom="--set model.0.type=rnn --set model.0.nonlinearity=relu --set train.optimizer.type=sgd --set train.optimizer.lr=1000 --set train.checkpoint_every=1"
+# shellcheck disable=SC2086
+expect "non-finite loss stops" 1 "step 2: optimizer sgd: non-finite value in the loss" "training stopped" -- "$REEL" train configs/adding-problem.json -o "$tmp/boom" $boom --set train.steps=20
+# shellcheck disable=SC2086
+expect "non-finite loss skipped" 0 "trained 5 updates" "4 of them skipped for non-finite values" -- "$REEL" train configs/adding-problem.json -o "$tmp/skip" $boom --set train.steps=5 --set train.on_nonfinite=skip --set train.valid_batches=1
+
 # ---- --set ---------------------------------------------------------------------------------
 expect "--set changes the model" 0 "rnn.weight_hh_l0" "128x32" -- "$REEL" info configs/adding-problem.json --set model.0.hidden_size=32
 expect "--set by JSON Pointer" 0 "rnn.weight_hh_l0" "64x16" -- "$REEL" info configs/adding-problem.json --set /model/0/hidden_size=16
