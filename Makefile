@@ -30,7 +30,7 @@ FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
 DEPS_OK := build/.deps-ok
 
 .PHONY: all test asan bench run docs clean deps
-all: build/f/libreel.a build/d/libreel.a build/f/reel build/f/reel_bench
+all: build/f/libreel.a build/d/libreel.a build/f/reel build/d/reel build/f/reel_bench
 
 define variant
 build/$(1)/%.o: %.c | $(DEPS_OK)
@@ -57,7 +57,12 @@ build/f/reel: build/f/models/main.o build/f/libreel.a
 	@echo "  LD [f] $@"
 	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
 
-test: build/f/reel_tests build/d/reel_tests build/f/reel
+# the double build of the program, for `reel gradcheck`
+build/d/reel: build/d/models/main.o build/d/libreel.a
+	@echo "  LD [d] $@"
+	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS)
+
+test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel
 	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh
 
 asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel

@@ -18,7 +18,8 @@
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 typedef struct args {
-	const char *verb, *config, *out, *params, *split;
+	const char *verb, *config, *out, *params, *split, *batch, *init, *init_prefix;
+	int per_param;
 	const char *sets[MAX_SETS];
 	int nsets, force, resume, json, show, help;
 } args;
@@ -34,6 +35,10 @@ static const char *const USAGE =
 	"  info CONFIG [--set k=v]...   layers, output shapes, parameters, memory per step\n"
 	"  check CONFIG [--set k=v]...  validate the config and run one forward/backward step\n"
 	"  list                    every layer type and config key, with defaults\n"
+	"  grad CONFIG --params FILE --batch FILE -o OUT\n"
+	"                          one forward/backward on a given batch: loss, outputs, grad.<name>\n"
+	"  gradcheck CONFIG [--per-param N]   finite differences against the model's gradients\n"
+	"                          (use the double build, build/d/reel)\n"
 	"\n"
 	"options: --help (on any verb), --version\n"
 	"exit status: 0 success, 1 runtime failure, 2 bad usage or bad config\n";
@@ -50,7 +55,10 @@ static const char *verb_help(const char *verb)
 		       "  must match the checkpoint's, training settings may change and are reported).\n"
 		       "  --set path=value   override a key, e.g. --set train.optimizer.lr=3e-4 or\n"
 		       "                     --set /model/1/hidden_size=64; checked like the file\n"
-		       "  --show N           seq2seq: decode N validation examples at the end (default 3)\n";
+		       "  --show N           seq2seq: decode N validation examples at the end (default 3)\n"
+		       "  --init FILE        start from the parameters in FILE (e.g. a PyTorch state_dict saved\n"
+		       "                     with safetensors), matched by name and shape\n"
+		       "  --init-prefix FROM=TO  the file's FROM+X initialises the model's TO+X\n";
 	if (!strcmp(verb, "eval"))
 		return "usage: reel eval CONFIG --params FILE [--split valid|test] [--json] [--set path=value]...\n"
 		       "  Loads the parameters in FILE (e.g. DIR/best.safetensors) into the model CONFIG\n"
@@ -63,6 +71,19 @@ static const char *verb_help(const char *verb)
 		return "usage: reel check CONFIG [--set path=value]...\n"
 		       "  Validates the config (every error at once), opens its data, and runs one\n"
 		       "  forward and backward step on one training batch, without training.\n";
+	if (!strcmp(verb, "grad"))
+		return "usage: reel grad CONFIG --params FILE --batch FILE -o OUT [--set path=value]...\n"
+		       "  One forward and backward pass (dropout off) on the batch in FILE (safetensors:\n"
+		       "  tokens (T, B) or inputs (T, B, F), optional lengths (B), labels or targets; seq2seq:\n"
+		       "  src (S, B), src_len (B), tgt (T, B)).  Writes OUT with loss, outputs and grad.<name>\n"
+		       "  for every parameter: the door for comparing reel with PyTorch on any model.\n"
+		       "  --params may be a PyTorch state_dict saved with safetensors.torch.save_file.\n";
+	if (!strcmp(verb, "gradcheck"))
+		return "usage: reel gradcheck CONFIG [--per-param N] [--set path=value]...\n"
+		       "  Central finite differences of the loss against the model's gradients on one\n"
+		       "  training batch, N elements of every parameter (default 16); prints the worst\n"
+		       "  relative error per parameter; exit 1 above tolerance.  Meant for the double\n"
+		       "  build (build/d/reel, tolerance 1e-5 relative); the float build is loose.\n";
 	if (!strcmp(verb, "list"))
 		return "usage: reel list\n  Prints every layer type and every config key: type, default, meaning.\n";
 	return NULL;
@@ -111,6 +132,24 @@ static int parse(int argc, char **argv, args *a)
 		} else if (!strcmp(o, "--params")) {
 			NEED();
 			a->params = v;
+		} else if (!strcmp(o, "--batch")) {
+			NEED();
+			a->batch = v;
+		} else if (!strcmp(o, "--init")) {
+			NEED();
+			a->init = v;
+		} else if (!strcmp(o, "--init-prefix")) {
+			NEED();
+			if (!strchr(v, '='))
+				return usage_error("--init-prefix: expected FROM=TO (the file's FROM+X initialises TO+X), found \"%s\"", v);
+			a->init_prefix = v;
+		} else if (!strcmp(o, "--per-param")) {
+			NEED();
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*end || end == v || n < 1 || n > 1000000)
+				return usage_error("--per-param: expected a count in [1, 1000000], found \"%s\"", v);
+			a->per_param = (int)n;
 		} else if (!strcmp(o, "--split")) {
 			NEED();
 			if (strcmp(v, "valid") && strcmp(v, "test") && strcmp(v, "train"))
@@ -281,6 +320,23 @@ static int cmd_train(const args *a)
 		reel_model_free(m);
 		return usage_error("--resume and --force exclude each other (--force starts %s over)", dir);
 	}
+	if (a->init) {
+		if (a->resume) {
+			reel_model_free(m);
+			return usage_error("--init and --resume exclude each other (--resume continues %s)", dir);
+		}
+		char *report = NULL;
+		reel_err e = {0};
+		if (reel_model_init_from(m, a->init, a->init_prefix, &report, &e) != REEL_OK) {
+			if (report)
+				fputs(report, stderr);
+			free(report);
+			fprintf(stderr, "reel: %s\n", e.msg);
+			reel_model_free(m);
+			return EXIT_RUNTIME;
+		}
+		fprintf(stderr, "reel: parameters initialised from %s\n", a->init);
+	}
 	reel_train_opts o = {.dir = dir, .force = a->force, .resume = a->resume, .log = stderr, .tty = isatty(2),
 	                     .stop = &stop_flag};
 	reel_train_result res;
@@ -405,6 +461,54 @@ static int cmd_check(const args *a)
 	return 0;
 }
 
+static int cmd_grad(const args *a)
+{
+	if (!a->params || !a->batch || !a->out)
+		return usage_error("%s", "grad needs --params FILE, --batch FILE and -o OUT");
+	reel_model *m;
+	int rc = load_model(a, &m);
+	if (rc)
+		return rc;
+	reel_err err = {0};
+	double loss;
+	char *report = NULL;
+	if (reel_model_init_from(m, a->params, a->init_prefix, &report, &err) != REEL_OK ||
+	    reel_model_grad(m, a->batch, a->out, &loss, &err) != REEL_OK) {
+		if (report)
+			fputs(report, stderr);
+		free(report);
+		fprintf(stderr, "reel: %s\n", err.msg);
+		reel_model_free(m);
+		return EXIT_RUNTIME;
+	}
+	printf("loss %.10g; wrote %s (loss, %sgrad.<name> for %d parameters)\n", loss, a->out, m->is_s2s ? "" : "outputs, ",
+	       reel_params_count(m->ps));
+	reel_model_free(m);
+	return 0;
+}
+
+static int cmd_gradcheck(const args *a)
+{
+	reel_model *m;
+	int rc = load_model(a, &m);
+	if (rc)
+		return rc;
+	reel_err err = {0};
+	int failed = 0;
+	int dbl = sizeof(reel_real) == 8;
+	if (!dbl)
+		fprintf(stderr, "reel: this is the float build: differences are loose; build/d/reel checks in double\n");
+	reel_status st = reel_model_gradcheck(m, a->per_param ? a->per_param : 16, dbl ? 1e-5 : 5e-2, dbl ? 1e-8 : 1e-3,
+	                                      stdout, &failed, &err);
+	reel_model_free(m);
+	if (st != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", err.msg);
+		return EXIT_RUNTIME;
+	}
+	printf(failed ? "gradcheck: %d parameter%s FAILED\n" : "gradcheck: every parameter ok\n", failed, failed == 1 ? "" : "s");
+	return failed ? EXIT_RUNTIME : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
@@ -421,7 +525,7 @@ int main(int argc, char **argv)
 		return rc;
 	const char *h = verb_help(a.verb);
 	if (!h)
-		return usage_error("unknown verb \"%s\" (train, eval, info, check, list)", a.verb);
+		return usage_error("unknown verb \"%s\" (train, eval, info, check, list, grad, gradcheck)", a.verb);
 	if (a.help) {
 		fputs(h, stdout);
 		return 0;
@@ -434,6 +538,10 @@ int main(int argc, char **argv)
 		return cmd_info(&a);
 	if (!strcmp(a.verb, "check"))
 		return cmd_check(&a);
+	if (!strcmp(a.verb, "grad"))
+		return cmd_grad(&a);
+	if (!strcmp(a.verb, "gradcheck"))
+		return cmd_gradcheck(&a);
 	if (a.config)
 		return usage_error("list takes no CONFIG, found \"%s\"", a.config);
 	reel_model_describe(stdout);

@@ -635,7 +635,16 @@ fail:
 	return st;
 }
 
+static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset);
+
 /* ---- forward and loss -------------------------------------------------------------------------- */
+
+reel_tensor *reel_model_forward(reel_tape *t, reel_model *m, const reel_batch *b, int carry)
+{
+	if (m->is_s2s)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_model_forward: a seq2seq model's outputs come from its decoder");
+	return forward_layers(t, m, b, carry, b->stream_reset);
+}
 
 static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset)
 {
@@ -977,4 +986,341 @@ void reel_model_describe(FILE *f)
 	read_decode(&root, &dc);
 	fputs(reel_cfg_description(c), f);
 	reel_cfg_free(c);
+}
+
+/* ---- interop: --init, reel grad, reel gradcheck ----------------------------------------------- */
+
+static void shape_of(const reel_st_tensor *s, char *out, size_t n)
+{
+	size_t l = 0;
+	out[0] = 0;
+	for (int d = 0; d < s->ndim && l + 24 < n; d++)
+		l += (size_t)snprintf(out + l, n - l, "%s%lld", d ? "x" : "", (long long)s->shape[d]);
+	if (s->ndim == 0)
+		snprintf(out, n, "scalar");
+}
+
+/* The file's name for parameter name under the prefix map "from=to"
+ * (a file tensor from+X initialises to+X). */
+static const char *mapped(const char *name, const char *map, char *buf, size_t n)
+{
+	if (!map)
+		return name;
+	const char *eq = strchr(map, '=');
+	size_t fl = eq ? (size_t)(eq - map) : strlen(map);
+	const char *to = eq ? eq + 1 : "";
+	size_t tl = strlen(to);
+	if (strncmp(name, to, tl))
+		return name;
+	snprintf(buf, n, "%.*s%s", (int)fl, map, name + tl);
+	return buf;
+}
+
+reel_status reel_model_init_from(reel_model *m, const char *path, const char *prefix_map, char **report, reel_err *err)
+{
+	*report = NULL;
+	reel_st_file *f = NULL;
+	reel_status st = reel_st_read(path, &f, err);
+	if (st != REEL_OK)
+		return st;
+	char *rep = NULL;
+	size_t len = 0;
+	int bad = 0;
+	int np = reel_params_count(m->ps), nf = reel_st_count(f);
+	char *used = calloc((size_t)nf + 1, 1);
+	if (!used) {
+		reel_st_free(f);
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	}
+	char line[600], buf[300], a[64], b[64];
+	for (int i = 0; i < np; i++) {
+		reel_tensor *p = reel_params_at(m->ps, i);
+		const char *fn = mapped(p->name, prefix_map, buf, sizeof buf);
+		const reel_st_tensor *t = reel_st_find(f, fn);
+		line[0] = 0;
+		if (!t) {
+			snprintf(line, sizeof line, "  missing: %s (%s)\n", fn, reel_shape_str(p, a, sizeof a));
+		} else {
+			used[t - reel_st_at(f, 0)] = 1;
+			int same = t->ndim == p->ndim;
+			for (int d = 0; same && d < p->ndim; d++)
+				same = t->shape[d] == p->shape[d];
+			shape_of(t, b, sizeof b);
+			if (!same)
+				snprintf(line, sizeof line, "  misshapen: %s is %s in the file, %s in the model\n", fn, b,
+				         reel_shape_str(p, a, sizeof a));
+			else if (t->dtype != REEL_F32 && t->dtype != REEL_F64)
+				snprintf(line, sizeof line, "  wrong dtype: %s (F32 or F64 expected)\n", fn);
+		}
+		if (line[0]) {
+			bad++;
+			size_t n = strlen(line);
+			char *nb = realloc(rep, len + n + 1);
+			if (nb) {
+				memcpy(nb + len, line, n + 1);
+				rep = nb;
+				len += n;
+			}
+		}
+	}
+	int reel_ckpt = reel_st_meta(f, "reel.train") != NULL; /* a reel checkpoint: its moments and states are not parameters */
+	for (int i = 0; i < nf; i++) {
+		const reel_st_tensor *t = reel_st_at(f, i);
+		if (used[t - reel_st_at(f, 0)] || (reel_ckpt && (!strncmp(t->name, "optim.", 6) || !strncmp(t->name, "state.", 6))))
+			continue;
+		bad++;
+		shape_of(t, b, sizeof b);
+		snprintf(line, sizeof line, "  extra: %s (%s) is not a parameter of the model\n", t->name, b);
+		size_t n = strlen(line);
+		char *nb = realloc(rep, len + n + 1);
+		if (nb) {
+			memcpy(nb + len, line, n + 1);
+			rep = nb;
+			len += n;
+		}
+	}
+	free(used);
+	if (bad) {
+		*report = rep;
+		reel_st_free(f);
+		return reel_err_set(err, REEL_ERR_IO, "%s: %d tensor%s do not match the model%s%s (listed above)", path, bad,
+		                    bad == 1 ? "" : "s", prefix_map ? " under --init-prefix " : "", prefix_map ? prefix_map : "");
+	}
+	free(rep);
+	for (int i = 0; i < np; i++) {
+		reel_tensor *p = reel_params_at(m->ps, i);
+		reel_st_to_real(reel_st_find(f, mapped(p->name, prefix_map, buf, sizeof buf)), p->data);
+	}
+	reel_st_free(f);
+	return REEL_OK;
+}
+
+/* A batch from a safetensors file (see reel_model_grad).  Arrays are
+ * allocated into *own (freed by the caller, one block each). */
+typedef struct loaded_batch {
+	reel_batch b;
+	void *mem[8];
+	int nmem;
+} loaded_batch;
+
+static void *take(loaded_batch *lb, const reel_st_tensor *t, int as_int)
+{
+	void *p = malloc((t->count ? t->count : 1) * (as_int ? sizeof(int32_t) : sizeof(reel_real)));
+	if (!p || lb->nmem == 8) {
+		free(p);
+		return NULL;
+	}
+	lb->mem[lb->nmem++] = p;
+	if (as_int)
+		reel_st_to_i32(t, p);
+	else
+		reel_st_to_real(t, p);
+	return p;
+}
+
+static int dims(const reel_st_tensor *t, int nd, long long d0, long long d1, long long d2)
+{
+	long long want[3] = {d0, d1, d2};
+	if (!t || t->ndim != nd)
+		return 0;
+	for (int d = 0; d < nd; d++)
+		if (want[d] >= 0 && t->shape[d] != want[d])
+			return 0;
+	return 1;
+}
+
+static reel_status load_batch(reel_model *m, const reel_st_file *f, const char *path, loaded_batch *lb, reel_err *err)
+{
+	reel_batch *b = &lb->b;
+	memset(lb, 0, sizeof *lb);
+	if (m->is_s2s) {
+		const reel_st_tensor *src = reel_st_find(f, "src"), *sl = reel_st_find(f, "src_len"), *tg = reel_st_find(f, "tgt");
+		if (!dims(src, 2, -1, -1, 0) || !dims(sl, 1, src ? src->shape[1] : -1, 0, 0) || !dims(tg, 2, -1, src ? src->shape[1] : -1, 0))
+			return reel_err_set(err, REEL_ERR_IO, "%s: a seq2seq batch needs src (S, B), src_len (B) and tgt (T, B) ids", path);
+		b->S = (int)src->shape[0];
+		b->B = (int)src->shape[1];
+		b->TT = (int)tg->shape[0];
+		b->src = take(lb, src, 1);
+		b->src_len = take(lb, sl, 1);
+		b->tgt = take(lb, tg, 1);
+		if (!b->src || !b->src_len || !b->tgt)
+			return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+		for (int i = 0; i < b->B; i++)
+			if (b->src_len[i] < 1 || b->src_len[i] > b->S)
+				return reel_err_set(err, REEL_ERR_IO, "%s: src_len[%d] is %d, outside [1, %d]", path, i, b->src_len[i], b->S);
+		return REEL_OK;
+	}
+	const reel_st_tensor *tok = reel_st_find(f, "tokens"), *in = reel_st_find(f, "inputs"), *len = reel_st_find(f, "lengths");
+	const reel_st_tensor *lab = reel_st_find(f, "labels"), *tg = reel_st_find(f, "targets");
+	if (m->info.tokens_in ? !dims(tok, 2, -1, -1, 0) : !dims(in, 3, -1, -1, m->info.features))
+		return reel_err_set(err, REEL_ERR_IO, m->info.tokens_in ? "%s: the batch needs tokens (T, B) ids" : "%s: the batch needs inputs (T, B, %d)",
+		                    path, m->info.features);
+	const reel_st_tensor *x = m->info.tokens_in ? tok : in;
+	b->T = (int)x->shape[0];
+	b->B = (int)x->shape[1];
+	if (m->info.tokens_in)
+		b->tokens = take(lb, tok, 1);
+	else {
+		b->inputs = take(lb, in, 0);
+		b->F = m->info.features;
+	}
+	if (len) {
+		if (!dims(len, 1, b->B, 0, 0))
+			return reel_err_set(err, REEL_ERR_IO, "%s: lengths must be (B) = (%d)", path, b->B);
+		b->lengths = take(lb, len, 1);
+	} else {
+		const reel_st_tensor fake = {.name = "lengths", .dtype = REEL_I32, .ndim = 1, .shape = {b->B}, .count = 0};
+		b->lengths = take(lb, &fake, 1);
+		for (int i = 0; b->lengths && i < b->B; i++)
+			b->lengths[i] = b->T;
+	}
+	for (int i = 0; b->lengths && i < b->B; i++)
+		if (b->lengths[i] < 1 || b->lengths[i] > b->T)
+			return reel_err_set(err, REEL_ERR_IO, "%s: lengths[%d] is %d, outside [1, %d]", path, i, b->lengths[i], b->T);
+	if (m->task == REEL_TASK_REGRESS) {
+		int per = m->data_opts.per_step, O = m->info.outputs;
+		if (per ? !dims(tg, 3, b->T, b->B, O) : !dims(tg, 2, b->B, O, 0))
+			return reel_err_set(err, REEL_ERR_IO, per ? "%s: targets must be (T, B, %d)" : "%s: targets must be (B, %d)", path, O);
+		b->targets = take(lb, tg, 0);
+		b->O = O;
+	} else {
+		int per = m->task != REEL_TASK_CLASSIFY;
+		if (per ? !dims(lab, 2, b->T, b->B, 0) : !dims(lab, 1, b->B, 0, 0))
+			return reel_err_set(err, REEL_ERR_IO, per ? "%s: labels must be (T, B) ids (-100: ignored)" : "%s: labels must be (B) ids", path);
+		b->labels = take(lb, lab, 1);
+	}
+	if ((m->info.tokens_in ? !b->tokens : !b->inputs) || !b->lengths || (!b->labels && !b->targets))
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	return REEL_OK;
+}
+
+reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *out_path, double *loss_out, reel_err *err)
+{
+	reel_st_file *f = NULL;
+	reel_status st = reel_st_read(batch_path, &f, err);
+	if (st != REEL_OK)
+		return st;
+	loaded_batch lb;
+	reel_tape *t = NULL;
+	reel_st_writer *w = NULL;
+	char **names = NULL;
+	int np = reel_params_count(m->ps);
+	if ((st = load_batch(m, f, batch_path, &lb, err)) != REEL_OK)
+		goto out;
+	t = reel_tape_new(0, m->train.seed);
+	w = reel_st_writer_new();
+	names = calloc((size_t)np + 1, sizeof *names);
+	if (!t || !w || !names) {
+		st = reel_err_set(err, REEL_ERR_NOMEM, "reel grad: out of memory");
+		goto out;
+	}
+	reel_tape_set_training(t, 0); /* no dropout: the same function PyTorch's eval() computes */
+	reel_params_zero_grad(m->ps);
+	reel_tensor *y = m->is_s2s ? NULL : reel_model_forward(t, m, &lb.b, 0);
+	reel_tensor *loss = NULL;
+	if (m->is_s2s) {
+		loss = reel_model_loss(t, m, &lb.b, 1.0, 0, NULL);
+	} else if (y) {
+		reel_batch_stats dummy = {0};
+		(void)dummy;
+		switch (m->task) {
+		case REEL_TASK_CLASSIFY: loss = ce_loss(t, y, lb.b.labels, lb.b.B, NULL); break;
+		case REEL_TASK_REGRESS: loss = mse_loss(t, y, &lb.b, m->data_opts.per_step, NULL); break;
+		default: loss = ce_loss(t, y, lb.b.labels, lb.b.T * lb.b.B, NULL); break;
+		}
+	}
+	if (!loss || reel_backward(t, loss) != REEL_OK) {
+		st = reel_err_set(err, reel_tape_status(t), "reel grad: %s", reel_tape_error(t));
+		goto out;
+	}
+	*loss_out = loss->data[0];
+	if ((st = reel_st_add_real(w, "loss", 0, NULL, loss->data, err)) != REEL_OK)
+		goto out;
+	if (y && (st = reel_st_add_real(w, "outputs", y->ndim, y->shape, y->data, err)) != REEL_OK)
+		goto out;
+	for (int i = 0; i < np; i++) {
+		reel_tensor *p = reel_params_at(m->ps, i);
+		size_t n = strlen(p->name) + 6;
+		if (!(names[i] = malloc(n))) {
+			st = reel_err_set(err, REEL_ERR_NOMEM, "reel grad: out of memory");
+			goto out;
+		}
+		snprintf(names[i], n, "grad.%s", p->name);
+		if ((st = reel_st_add_real(w, names[i], p->ndim, p->shape, reel_tensor_grad(p), err)) != REEL_OK)
+			goto out;
+	}
+	st = reel_st_write(w, out_path, err);
+out:
+	for (int i = 0; names && i < np; i++)
+		free(names[i]);
+	free(names);
+	reel_st_writer_free(w);
+	reel_tape_free(t);
+	for (int i = 0; i < lb.nmem; i++)
+		free(lb.mem[i]);
+	reel_st_free(f);
+	return st;
+}
+
+/* The loss of batch b with the tape's RNG reseeded (the same dropout masks
+ * every time); NAN on error. */
+static double loss_at(reel_model *m, reel_tape *t, const reel_batch *b, int backward)
+{
+	reel_tape_reset(t);
+	reel_rng_seed(reel_tape_rng(t), m->train.seed);
+	reel_tensor *l = reel_model_loss(t, m, b, 1.0, 0, NULL);
+	if (!l || (backward && reel_backward(t, l) != REEL_OK))
+		return NAN;
+	return l->data[0];
+}
+
+reel_status reel_model_gradcheck(reel_model *m, int per_param, double rtol, double atol, FILE *out, int *failed,
+                                 reel_err *err)
+{
+	*failed = 0;
+	reel_batch b;
+	int r = reel_data_next(m->data, REEL_TRAIN, m->train.batch_size, &b, err);
+	if (r <= 0)
+		return r < 0 ? err->code : reel_err_set(err, REEL_ERR_IO, "gradcheck: the training split gave no batch");
+	reel_tape *t = reel_tape_new(0, m->train.seed);
+	if (!t)
+		return reel_err_set(err, REEL_ERR_NOMEM, "gradcheck: out of memory");
+	reel_params_zero_grad(m->ps);
+	double l0 = loss_at(m, t, &b, 1);
+	if (!isfinite(l0)) {
+		reel_status st = reel_err_set(err, REEL_ERR_NUMERIC, "gradcheck: the loss is %g: %s", l0, reel_tape_error(t));
+		reel_tape_free(t);
+		return st;
+	}
+	const double eps = sizeof(reel_real) == 8 ? 1e-6 : 1e-3;
+	fprintf(out, "gradcheck: loss %.10g on one batch of %d; %d elements per parameter, step %g, tolerance %g + %g |g|\n",
+	        l0, b.B, per_param, eps, atol, rtol);
+	fprintf(out, "  %-36s %10s %14s  %s\n", "parameter", "elements", "worst rel err", "");
+	for (int i = 0; i < reel_params_count(m->ps); i++) {
+		reel_tensor *p = reel_params_at(m->ps, i);
+		const reel_real *g = reel_tensor_grad(p);
+		size_t n = p->size, k = (size_t)per_param < n ? (size_t)per_param : n;
+		double worst = 0, worst_ratio = 0;
+		for (size_t j = 0; j < k; j++) {
+			size_t e = k == n ? j : (size_t)((double)j * (double)(n - 1) / (double)(k - 1 ? k - 1 : 1));
+			reel_real keep = p->data[e];
+			p->data[e] = keep + (reel_real)eps;
+			double lp = loss_at(m, t, &b, 0);
+			p->data[e] = keep - (reel_real)eps;
+			double lm = loss_at(m, t, &b, 0);
+			p->data[e] = keep;
+			double num = (lp - lm) / (2 * eps), ana = g[e], d = fabs(num - ana);
+			double scale = fmax(fabs(num), fabs(ana));
+			double rel = scale > 0 ? d / scale : 0, ratio = d / (atol + rtol * scale);
+			if (rel > worst)
+				worst = rel;
+			if (ratio > worst_ratio || isnan(ratio))
+				worst_ratio = isnan(ratio) ? INFINITY : ratio;
+		}
+		int ok = worst_ratio <= 1;
+		*failed += !ok;
+		fprintf(out, "  %-36s %10zu %14.3e  %s\n", p->name, k, worst, ok ? "ok" : "FAILED");
+	}
+	reel_tape_free(t);
+	return REEL_OK;
 }

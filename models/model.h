@@ -204,6 +204,32 @@ reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err
 /* Load parameters saved by reel_model_save (or PyTorch, by name). */
 reel_status reel_model_load(reel_model *m, const char *path, reel_err *err);
 
+/* The model's output for batch b (lm/classify/tag/regress): logits
+ * (T, B, V), (B, C) or predictions.  carry as in reel_fwd_ctx. */
+reel_tensor *reel_model_forward(reel_tape *t, reel_model *m, const reel_batch *b, int carry);
+
+/* Initialise the parameters from a safetensors file (a PyTorch state_dict
+ * saved with safetensors.torch.save_file), matched by name and shape.
+ * prefix_map "from=to" (or NULL): the file's from+X initialises to+X.  On a
+ * mismatch nothing changes, *report (caller frees) lists every missing,
+ * extra and misshapen tensor, and err says how many. */
+reel_status reel_model_init_from(reel_model *m, const char *path, const char *prefix_map, char **report, reel_err *err);
+
+/* One forward and backward on the batch in batch_path (dropout off), written
+ * to out_path: "loss", "outputs" (not for seq2seq) and "grad.<name>" for
+ * every parameter.  Batch tensors: tokens (T, B) or inputs (T, B, F),
+ * optional lengths (B), and labels (B) for classify, labels (T, B) for
+ * lm/tag (-100 ignored), targets (T, B, O) or (B, O) for regress; seq2seq:
+ * src (S, B), src_len (B), tgt (T, B) ending in eos and padded with pad. */
+reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *out_path, double *loss, reel_err *err);
+
+/* Finite-difference check of the whole model's gradients on one training
+ * batch: per_param elements of every parameter (evenly spread), central
+ * differences of the loss; prints the worst relative error per parameter
+ * to out; *failed counts parameters over atol + rtol |g|. */
+reel_status reel_model_gradcheck(reel_model *m, int per_param, double rtol, double atol, FILE *out, int *failed,
+                                 reel_err *err);
+
 /* `reel list`: every layer type and config section with its options. */
 void reel_model_describe(FILE *f);
 

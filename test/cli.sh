@@ -58,6 +58,7 @@ for cfg in configs/*.json; do
 	[ "$(grep -c '"loss"' "$tmp/$name/metrics.jsonl")" = 3 ] && ok || bad "$name: metrics.jsonl lacks 3 step lines" "$(cat "$tmp/$name/metrics.jsonl")"
 	grep -q '"valid_loss"' "$tmp/$name/metrics.jsonl" && ok || bad "$name: metrics.jsonl lacks a validation line"
 	grep -q '"auto"' "$tmp/$name/config.json" && bad "$name: resolved config still says auto" "$(cat "$tmp/$name/config.json")" || ok
+	expect "$name: gradcheck (double build)" 0 "gradcheck: every parameter ok" -- "${REEL_D:-build/d/reel}" gradcheck "$cfg" --set train.batch_size=2 --per-param 3
 	expect "$name: eval" 0 "valid: loss" -- "$REEL" eval "$cfg" --params "$tmp/$name/last.safetensors" --split valid --set train.valid_batches=1
 done
 
@@ -84,6 +85,14 @@ boom="--set model.0.type=rnn --set model.0.nonlinearity=relu --set train.optimiz
 expect "non-finite loss stops" 1 "step 2: optimizer sgd: non-finite value in the loss" "training stopped" -- "$REEL" train configs/adding-problem.json -o "$tmp/boom" $boom --set train.steps=20
 # shellcheck disable=SC2086
 expect "non-finite loss skipped" 0 "trained 5 updates" "4 of them skipped for non-finite values" -- "$REEL" train configs/adding-problem.json -o "$tmp/skip" $boom --set train.steps=5 --set train.on_nonfinite=skip --set train.valid_batches=1
+
+# ---- --init from a state_dict file -------------------------------------------------------------
+expect "--init from a checkpoint" 0 "parameters initialised from $tmp/adding-problem/last.safetensors" "trained 1 updates" -- \
+	"$REEL" train configs/adding-problem.json -o "$tmp/init" --init "$tmp/adding-problem/last.safetensors" --set train.steps=1 --set train.valid_batches=1
+expect "--init with a prefix map" 1 "missing: net.weight_ih_l0 (256x2)" "extra: rnn.weight_ih_l0 (256x2) is not a parameter" "tensors do not match the model under --init-prefix net.=rnn." -- \
+	"$REEL" train configs/adding-problem.json -o "$tmp/init2" --init "$tmp/adding-problem/last.safetensors" --init-prefix net.=rnn. --set train.steps=1
+expect "--init of another shape" 1 "misshapen: rnn.weight_hh_l0 is 256x64 in the file, 128x32 in the model" -- \
+	"$REEL" train configs/adding-problem.json -o "$tmp/init3" --init "$tmp/adding-problem/last.safetensors" --set model.0.hidden_size=32 --set train.steps=1
 
 # ---- --set ---------------------------------------------------------------------------------
 expect "--set changes the model" 0 "rnn.weight_hh_l0" "128x32" -- "$REEL" info configs/adding-problem.json --set model.0.hidden_size=32
