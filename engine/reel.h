@@ -1,10 +1,11 @@
 /* reel: a reverse-mode, tape-based autodiff engine with recurrent layers.
  * The one header a user includes for the engine; see tensor.h (tape,
- * tensors, backward), ops.h (the op list), param.h (parameter store), rng.h
+ * tensors, backward), reel_limits.h (size limits), ops.h (the op list), param.h (parameter store), rng.h
  * and safetensors.h. */
 #ifndef REEL_H
 #define REEL_H
 
+#include "reel_limits.h"
 #include "ops.h"
 #include "param.h"
 #include "rng.h"

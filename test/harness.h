@@ -45,7 +45,8 @@ void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_
 	X(suite_learning) \
 	X(suite_attention) \
 	X(suite_seq2seq) \
-	X(suite_bench_refs)
+	X(suite_bench_refs) \
+	X(suite_hardening)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
