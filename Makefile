@@ -12,7 +12,7 @@ WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 INCS    := -Iengine -Ilayers -Ioptim -Imodels
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP
 LDLIBS  := -lblis -lcjson -lm
-SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
 LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c,$(wildcard models/*.c))
 TEST_SRCS := $(wildcard test/*.c) bench/hand.c
