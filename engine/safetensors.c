@@ -439,6 +439,29 @@ reel_status reel_st_read(const char *path, reel_st_file **out, reel_err *err)
 	return REEL_OK;
 }
 
+reel_status reel_st_read_mem(const char *name, const void *bytes, size_t len, reel_st_file **out, reel_err *err)
+{
+	*out = NULL;
+	if (!host_is_little_endian())
+		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", name);
+	if (!bytes && len)
+		return reel_err_set(err, REEL_ERR_ARG, "%s: bytes are NULL", name);
+	reel_st_file *f = calloc(1, sizeof *f);
+	if (!f || len == SIZE_MAX || !(f->buf = malloc(len + 1))) {
+		reel_st_free(f);
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: no memory for a copy of %zu bytes", name, len);
+	}
+	if (len)
+		memcpy(f->buf, bytes, len);
+	reel_status s = parse(name, f, len, err);
+	if (s != REEL_OK) {
+		reel_st_free(f);
+		return s;
+	}
+	*out = f;
+	return REEL_OK;
+}
+
 int reel_st_count(const reel_st_file *f) { return f->n; }
 
 const reel_st_tensor *reel_st_at(const reel_st_file *f, int i)

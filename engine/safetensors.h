@@ -44,6 +44,10 @@ typedef struct reel_st_file reel_st_file;
  * what is wrong. */
 reel_status reel_st_read(const char *path, reel_st_file **out, reel_err *err);
 void reel_st_free(reel_st_file *f); /* NULL is a no-op */
+/* The same from len bytes in memory (copied; the caller keeps bytes);
+ * name stands for the path in messages. */
+reel_status reel_st_read_mem(const char *name, const void *bytes, size_t len, reel_st_file **out,
+                             reel_err *err);
 
 int reel_st_count(const reel_st_file *f);
 const reel_st_tensor *reel_st_at(const reel_st_file *f, int i);

@@ -1,6 +1,7 @@
 /* Safetensors: round trip, atomic write, and the strict reader's rejections. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -132,6 +133,44 @@ static void test_reader_hardening(void)
 			reel_st_free(f);
 		}
 		unlink(ip);
+	}
+
+	th_case("safetensors: the fuzz seed corpus: valid_* read, bad_* refused, anything else (a crash found by make fuzz) handled");
+	{
+		const char *dir = "test/fuzz/corpus/safetensors";
+		DIR *dp = opendir(dir);
+		int seen = 0;
+		if (CHECK(dp != NULL, "cannot open %s", dir)) {
+			struct dirent *de;
+			while ((de = readdir(dp))) {
+				if (de->d_name[0] == '.')
+					continue;
+				char path[512];
+				snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+				reel_st_file *f = NULL;
+				reel_err e = {0};
+				reel_status s = reel_st_read(path, &f, &e);
+				if (!strncmp(de->d_name, "valid_", 6))
+					CHECK(s == REEL_OK, "%s: %s", path, e.msg);
+				else if (!strncmp(de->d_name, "bad_", 4))
+					CHECK(s == REEL_ERR_IO && f == NULL && e.msg[0], "%s: accepted", path);
+				/* the same bytes from memory give the same answer */
+				FILE *fp = fopen(path, "rb");
+				unsigned char buf[4096];
+				size_t n = fp ? fread(buf, 1, sizeof buf, fp) : 0;
+				if (fp)
+					fclose(fp);
+				reel_st_file *g = NULL;
+				CHECK(reel_st_read_mem(path, buf, n, &g, &e) == s, "%s: read_mem differs from read", path);
+				if (f && g)
+					CHECK(reel_st_count(f) == reel_st_count(g), "%s: counts differ", path);
+				reel_st_free(f);
+				reel_st_free(g);
+				seen++;
+			}
+			closedir(dp);
+		}
+		CHECK(seen >= 4, "only %d corpus files", seen);
 	}
 
 	th_case("safetensors: float, negative or huge data_offsets get a precise message");
