@@ -2,9 +2,9 @@
 # needs: it checks (and on Debian, as root, installs) the dependencies,
 # builds the float and double libraries and runs the whole suite.
 #
-# Targets: all test asan bench run clean deps.  WERROR=0 relaxes -Werror.
-# The program: build/f/reel (train, eval, info, check, list; see README.md).
-# Experiments: build/f/reel_bench.
+# Targets: all test asan valgrind fuzz bench run docs clean deps.  WERROR=0
+# relaxes -Werror.  The program: build/f/reel (train, eval, info, check,
+# list, grad, gradcheck; see README.md).  Experiments: build/f/reel_bench.
 
 CC      ?= cc
 WERROR  ?= 1
@@ -13,23 +13,27 @@ WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 INCS    := -Iengine -Ilayers -Ioptim -Imodels
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP
 LDLIBS  := -lblis -lcjson -lm
-SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
 LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c,$(wildcard models/*.c))
 TEST_SRCS := $(wildcard test/*.c) bench/hand.c
 BENCH_SRCS := $(wildcard bench/*.c)
 
-# Four builds: float and double, plain and sanitized.  Each has its own
-# object directory; the double build (-DREEL_DOUBLE) runs the gradient checks.
-VARIANTS := f d asan-f asan-d
+# Six builds: float and double, plain, sanitized and for valgrind (no
+# -march=native: valgrind cannot decode AVX-512).  Each has its own object
+# directory; the double build (-DREEL_DOUBLE) runs the gradient checks.
+VARIANTS := f d asan-f asan-d vg-f vg-d
 FLAGS_f      := $(OPT)
 FLAGS_d      := $(OPT) -DREEL_DOUBLE
 FLAGS_asan-f := -O1 $(SAN)
 FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
+FLAGS_vg-f   := -O1
+FLAGS_vg-d   := -O1 -DREEL_DOUBLE
+VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
 
 DEPS_OK := build/.deps-ok
 
-.PHONY: all test asan bench run docs clean deps
+.PHONY: all test asan valgrind fuzz bench run docs clean deps
 all: build/f/libreel.a build/d/libreel.a build/f/reel build/d/reel build/f/reel_bench
 
 define variant
@@ -80,6 +84,49 @@ CONFIG ?= configs/dates-attention.json
 RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 run: build/f/reel
 	@build/f/reel train $(CONFIG) -o $(RUN) --force
+
+# The suite under valgrind memcheck (slow: minutes, not seconds).
+valgrind: build/vg-f/reel_tests build/vg-d/reel_tests
+	@command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)"; exit 1; }
+	@RUNNER="$(VALGRIND)" sh test/run.sh build/vg-f/reel_tests build/vg-d/reel_tests
+
+# Fuzzing with clang's libFuzzer under ASan and UBSan: each target in
+# test/fuzz/ runs FUZZ_SECONDS from its committed seed corpus
+# (test/fuzz/corpus/<name>/); new inputs go to build/fuzz/corpus/<name>/,
+# crashes to build/fuzz/crash-*.  A crash found becomes a file in the seed
+# corpus, which make test reads.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow
+FUZZ_TARGETS := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+
+build/fuzz/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	@echo "  CC [fuzz] $<"
+	@$(FUZZ_CC) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+.PRECIOUS: build/fuzz/%.o
+
+build/fuzz/libreel.a: $(patsubst %.c,build/fuzz/%.o,$(wildcard engine/*.c))
+	@rm -f $@
+	@ar rcs $@ $^
+
+build/fuzz/fuzz_%: build/fuzz/test/fuzz/fuzz_%.o build/fuzz/libreel.a
+	@echo "  LD [fuzz] $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+-include $(shell find build/fuzz -name '*.d' 2>/dev/null)
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not installed"; exit 1; }
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t; \
+		echo "  FUZZ $$t for $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/ build/fuzz/corpus/$$t test/fuzz/corpus/$$t \
+			> build/fuzz/$$t.log 2>&1 || { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$$t.log; \
+	done
 
 # The benchmark: tape overhead, the grid at 1 and 2 threads (reel's tape,
 # the hand-written step, the GEMM floor; JSON in build/bench.json), the same

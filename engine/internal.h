@@ -5,6 +5,7 @@
 #define REEL_INTERNAL_H
 
 #include "ops.h"
+#include "reel_limits.h"
 #include "rng.h"
 
 #include <math.h>
@@ -81,6 +82,8 @@ struct reel_tape {
 	reel_tensor *grad_list; /* tape roots needing a gradient buffer */
 	reel_status status;
 	char err[512];
+	const char *op;       /* the op being run (set by reel__skip), for messages */
+	size_t max_bytes;     /* cap on used, at most REEL_MAX_ARENA_BYTES */
 	int training;
 	int grad_enabled;
 	reel_rng rng;
@@ -97,7 +100,10 @@ struct reel_tape {
 void reel__flush_weight_grads(reel_tape *t);
 
 /* 1 when the op should do nothing: the tape already failed, or an input is
- * NULL (then, if the tape has no error yet, one is recorded naming op). */
+ * NULL (then, if the tape has no error yet, one is recorded naming op).
+ * Also notes op as the op being run: a failed allocation of its output
+ * names it (reel__out).  Ops that check their inputs otherwise set t->op
+ * themselves. */
 int reel__skip(reel_tape *t, const char *op, int n, ...);
 
 /* Does an op with these inputs need to record a node? */

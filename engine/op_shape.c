@@ -6,6 +6,7 @@
  * slice and stack are then row-wise copies of contiguous runs. */
 #include "internal.h"
 
+#include <limits.h>
 #include <string.h>
 
 static int norm_axis(reel_tape *t, const char *op, const reel_tensor *x, int axis)
@@ -53,6 +54,7 @@ static int check_list(reel_tape *t, const char *op, reel_tensor *const *xs, int 
 {
 	if (t->status != REEL_OK)
 		return 0;
+	t->op = op;
 	if (!xs || n < 1) {
 		reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: needs at least one tensor, got %d", op, n);
 		return 0;
@@ -78,7 +80,7 @@ reel_tensor *reel_concat(reel_tape *t, reel_tensor *const *xs, int n, int axis)
 		return NULL;
 	int shape[REEL_MAX_DIMS];
 	memcpy(shape, xs[0]->shape, sizeof shape);
-	shape[ax] = 0;
+	long long total = 0; /* the sum of n ints may not fit an int */
 	for (int i = 0; i < n; i++) {
 		int ok = xs[i]->ndim == xs[0]->ndim;
 		for (int d = 0; ok && d < xs[0]->ndim; d++)
@@ -90,8 +92,16 @@ reel_tensor *reel_concat(reel_tape *t, reel_tensor *const *xs, int n, int axis)
 			                      i, reel_shape_str(xs[i], si, sizeof si),
 			                      reel_shape_str(xs[0], s0, sizeof s0), ax);
 		}
-		shape[ax] += xs[i]->shape[ax];
+		total += xs[i]->shape[ax];
 	}
+	if (total > INT_MAX) {
+		char s0[64];
+		return reel_tape_fail(t, REEL_ERR_NOMEM,
+		                      "reel_concat: %d tensors (the first is %s) would make %lld along axis %d, "
+		                      "more than %d",
+		                      n, reel_shape_str(xs[0], s0, sizeof s0), total, ax, INT_MAX);
+	}
+	shape[ax] = (int)total;
 	int need = any_grad(t, xs, n);
 	reel_tensor *y = reel__out(t, xs[0]->ndim, shape, need);
 	if (!y)
@@ -148,9 +158,10 @@ reel_tensor *reel_slice(reel_tape *t, reel_tensor *x, int axis, int start, int l
 		return NULL;
 	if (start < 0 || len < 1 || start > x->shape[ax] - len) {
 		char s[64];
+		/* the end in long long: start + len may not fit an int */
 		return reel_tape_fail(t, REEL_ERR_ARG,
-		                      "reel_slice: range [%d, %d) is outside axis %d of %s", start,
-		                      start + len, ax, reel_shape_str(x, s, sizeof s));
+		                      "reel_slice: range [%d, %lld) is outside axis %d of %s", start,
+		                      (long long)start + len, ax, reel_shape_str(x, s, sizeof s));
 	}
 	int shape[REEL_MAX_DIMS];
 	memcpy(shape, x->shape, sizeof shape);
@@ -289,8 +300,8 @@ reel_tensor *reel_rows(reel_tape *t, reel_tensor *x, int start, int len)
 	if (x->ndim < 1)
 		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_rows: a scalar has no rows");
 	if (start < 0 || len < 1 || start > x->shape[0] - len)
-		return reel_tape_fail(t, REEL_ERR_ARG, "reel_rows: range [%d, %d) is outside the %d rows of %s",
-		                      start, start + len, x->shape[0], reel_shape_str(x, s, sizeof s));
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_rows: range [%d, %lld) is outside the %d rows of %s",
+		                      start, (long long)start + len, x->shape[0], reel_shape_str(x, s, sizeof s));
 	int shape[REEL_MAX_DIMS];
 	memcpy(shape, x->shape, sizeof shape);
 	shape[0] = len;
@@ -320,16 +331,23 @@ reel_tensor *reel_reshape(reel_tape *t, reel_tensor *x, int ndim, const int *sha
 	int sh[REEL_MAX_DIMS];
 	int infer = -1;
 	size_t known = 1;
+	int too_big = 0;
 	for (int i = 0; i < ndim; i++) {
 		sh[i] = shape[i];
 		if (shape[i] == -1 && infer < 0) {
 			infer = i;
 		} else if (shape[i] < 1) {
 			return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_reshape: dim %d is %d", i, shape[i]);
+		} else if (known > REEL_MAX_TENSOR_ELEMS / (size_t)shape[i]) {
+			/* checked before multiplying: four dims below 2^31 can wrap a
+			 * size_t around to x->size and pass the comparison below */
+			too_big = 1;
 		} else {
 			known *= (size_t)shape[i];
 		}
 	}
+	if (too_big)
+		known = 0; /* matches no tensor's size */
 	if (infer >= 0 && known && x->size % known == 0)
 		sh[infer] = (int)(x->size / known), known = x->size;
 	if (known != x->size) {
@@ -500,6 +518,7 @@ static int check_lengths(reel_tape *t, const char *op, const int *lengths, int n
 {
 	if (t->status != REEL_OK)
 		return 0;
+	t->op = op;
 	if (!lengths || n < 1 || hi < 1) {
 		reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: needs lengths, with at least one sequence and one step", op);
 		return 0;

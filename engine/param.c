@@ -1,5 +1,6 @@
 /* The parameter store (see param.h). */
 #include "param.h"
+#include "reel_limits.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -93,8 +94,16 @@ reel_tensor *reel_param_new(reel_params *ps, const char *name, int ndim, const i
 	for (int i = 0; i < ndim; i++) {
 		if (shape[i] < 1)
 			return fail(ps, "reel_param_new: %s: dim %d is %d (must be >= 1)", name, i, shape[i]);
-		if (size > ((size_t)1 << 40) / (size_t)shape[i])
-			return fail(ps, "reel_param_new: %s: too large", name);
+	}
+	for (int i = 0; i < ndim; i++) {
+		if (size > REEL_MAX_TENSOR_ELEMS / (size_t)shape[i]) {
+			char s[96];
+			size_t at = 0;
+			for (int d = 0; d < ndim && at < sizeof s; d++)
+				at += (size_t)snprintf(s + at, sizeof s - at, d ? "x%d" : "%d", shape[d]);
+			return fail(ps, "reel_param_new: %s: shape %s exceeds the largest tensor (%s elements)", name, s,
+			            REEL_MAX_TENSOR_ELEMS_STR);
+		}
 		size *= (size_t)shape[i];
 	}
 	size_t padded = (size + PAD_ELEMS - 1) / PAD_ELEMS * PAD_ELEMS;

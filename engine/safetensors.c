@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_HEADER (100u << 20)
@@ -65,17 +66,122 @@ static int json_uint(const cJSON *v, uint64_t *out)
 	return 1;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
+ * bytes there are not one: overlong forms, surrogates and code points past
+ * U+10FFFF are invalid (RFC 3629). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf; /* the range of the second byte */
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f; /* past U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* 1 when the string s is valid UTF-8. */
+static int utf8_ok(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq(u + i, n - i);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+/* s as it may appear in a message: printable ASCII and valid UTF-8 as they
+ * are, quotes and backslashes escaped, every other byte (controls, invalid
+ * UTF-8) as \xNN, cut with "..." when longer than the buffer.  Strings
+ * from a file must never reach a terminal raw.  Returns buf. */
+static const char *esc(const char *s, char *buf, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)(s ? s : "(null)");
+	size_t len = strlen((const char *)u), at = 0;
+	for (size_t i = 0; i < len;) {
+		char piece[8];
+		size_t k = 1, pl;
+		if (u[i] == '"' || u[i] == '\\') {
+			piece[0] = '\\';
+			piece[1] = (char)u[i];
+			pl = 2;
+		} else if (u[i] == '\n' || u[i] == '\t') {
+			piece[0] = '\\';
+			piece[1] = u[i] == '\n' ? 'n' : 't';
+			pl = 2;
+		} else if (u[i] >= 0x20 && u[i] < 0x7f) {
+			piece[0] = (char)u[i];
+			pl = 1;
+		} else if (u[i] >= 0x80 && (k = utf8_seq(u + i, len - i)) > 0 &&
+		           !(u[i] == 0xc2 && u[i + 1] < 0xa0)) { /* not a C1 control */
+			memcpy(piece, u + i, k);
+			pl = k;
+		} else {
+			k = 1;
+			snprintf(piece, sizeof piece, "\\x%02x", u[i]);
+			pl = 4;
+		}
+		if (at + pl + 4 > n) { /* room for "..." and the NUL */
+			memcpy(buf + at, "...", 3);
+			at += 3;
+			break;
+		}
+		memcpy(buf + at, piece, pl);
+		at += pl;
+		i += k;
+	}
+	buf[at] = 0;
+	return buf;
+}
+
+/* What a JSON value is, for messages: its number, or its kind. */
+static const char *json_desc(const cJSON *v, char *buf, size_t n)
+{
+	if (cJSON_IsNumber(v))
+		snprintf(buf, n, "%.17g", v->valuedouble);
+	else
+		snprintf(buf, n, "%s", cJSON_IsString(v) ? "a string" : cJSON_IsArray(v) ? "an array" :
+		                       cJSON_IsObject(v) ? "an object" : cJSON_IsBool(v) ? "a boolean" :
+		                       cJSON_IsNull(v) ? "null" : "not a value");
+	return buf;
+}
+
 static reel_status parse_entry(const char *path, const cJSON *e, reel_st_tensor *t, uint64_t *begin,
                                uint64_t *end, reel_err *err)
 {
-	const char *nm = e->string;
+	char nm[96], b1[96];
+	esc(e->string, nm, sizeof nm);
 	if (!cJSON_IsObject(e))
 		return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": expected an object", path, nm);
 	int seen = 0;
 	for (const cJSON *k = e->child; k; k = k->next) {
 		if (strcmp(k->string, "dtype") && strcmp(k->string, "shape") && strcmp(k->string, "data_offsets"))
 			return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": unknown key \"%s\"", path, nm,
-			                    k->string);
+			                    esc(k->string, b1, sizeof b1));
 		seen++;
 	}
 	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
@@ -93,7 +199,7 @@ static reel_status parse_entry(const char *path, const cJSON *e, reel_st_tensor 
 	if (d < 0)
 		return reel_err_set(err, REEL_ERR_IO,
 		                    "%s: entry \"%s\": dtype %s is not supported (F32, F64, I32, I64)", path, nm,
-		                    dt->valuestring);
+		                    esc(dt->valuestring, b1, sizeof b1));
 	t->dtype = (reel_dtype)d;
 	if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) > REEL_ST_MAX_DIMS)
 		return reel_err_set(err, REEL_ERR_IO,
@@ -104,18 +210,27 @@ static reel_status parse_entry(const char *path, const cJSON *e, reel_st_tensor 
 	for (const cJSON *s = sh->child; s; s = s->next) {
 		uint64_t v;
 		if (!json_uint(s, &v) || v > INT32_MAX)
-			return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": shape holds a bad dimension",
-			                    path, nm);
+			return reel_err_set(err, REEL_ERR_IO,
+			                    "%s: entry \"%s\": shape holds a bad dimension: shape[%d] is %s; expected an "
+			                    "integer in [0, %d]",
+			                    path, nm, t->ndim, json_desc(s, b1, sizeof b1), INT32_MAX);
 		if (v && count > UINT64_MAX / 8 / v)
 			return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": shape overflows", path, nm);
 		count *= v;
 		t->shape[t->ndim++] = (int64_t)v;
 	}
-	if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !json_uint(off->child, begin) ||
-	    !json_uint(off->child->next, end) || *begin > *end)
-		return reel_err_set(err, REEL_ERR_IO,
-		                    "%s: entry \"%s\": data_offsets must be [begin, end] with begin <= end",
-		                    path, nm);
+	if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
+		return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": data_offsets must be [begin, end]", path, nm);
+	uint64_t *be[2] = {begin, end};
+	int j = 0;
+	for (const cJSON *o = off->child; o; o = o->next, j++)
+		if (!json_uint(o, be[j]))
+			return reel_err_set(err, REEL_ERR_IO,
+			                    "%s: entry \"%s\": data_offsets[%d] is %s; expected an integer in [0, 2^53)",
+			                    path, nm, j, json_desc(o, b1, sizeof b1));
+	if (*begin > *end)
+		return reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": data_offsets: begin %llu is after end %llu",
+		                    path, nm, (unsigned long long)*begin, (unsigned long long)*end);
 	if (*end - *begin != count * dtype_size[d])
 		return reel_err_set(err, REEL_ERR_IO,
 		                    "%s: entry \"%s\": %llu bytes in data_offsets, but %s x %llu elements "
@@ -123,7 +238,7 @@ static reel_status parse_entry(const char *path, const cJSON *e, reel_st_tensor 
 		                    path, nm, (unsigned long long)(*end - *begin), dtype_names[d],
 		                    (unsigned long long)count, (unsigned long long)(count * dtype_size[d]));
 	t->count = (size_t)count;
-	t->name = nm;
+	t->name = e->string;
 	return REEL_OK;
 }
 
@@ -132,29 +247,38 @@ static reel_status read_file(const char *path, unsigned char **buf, size_t *len,
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return reel_err_set(err, REEL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-	if (fseek(fp, 0, SEEK_END) != 0) {
+	/* the size from fstat, not from seeking: a directory opens, and
+	 * ftell at its "end" is LONG_MAX */
+	struct stat st;
+	if (fstat(fileno(fp), &st) != 0) {
+		int en = errno;
 		fclose(fp);
-		return reel_err_set(err, REEL_ERR_IO, "%s: cannot seek", path);
+		return reel_err_set(err, REEL_ERR_IO, "%s: cannot stat: %s", path, strerror(en));
 	}
-	long sz = ftell(fp);
-	rewind(fp);
-	if (sz < 0) {
+	if (!S_ISREG(st.st_mode)) {
 		fclose(fp);
-		return reel_err_set(err, REEL_ERR_IO, "%s: cannot tell its size", path);
+		return reel_err_set(err, REEL_ERR_IO, "%s: %s", path,
+		                    S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
 	}
-	*buf = malloc((size_t)sz + 1);
+	if (st.st_size < 0 || (uint64_t)st.st_size >= SIZE_MAX) {
+		fclose(fp);
+		return reel_err_set(err, REEL_ERR_IO, "%s: its size (%lld bytes) cannot be held in memory", path,
+		                    (long long)st.st_size);
+	}
+	size_t sz = (size_t)st.st_size;
+	*buf = malloc(sz + 1);
 	if (!*buf) {
 		fclose(fp);
-		return reel_err_set(err, REEL_ERR_NOMEM, "%s: no memory for %ld bytes", path, sz);
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: no memory for its %zu bytes", path, sz);
 	}
-	size_t got = fread(*buf, 1, (size_t)sz, fp);
+	size_t got = fread(*buf, 1, sz, fp);
 	fclose(fp);
-	if (got != (size_t)sz) {
+	if (got != sz) {
 		free(*buf);
 		*buf = NULL;
-		return reel_err_set(err, REEL_ERR_IO, "%s: short read", path);
+		return reel_err_set(err, REEL_ERR_IO, "%s: short read (%zu of %zu bytes)", path, got, sz);
 	}
-	*len = (size_t)sz;
+	*len = sz;
 	return REEL_OK;
 }
 
@@ -170,12 +294,33 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 		return reel_err_set(err, REEL_ERR_IO,
 		                    "%s: header length %llu does not fit the file (%zu bytes)", path,
 		                    (unsigned long long)hl, len);
-	f->json = cJSON_ParseWithLength((const char *)f->buf + 8, (size_t)hl);
+	const char *hdr = (const char *)f->buf + 8, *hend = NULL;
+	char b1[96], b2[96];
+	if (hl == 0 || hdr[0] != '{')
+		return reel_err_set(err, REEL_ERR_IO, "%s: header is not a JSON object (it must start with '{')", path);
+	f->json = cJSON_ParseWithLengthOpts(hdr, (size_t)hl, &hend, 0);
 	if (!f->json || !cJSON_IsObject(f->json))
-		return reel_err_set(err, REEL_ERR_IO, "%s: header is not a JSON object", path);
+		return reel_err_set(err, REEL_ERR_IO, "%s: header is not a JSON object (error at byte %zu of %llu)",
+		                    path, hend && hend >= hdr ? (size_t)(hend - hdr) : (size_t)0, (unsigned long long)hl);
+	/* the format lets spaces (0x20) pad the header after the JSON; nothing else */
+	for (size_t i = (size_t)(hend - hdr); i < hl; i++)
+		if (hdr[i] != ' ')
+			return reel_err_set(err, REEL_ERR_IO,
+			                    "%s: byte 0x%02x at byte %zu of the header, after the JSON (only spaces "
+			                    "may pad it)",
+			                    path, (unsigned char)hdr[i], i);
+	/* JSON allows no raw control bytes (in a string they are escaped; cJSON
+	 * would keep a NUL and cut the name there) */
+	for (size_t i = 0; i < hl; i++)
+		if ((unsigned char)hdr[i] < 0x20 && hdr[i] != '\t' && hdr[i] != '\n' && hdr[i] != '\r')
+			return reel_err_set(err, REEL_ERR_IO, "%s: control byte 0x%02x at byte %zu of the header", path,
+			                    (unsigned char)hdr[i], i);
 	int n = 0, nmeta = 0;
 	const cJSON *meta = NULL;
 	for (const cJSON *e = f->json->child; e; e = e->next) {
+		if (!utf8_ok(e->string))
+			return reel_err_set(err, REEL_ERR_IO, "%s: tensor name \"%s\" is not valid UTF-8", path,
+			                    esc(e->string, b1, sizeof b1));
 		if (!strcmp(e->string, "__metadata__")) {
 			if (meta)
 				return reel_err_set(err, REEL_ERR_IO, "%s: __metadata__ appears twice", path);
@@ -183,9 +328,15 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 			if (!cJSON_IsObject(e))
 				return reel_err_set(err, REEL_ERR_IO, "%s: __metadata__ must be an object", path);
 			for (const cJSON *k = e->child; k; k = k->next) {
+				if (!utf8_ok(k->string))
+					return reel_err_set(err, REEL_ERR_IO, "%s: __metadata__ key \"%s\" is not valid UTF-8",
+					                    path, esc(k->string, b1, sizeof b1));
 				if (!cJSON_IsString(k))
-					return reel_err_set(err, REEL_ERR_IO,
-					                    "%s: __metadata__.%s: expected a string value", path, k->string);
+					return reel_err_set(err, REEL_ERR_IO, "%s: __metadata__.%s: expected a string value, got %s",
+					                    path, esc(k->string, b1, sizeof b1), json_desc(k, b2, sizeof b2));
+				if (!utf8_ok(k->valuestring))
+					return reel_err_set(err, REEL_ERR_IO, "%s: __metadata__.%s: value \"%s\" is not valid UTF-8",
+					                    path, esc(k->string, b1, sizeof b1), esc(k->valuestring, b2, sizeof b2));
 				nmeta++;
 			}
 		} else {
@@ -212,7 +363,7 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 		}
 		if (ranges[2 * i + 1] > dlen) {
 			reel_err_set(err, REEL_ERR_IO, "%s: entry \"%s\": data_offsets end %llu is past the data (%zu bytes)",
-			             path, f->t[i].name, (unsigned long long)ranges[2 * i + 1], dlen);
+			             path, esc(f->t[i].name, b1, sizeof b1), (unsigned long long)ranges[2 * i + 1], dlen);
 			free(ranges);
 			return REEL_ERR_IO;
 		}
@@ -238,7 +389,8 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 	qsort(byname, (size_t)n, sizeof *byname, cmp_name);
 	for (int j = 1; j < n; j++)
 		if (!strcmp(byname[j]->name, byname[j - 1]->name)) {
-			reel_err_set(err, REEL_ERR_IO, "%s: tensor \"%s\" appears twice", path, byname[j]->name);
+			reel_err_set(err, REEL_ERR_IO, "%s: tensor \"%s\" appears twice", path,
+			             esc(byname[j]->name, b1, sizeof b1));
 			free(byname);
 			return REEL_ERR_IO;
 		}
@@ -257,7 +409,7 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 			s = reel_err_set(err, REEL_ERR_IO,
 			                 "%s: entry \"%s\" starts at byte %zu of the data, expected %zu "
 			                 "(offsets must be contiguous, without gaps or overlaps)",
-			                 path, sorted[j].name, b, at);
+			                 path, esc(sorted[j].name, b1, sizeof b1), b, at);
 		at = b + sorted[j].count * dtype_size[sorted[j].dtype];
 	}
 	if (s == REEL_OK && at != dlen)
@@ -279,6 +431,29 @@ reel_status reel_st_read(const char *path, reel_st_file **out, reel_err *err)
 	reel_status s = read_file(path, &f->buf, &len, err);
 	if (s == REEL_OK)
 		s = parse(path, f, len, err);
+	if (s != REEL_OK) {
+		reel_st_free(f);
+		return s;
+	}
+	*out = f;
+	return REEL_OK;
+}
+
+reel_status reel_st_read_mem(const char *name, const void *bytes, size_t len, reel_st_file **out, reel_err *err)
+{
+	*out = NULL;
+	if (!host_is_little_endian())
+		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", name);
+	if (!bytes && len)
+		return reel_err_set(err, REEL_ERR_ARG, "%s: bytes are NULL", name);
+	reel_st_file *f = calloc(1, sizeof *f);
+	if (!f || len == SIZE_MAX || !(f->buf = malloc(len + 1))) {
+		reel_st_free(f);
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: no memory for a copy of %zu bytes", name, len);
+	}
+	if (len)
+		memcpy(f->buf, bytes, len);
+	reel_status s = parse(name, f, len, err);
 	if (s != REEL_OK) {
 		reel_st_free(f);
 		return s;
@@ -336,8 +511,12 @@ void reel_st_to_double(const reel_st_tensor *t, double *dst)
 
 void reel_st_to_i32(const reel_st_tensor *t, int32_t *dst)
 {
-	for (size_t i = 0; i < t->count; i++)
-		dst[i] = (int32_t)elem(t, i);
+	/* converting a NaN or an out-of-range double to int32 is undefined:
+	 * those become INT32_MIN, which no id, length or count is */
+	for (size_t i = 0; i < t->count; i++) {
+		double v = elem(t, i);
+		dst[i] = v >= -2147483648.0 && v < 2147483648.0 ? (int32_t)v : INT32_MIN;
+	}
 }
 
 /* ---- writer ------------------------------------------------------------------ */

@@ -5,12 +5,17 @@
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
  *  ..., "__metadata__": {"key": "string", ...}}, then the data bytes.
  *
- * Reading is strict: the header must be a JSON object; every entry must have
+ * Reading is strict: the header must be a JSON object starting at its first
+ * byte, followed by nothing but spaces (the padding the format allows), with
+ * no raw control bytes; tensor names and metadata must be valid UTF-8;
+ * the file must be a regular file; every entry must have
  * exactly dtype (F32, F64, I32 or I64), shape (non-negative integers) and
  * data_offsets; sizes must agree with dtype and shape; the byte ranges must
  * tile the data section exactly (sorted by offset, contiguous, from 0 to its
  * end); names must be unique.  Anything else is REEL_ERR_IO with a message
- * naming the file and the entry.  Little-endian hosts only (checked).
+ * naming the file, the entry and the offending value (a dimension or offset
+ * by its index); bytes from the file appear in messages escaped (\xNN), never
+ * raw.  Little-endian hosts only (checked).
  *
  * Writing is atomic: a temporary file next to the target, fsync, rename, so
  * a crash never leaves a half-written file under the target's name. */
@@ -39,6 +44,10 @@ typedef struct reel_st_file reel_st_file;
  * what is wrong. */
 reel_status reel_st_read(const char *path, reel_st_file **out, reel_err *err);
 void reel_st_free(reel_st_file *f); /* NULL is a no-op */
+/* The same from len bytes in memory (copied; the caller keeps bytes);
+ * name stands for the path in messages. */
+reel_status reel_st_read_mem(const char *name, const void *bytes, size_t len, reel_st_file **out,
+                             reel_err *err);
 
 int reel_st_count(const reel_st_file *f);
 const reel_st_tensor *reel_st_at(const reel_st_file *f, int i);
@@ -47,7 +56,8 @@ const reel_st_tensor *reel_st_find(const reel_st_file *f, const char *name);
 /* The metadata value for key, or NULL. */
 const char *reel_st_meta(const reel_st_file *f, const char *key);
 
-/* Convert a tensor's elements (any dtype) into dst (count elements). */
+/* Convert a tensor's elements (any dtype) into dst (count elements).  In
+ * reel_st_to_i32, NaN and values outside the int32 range become INT32_MIN. */
 void reel_st_to_real(const reel_st_tensor *t, reel_real *dst);
 void reel_st_to_double(const reel_st_tensor *t, double *dst);
 void reel_st_to_i32(const reel_st_tensor *t, int32_t *dst);

@@ -54,20 +54,26 @@ reel_status reel_err_set(reel_err *e, reel_status code, const char *fmt, ...)
 	return code;
 }
 
+/* "3x4x5" (or "scalar") from a dims array, for messages. */
+static char *dims_str(int ndim, const int *shape, char *buf, size_t n)
+{
+	if (ndim == 0) {
+		snprintf(buf, n, "scalar");
+		return buf;
+	}
+	size_t at = 0;
+	for (int i = 0; i < ndim && at < n; i++)
+		at += (size_t)snprintf(buf + at, n - at, i ? "x%d" : "%d", shape[i]);
+	return buf;
+}
+
 char *reel_shape_str(const reel_tensor *x, char *buf, size_t n)
 {
 	if (!x) {
 		snprintf(buf, n, "NULL");
 		return buf;
 	}
-	if (x->ndim == 0) {
-		snprintf(buf, n, "scalar");
-		return buf;
-	}
-	size_t at = 0;
-	for (int i = 0; i < x->ndim && at < n; i++)
-		at += (size_t)snprintf(buf + at, n - at, i ? "x%d" : "%d", x->shape[i]);
-	return buf;
+	return dims_str(x->ndim, x->shape, buf, n);
 }
 
 /* ---- arena ----------------------------------------------------------------- */
@@ -100,18 +106,31 @@ static void chunks_free(reel__chunk *c)
 	}
 }
 
-static void *arena_alloc(reel_tape *t, size_t n, size_t align)
+/* Why an arena request failed. */
+enum { TAKE_OVER_CAP = 1, TAKE_NO_MEMORY };
+
+/* n bytes at the given alignment (a power of two <= ALIGN), or NULL with
+ * *why set; records nothing, so each caller can say what the bytes were
+ * for.  Requests are checked against the cap before any arithmetic, and
+ * the cap is at most REEL_MAX_ARENA_BYTES (2^40), so no sum here wraps. */
+static void *arena_take(reel_tape *t, size_t n, size_t align, int *why)
 {
-	if (n > SIZE_MAX - ALIGN)
-		return reel_tape_fail(t, REEL_ERR_NOMEM, "arena: request of %zu bytes overflows", n);
+	if (n > t->max_bytes - ALIGN || t->used > t->max_bytes - ALIGN - n) {
+		*why = TAKE_OVER_CAP;
+		return NULL;
+	}
 	reel__chunk *c = t->cur;
 	size_t at = (c->used + align - 1) & ~(align - 1);
-	while (at + n > c->cap) {
+	while (at > c->cap || n > c->cap - at) {
 		if (!c->next) {
-			size_t cap = c->cap * 2 > n + ALIGN ? c->cap * 2 : n + ALIGN;
+			size_t cap = c->cap <= REEL_MAX_ARENA_BYTES / 2 ? c->cap * 2 : c->cap;
+			if (cap < n + ALIGN)
+				cap = n + ALIGN;
 			c->next = chunk_new(t, cap);
-			if (!c->next)
-				return reel_tape_fail(t, REEL_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
+			if (!c->next) {
+				*why = TAKE_NO_MEMORY;
+				return NULL;
+			}
 		}
 		c = c->next;
 		c->used = 0;
@@ -125,14 +144,39 @@ static void *arena_alloc(reel_tape *t, size_t n, size_t align)
 	return c->mem + at;
 }
 
+/* Record why a request of n bytes for what (e.g. "a tensor of shape 3x4")
+ * failed, naming who asked; returns NULL. */
+static void *arena_fail(reel_tape *t, int why, const char *who, size_t n, const char *what)
+{
+	if (why == TAKE_NO_MEMORY)
+		return reel_tape_fail(t, REEL_ERR_NOMEM, "%s: cannot allocate %zu bytes for %s (out of memory)", who, n,
+		                      what);
+	if (t->max_bytes == REEL_MAX_ARENA_BYTES)
+		return reel_tape_fail(t, REEL_ERR_NOMEM,
+		                      "%s: %zu bytes for %s would exceed the largest arena (%s bytes; %zu in use)", who,
+		                      n, what, REEL_MAX_ARENA_BYTES_STR, t->used);
+	return reel_tape_fail(t, REEL_ERR_NOMEM,
+	                      "%s: %zu bytes for %s would exceed the tape's cap of %zu bytes (%zu in use)", who, n,
+	                      what, t->max_bytes, t->used);
+}
+
 void *reel_tape_alloc(reel_tape *t, size_t n)
 {
-	return arena_alloc(t, n, ALIGN);
+	int why = 0;
+	void *p = arena_take(t, n, ALIGN, &why);
+	return p ? p : arena_fail(t, why, "reel_tape_alloc", n, "a buffer");
 }
 
 void *reel__alloc_small(reel_tape *t, size_t n)
 {
-	return arena_alloc(t, n, 16);
+	int why = 0;
+	void *p = arena_take(t, n, 16, &why);
+	if (!p) {
+		char who[64];
+		snprintf(who, sizeof who, "reel_%s", t->op ? t->op : "tape");
+		arena_fail(t, why, who, n, "a tensor header or node");
+	}
+	return p;
 }
 
 reel_tape *reel_tape_new(size_t initial_bytes, uint64_t seed)
@@ -140,7 +184,12 @@ reel_tape *reel_tape_new(size_t initial_bytes, uint64_t seed)
 	reel_tape *t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
-	size_t cap = initial_bytes ? (initial_bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1) : DEFAULT_ARENA;
+	if (initial_bytes > REEL_MAX_ARENA_BYTES) {
+		free(t);
+		return NULL;
+	}
+	t->max_bytes = REEL_MAX_ARENA_BYTES;
+	size_t cap = initial_bytes ? initial_bytes : DEFAULT_ARENA;
 	t->head = chunk_new(t, cap);
 	if (!t->head) {
 		free(t);
@@ -187,6 +236,16 @@ void reel_tape_reset(reel_tape *t)
 	t->ngpool = 0;
 	t->status = REEL_OK;
 	t->err[0] = 0;
+	t->op = NULL;
+}
+
+size_t reel_tape_set_max_bytes(reel_tape *t, size_t max_bytes)
+{
+	size_t old = t->max_bytes;
+	t->max_bytes = max_bytes && max_bytes < REEL_MAX_ARENA_BYTES ? max_bytes : REEL_MAX_ARENA_BYTES;
+	if (t->max_bytes < 2 * ALIGN)
+		t->max_bytes = 2 * ALIGN; /* arena_take subtracts ALIGN from it */
+	return old;
 }
 
 reel_status reel_tape_status(const reel_tape *t)
@@ -251,6 +310,7 @@ int reel__skip(reel_tape *t, const char *op, int n, ...)
 {
 	if (t->status != REEL_OK)
 		return 1;
+	t->op = op;
 	va_list ap;
 	va_start(ap, n);
 	for (int i = 0; i < n; i++) {
@@ -274,22 +334,29 @@ int reel__same_shape(const reel_tensor *a, const reel_tensor *b)
 	return 1;
 }
 
+/* The element count of shape into *size; else a tape error naming the op
+ * being run.  Every dim is >= 1 and the product is checked against
+ * REEL_MAX_TENSOR_ELEMS before each multiplication, so it cannot wrap. */
 static int shape_size(reel_tape *t, int ndim, const int *shape, size_t *size)
 {
+	const char *op = t->op ? t->op : "tensor";
 	if (ndim < 0 || ndim > REEL_MAX_DIMS) {
-		reel_tape_fail(t, REEL_ERR_SHAPE, "reel_tensor: %d dims (0 to %d allowed)", ndim,
-		               REEL_MAX_DIMS);
+		reel_tape_fail(t, REEL_ERR_SHAPE, "reel_%s: %d dims (0 to %d allowed)", op, ndim, REEL_MAX_DIMS);
 		return 0;
 	}
+	char s[96];
 	size_t n = 1;
 	for (int i = 0; i < ndim; i++) {
 		if (shape[i] < 1) {
-			reel_tape_fail(t, REEL_ERR_SHAPE, "reel_tensor: dim %d is %d (must be >= 1)", i,
-			               shape[i]);
+			reel_tape_fail(t, REEL_ERR_SHAPE, "reel_%s: dim %d of %s is %d (must be >= 1)", op, i,
+			               dims_str(ndim, shape, s, sizeof s), shape[i]);
 			return 0;
 		}
-		if (n > SIZE_MAX / sizeof(reel_real) / (size_t)shape[i]) {
-			reel_tape_fail(t, REEL_ERR_NOMEM, "reel_tensor: size overflows");
+	}
+	for (int i = 0; i < ndim; i++) {
+		if (n > REEL_MAX_TENSOR_ELEMS / (size_t)shape[i]) {
+			reel_tape_fail(t, REEL_ERR_NOMEM, "reel_%s: tensor of shape %s exceeds the largest tensor (%s elements)",
+			               op, dims_str(ndim, shape, s, sizeof s), REEL_MAX_TENSOR_ELEMS_STR);
 			return 0;
 		}
 		n *= (size_t)shape[i];
@@ -320,9 +387,14 @@ reel_tensor *reel__out(reel_tape *t, int ndim, const int *shape, int requires_gr
 	reel_tensor *x = tensor_header(t, ndim, shape, size);
 	if (!x)
 		return NULL;
-	x->data = reel_tape_alloc(t, size * sizeof(reel_real));
-	if (!x->data)
-		return NULL;
+	int why = 0;
+	x->data = arena_take(t, size * sizeof(reel_real), ALIGN, &why);
+	if (!x->data) {
+		char who[64], what[128], s[96];
+		snprintf(who, sizeof who, "reel_%s", t->op ? t->op : "tensor");
+		snprintf(what, sizeof what, "a tensor of shape %s", dims_str(ndim, shape, s, sizeof s));
+		return arena_fail(t, why, who, size * sizeof(reel_real), what);
+	}
 	x->on_tape = 1;
 	if (requires_grad) {
 		x->requires_grad = 1;
@@ -350,8 +422,13 @@ void reel__grad_acquire(reel_tensor *b)
 			p = t->gpool[i].head;
 			memcpy(&t->gpool[i].head, p, sizeof(void *));
 		}
-	if (!p && !(p = reel_tape_alloc(t, bytes)))
-		return; /* the tape records the error; the gradient is skipped */
+	int why = 0;
+	if (!p && !(p = arena_take(t, bytes, ALIGN, &why))) {
+		char what[160], s[96];
+		snprintf(what, sizeof what, "the gradient of a tensor of shape %s", reel_shape_str(b, s, sizeof s));
+		arena_fail(t, why, "reel_backward", bytes, what);
+		return; /* the gradient is skipped; the sweep reports the error */
+	}
 	b->grad = p;
 	memset(b->grad, 0, b->size * sizeof(reel_real));
 	b->grad_ready = 1;
@@ -399,6 +476,7 @@ reel_tensor *reel_tensor_new(reel_tape *t, int ndim, const int *shape, int requi
 {
 	if (t->status != REEL_OK)
 		return NULL;
+	t->op = "tensor_new";
 	reel_tensor *x = reel__out(t, ndim, shape, requires_grad && t->grad_enabled);
 	if (x) {
 		memset(x->data, 0, x->size * sizeof(reel_real));
@@ -412,6 +490,7 @@ reel_tensor *reel_tensor_from(reel_tape *t, int ndim, const int *shape, const re
 {
 	if (t->status != REEL_OK)
 		return NULL;
+	t->op = "tensor_from";
 	if (!src)
 		return reel_tape_fail(t, REEL_ERR_ARG, "reel_tensor_from: source is NULL");
 	reel_tensor *x = reel__out(t, ndim, shape, requires_grad && t->grad_enabled);
@@ -438,6 +517,7 @@ reel_tensor *reel_tensor_wrap(reel_tape *t, int ndim, const int *shape, reel_rea
 {
 	if (t->status != REEL_OK)
 		return NULL;
+	t->op = "tensor_wrap";
 	if (!data)
 		return reel_tape_fail(t, REEL_ERR_ARG, "reel_tensor_wrap: data is NULL");
 	size_t size;

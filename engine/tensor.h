@@ -151,6 +151,13 @@ typedef struct reel_tape_stats {
 } reel_tape_stats;
 reel_tape_stats reel_tape_get_stats(const reel_tape *t);
 
+/* Cap the bytes a step may take from the tape's arena (a memory budget);
+ * 0 or anything above REEL_MAX_ARENA_BYTES means REEL_MAX_ARENA_BYTES.  A
+ * request past the cap fails like an out-of-memory: NULL, REEL_ERR_NOMEM
+ * and a message naming the op, the shape and the cap.  Returns the previous
+ * cap. */
+size_t reel_tape_set_max_bytes(reel_tape *t, size_t max_bytes);
+
 /* Arena allocation of n bytes, 64-byte aligned; valid until reset.  Returns
  * NULL (and records REEL_ERR_NOMEM on the tape) when memory runs out. */
 void *reel_tape_alloc(reel_tape *t, size_t n);

@@ -69,6 +69,22 @@ reel_optim *reel_optim_new(reel_params *ps, const reel_optim_opts *opts, reel_er
 		return NULL;
 	}
 	const char *kn = kind_names[o->kind];
+	/* every option must be finite, whether or not this kind uses it: a NaN
+	 * or an infinity anywhere is a bug upstream (a schedule, a config) */
+	const struct {
+		const char *name;
+		double v;
+	} num[] = {
+		{"lr", o->lr}, {"weight_decay", o->weight_decay}, {"momentum", o->momentum},
+		{"dampening", o->dampening}, {"beta1", o->beta1}, {"beta2", o->beta2}, {"eps", o->eps},
+		{"alpha", o->alpha}, {"lr_decay", o->lr_decay},
+		{"initial_accumulator_value", o->initial_accumulator_value},
+	};
+	for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+		if (!isfinite(num[i].v)) {
+			reel_err_set(err, REEL_ERR_ARG, "optimizer %s: %s is %g (must be finite)", kn, num[i].name, num[i].v);
+			return NULL;
+		}
 	const char *bad = NULL;
 	if (!(o->lr >= 0))
 		bad = "lr must be >= 0";
@@ -88,7 +104,10 @@ reel_optim *reel_optim_new(reel_params *ps, const reel_optim_opts *opts, reel_er
 	else if (o->kind == REEL_ADAGRAD && !(o->lr_decay >= 0 && o->initial_accumulator_value >= 0))
 		bad = "lr_decay and initial_accumulator_value must be >= 0";
 	if (bad) {
-		reel_err_set(err, REEL_ERR_ARG, "optimizer %s: %s", kn, bad);
+		reel_err_set(err, REEL_ERR_ARG, "optimizer %s: %s (lr %g, weight_decay %g, momentum %g, dampening %g, "
+		             "betas (%g, %g), eps %g, alpha %g, lr_decay %g, initial_accumulator_value %g)",
+		             kn, bad, o->lr, o->weight_decay, o->momentum, o->dampening, o->beta1, o->beta2, o->eps,
+		             o->alpha, o->lr_decay, o->initial_accumulator_value);
 		return NULL;
 	}
 	reel_optim *op = calloc(1, sizeof *op);
@@ -220,6 +239,12 @@ static void update(reel_optim *op, reel_real *p, const reel_real *gr, size_t off
 reel_status reel_optim_step(reel_optim *op, double loss, reel_err *err)
 {
 	reel_params *ps = op->ps;
+	/* reel_optim_set_lr cannot refuse a value (a schedule may overflow to
+	 * inf): refuse it here, before anything is touched */
+	if (!(isfinite(op->o.lr) && op->o.lr >= 0))
+		return reel_err_set(err, REEL_ERR_ARG,
+		                    "optimizer %s: lr is %g (must be finite and >= 0) at step %ld; parameters unchanged",
+		                    kind_names[op->o.kind], op->o.lr, (long)op->step + 1);
 	const char *culprit = NULL;
 	int loss_bad = !isfinite(loss);
 	if (loss_bad)
@@ -327,21 +352,54 @@ reel_status reel_optim_add_to(const reel_optim *op, reel_st_writer *w, reel_err 
 	return s;
 }
 
+/* A stored count (optim.step, optim.skipped) as an int64 in *out: a
+ * scalar that is an integer in [0, 2^53] (converting NaN, an infinity or
+ * 1e30 to int64 is undefined behaviour, and a negative or fractional count
+ * means the file is not what it claims). */
+static reel_status load_count(const reel_st_tensor *t, const char *name, const char *what, int64_t *out,
+                              reel_err *err)
+{
+	if (!t || t->count != 1)
+		return reel_err_set(err, REEL_ERR_IO, "%s: %s is %s", what, name, t ? "not a scalar" : "missing");
+	if (t->dtype == REEL_I64 || t->dtype == REEL_I32) {
+		int64_t v = 0;
+		if (t->dtype == REEL_I64) {
+			memcpy(&v, t->bytes, 8);
+		} else {
+			int32_t v32;
+			memcpy(&v32, t->bytes, 4);
+			v = v32;
+		}
+		if (v < 0 || v > ((int64_t)1 << 53))
+			return reel_err_set(err, REEL_ERR_IO, "%s: %s is %lld, expected an integer in [0, 2^53]", what,
+			                    name, (long long)v);
+		*out = v;
+		return REEL_OK;
+	}
+	double v;
+	reel_st_to_double(t, &v);
+	if (!(v >= 0 && v <= 9007199254740992.0 && v == floor(v)))
+		return reel_err_set(err, REEL_ERR_IO, "%s: %s is %.17g, expected an integer in [0, 2^53]", what, name,
+		                    v);
+	*out = (int64_t)v;
+	return REEL_OK;
+}
+
 reel_status reel_optim_load(reel_optim *op, const reel_st_file *f, const char *what, reel_err *err)
 {
 	struct io_ctx c = {.f = f, .what = what, .err = err};
 	reel_status s = each_moment(op, check_moment, &c); /* validate all first: a bad file changes nothing */
 	if (s != REEL_OK)
 		return s;
-	const reel_st_tensor *st = reel_st_find(f, "optim.step"), *sk = reel_st_find(f, "optim.skipped");
-	if (!st || st->count != 1 || !sk || sk->count != 1)
-		return reel_err_set(err, REEL_ERR_IO, "%s: optim.step or optim.skipped is missing", what);
+	int64_t step = 0, skipped = 0;
+	s = load_count(reel_st_find(f, "optim.step"), "optim.step", what, &step, err);
+	if (s == REEL_OK)
+		s = load_count(reel_st_find(f, "optim.skipped"), "optim.skipped", what, &skipped, err);
+	if (s != REEL_OK)
+		return s;
 	each_moment(op, load_moment, &c);
-	double v;
-	reel_st_to_double(st, &v);
-	op->step = (int64_t)v;
-	reel_st_to_double(sk, &v);
-	op->skipped = (int64_t)v;
+	op->step = step;
+	op->skipped = skipped;
 	return REEL_OK;
 }
 

@@ -49,7 +49,8 @@ void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_
 	X(suite_api) \
 	X(suite_config) \
 	X(suite_data) \
-	X(suite_resume)
+	X(suite_resume) \
+	X(suite_hardening)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Runs each test binary given, shows its output, and closes with the summed
 # line "N passed, M failed"; exits non-zero if any case failed or any binary
-# crashed.
+# crashed.  RUNNER, when set, is a command line to run each binary under
+# (e.g. valgrind and its options).
 total_p=0; total_f=0; status=0
 for bin in "$@"; do
-	out=$("$bin" 2>&1); rc=$?
+	out=$($RUNNER "$bin" 2>&1); rc=$?
 	printf '%s\n' "$out"
 	line=$(printf '%s\n' "$out" | sed -n 's/.* \([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' | tail -n 1)
 	if [ -z "$line" ]; then
