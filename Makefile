@@ -57,12 +57,17 @@ build/f/reel: build/f/models/main.o build/f/libreel.a
 	@echo "  LD [f] $@"
 	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
 
-test: build/f/reel_tests build/d/reel_tests build/f/reel
-	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh
+test: build/f/reel_tests build/d/reel_tests build/f/reel build/svgcheck
+	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh test/infer.sh
 
-asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel
+asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel build/svgcheck
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel \
-		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh
+		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh test/infer.sh
+
+# The tests' XML well-formedness checker for the SVGs reel writes (test/infer.sh).
+build/svgcheck: test/tools/svgcheck.c | $(DEPS_OK)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $<
 
 build/asan-f/reel: build/asan-f/models/main.o build/asan-f/libreel.a
 	@echo "  LD [asan-f] $@"

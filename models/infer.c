@@ -86,7 +86,7 @@ reel_status reel_infer_attention_svg(const reel_model *m, const char *path, cons
 	}
 	for (int s = 0; s < slen; s++)
 		cols[s] = reel_data_input_token(m->data, src[(size_t)s * stride]);
-	st = reel_svg_heatmap(path, "attention: output tokens (rows) over source tokens (columns)", rows, len, cols, slen,
+	st = reel_svg_heatmap(path, "attention weights", rows, len, cols, slen,
 	                      w, "output", "source", err);
 out:
 	free(rows);
@@ -359,7 +359,7 @@ static void print_sampled(const reel_model *m, int id, FILE *f, int *first)
 
 reel_status reel_infer_sample(reel_model *m, const reel_sample_opts *o, FILE *f, reel_err *err)
 {
-	reel_status st = need_task(m, m->task == REEL_TASK_LM, "sample", "lm (language", err);
+	reel_status st = need_task(m, m->task == REEL_TASK_LM, "sample", "language (lm)", err);
 	if (st != REEL_OK)
 		return st;
 	if (o->length < 0 || o->top_k < 0 || !(o->temperature >= 0))
@@ -1108,7 +1108,7 @@ reel_status reel_plot_runs(const char *const *dirs, int n, const char *out, reel
 			if (rate)
 				for (size_t k = 0; k < c[i].metric.n; k++)
 					c[i].metric.v[k] *= 100;
-			logm |= spans_decades(&c[i].metric, 20);
+			logm |= !rate && spans_decades(&c[i].metric, 20); /* perplexity, mse */
 			sm[nm++] = (reel_svg_series){c[i].name, c[i].mstep.v, c[i].metric.v, (int)c[i].metric.n, i, 0, 1};
 		}
 		loglr |= spans_decades(&c[i].lr, 20);

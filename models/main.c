@@ -530,7 +530,7 @@ static int cmd_sample(const args *a)
 	if (rc)
 		return rc;
 	if (m->task != REEL_TASK_LM) {
-		rc = wrong_task(m, "sample", "lm (language");
+		rc = wrong_task(m, "sample", "language (lm)");
 		reel_model_free(m);
 		return rc;
 	}

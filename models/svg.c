@@ -300,8 +300,13 @@ reel_status reel_svg_heatmap(const char *path, const char *title, const char *co
 		return reel_err_set(err, REEL_ERR_ARG, "%s: nothing to draw (%d x %d)", path, R, C);
 	int cell = C > 60 || R > 60 ? 12 : 24, left = 110, top = 110;
 	int width = left + C * cell + 120, height = top + R * cell + 40;
+	int tw = 40 + 10 * (int)strlen(title ? title : ""); /* the title, centred, must fit */
+	if (width < tw)
+		width = tw;
 	if (width < 420)
 		width = 420;
+	if (R * cell < 100)
+		height = top + 100 + 40;
 	sbuf b = {0};
 	header(&b, width, height, title);
 	char col[16];
