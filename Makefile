@@ -3,7 +3,8 @@
 # builds the float and double libraries and runs the whole suite.
 #
 # Targets: all test asan bench run clean deps.  WERROR=0 relaxes -Werror.
-# The program: build/f/reel (train, eval, info, check, list; see README.md).
+# The program: build/f/reel (train, eval, decode, sample, predict, plot, info,
+# check, list; see README.md).
 # Experiments: build/f/reel_bench.
 
 CC      ?= cc
@@ -96,6 +97,11 @@ bench: build/f/reel_bench
 	fi
 	@echo
 	@build/f/reel_bench train --steps 200
+	@echo
+	@build/f/reel_bench decode --steps 300
+	@build/f/reel_bench forward --cell lstm --T 50 --B 32 --H 256
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+		/usr/bin/python3 bench/torch_forward.py lstm 50 32 256; fi
 
 # Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
 # and linking a probe; installed with apt-get when missing and possible.
