@@ -3,8 +3,9 @@
 # builds the float and double libraries and runs the whole suite.
 #
 # Targets: all test asan valgrind fuzz bench run docs clean deps.  WERROR=0
-# relaxes -Werror.  The program: build/f/reel (train, eval, info, check,
-# list, grad, gradcheck; see README.md).  Experiments: build/f/reel_bench.
+# relaxes -Werror.  The program: build/f/reel (train, eval, decode, sample,
+# predict, plot, info, check, list, grad, gradcheck; see README.md).
+# Experiments: build/f/reel_bench.
 
 CC      ?= cc
 WERROR  ?= 1
@@ -66,12 +67,17 @@ build/d/reel: build/d/models/main.o build/d/libreel.a
 	@echo "  LD [d] $@"
 	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS)
 
-test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel
-	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh
+test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel build/svgcheck
+	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh test/infer.sh
 
-asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel
+asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel build/d/reel build/svgcheck
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel \
-		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh
+		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh test/infer.sh
+
+# The tests' XML well-formedness checker for the SVGs reel writes (test/infer.sh).
+build/svgcheck: test/tools/svgcheck.c | $(DEPS_OK)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $<
 
 build/asan-f/reel: build/asan-f/models/main.o build/asan-f/libreel.a
 	@echo "  LD [asan-f] $@"
@@ -143,6 +149,11 @@ bench: build/f/reel_bench
 	fi
 	@echo
 	@build/f/reel_bench train --steps 200
+	@echo
+	@build/f/reel_bench decode --steps 300
+	@build/f/reel_bench forward --cell lstm --T 50 --B 32 --H 256
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+		/usr/bin/python3 bench/torch_forward.py lstm 50 32 256; fi
 
 # configs/README.md carries `reel list` (every config key); a test checks it.
 docs: build/f/reel

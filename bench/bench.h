@@ -16,5 +16,7 @@ int bench_grid(int argc, char **argv);
 int bench_train(int argc, char **argv);
 int bench_s2s_table(int argc, char **argv);
 int bench_layernorm(int argc, char **argv);
+int bench_decode(int argc, char **argv);
+int bench_forward(int argc, char **argv);
 
 #endif

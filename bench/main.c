@@ -1,5 +1,5 @@
 /* reel_bench: benchmark and experiment programs.
- * Usage: reel_bench [overhead [N] | rnn | grid | train | s2s | s2s-table | layernorm] [options] */
+ * Usage: reel_bench [overhead [N] | rnn | grid | train | s2s | s2s-table | layernorm | decode | forward] [options] */
 #include "bench.h"
 
 #include <stdio.h>
@@ -40,8 +40,12 @@ int main(int argc, char **argv)
 		return bench_s2s(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "s2s-table"))
 		return bench_s2s_table(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "decode"))
+		return bench_decode(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "forward"))
+		return bench_forward(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "layernorm"))
 		return bench_layernorm(argc - 2, argv + 2);
-	fprintf(stderr, "usage: reel_bench overhead [N] | rnn [options] | grid [options] | train [--steps N] | s2s [options] | s2s-table [options] | layernorm [--reps N] [--threads N]\n");
+	fprintf(stderr, "usage: reel_bench overhead [N] | rnn [options] | grid [options] | train [--steps N] | s2s [options] | s2s-table [options] | layernorm [--reps N] [--threads N] | decode [--params CKPT | --steps N] | forward [--cell C] [--T N] [--B N] [--H N]\n");
 	return 2;
 }

@@ -351,8 +351,21 @@ static void backtrack(const beam_hist *h, int N, int S, int step, int slot, int3
 	}
 }
 
-reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam, int max_len,
-                              double alpha, reel_s2s_result *r)
+/* Best first; stable, so among equal scores the earlier-ended comes first
+ * (at most 2 * beam entries). */
+static void sort_ends(beam_end *e, int n)
+{
+	for (int i = 1; i < n; i++) {
+		beam_end x = e[i];
+		int j = i;
+		for (; j > 0 && e[j - 1].score < x.score; j--)
+			e[j] = e[j - 1];
+		e[j] = x;
+	}
+}
+
+static reel_status beam_search(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam, int max_len,
+                               double alpha, int n_best, reel_s2s_result *r)
 {
 	eval_mode em = eval_enter(t);
 	const int B = b->B, S = b->S, K = beam, N = b->B * beam, V = m->o.tgt_vocab;
@@ -366,7 +379,13 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
 		reel_tape_fail(t, REEL_ERR_ARG, "seq2seq beam: width must be >= 1, got %d", beam);
 		goto out;
 	}
-	if (!check_batch(t, m, b, 0) || !check_result(t, b, max_len, r))
+	if (n_best < 1 || n_best > beam) {
+		reel_tape_fail(t, REEL_ERR_ARG, "seq2seq beam: n_best must be in [1, beam %d], got %d", beam, n_best);
+		goto out;
+	}
+	reel_s2s_batch rb = *b; /* the result holds n_best rows per source */
+	rb.B = b->B * n_best;
+	if (!check_batch(t, m, b, 0) || !check_result(t, &rb, max_len, r))
 		goto out;
 	/* the batch with every source repeated K times: slot b*K + k */
 	src = malloc((size_t)S * N * sizeof *src);
@@ -479,25 +498,27 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
 				}
 	}
 	for (int bb = 0; bb < B; bb++) {
-		int best = -1;
-		for (int i = 0; i < nend[bb]; i++)
-			if (best < 0 || ends[bb * 2 * K + i].score > ends[bb * 2 * K + best].score)
-				best = i;
-		int32_t *tokens = r->tokens + (size_t)bb * r->max_len;
-		reel_real *attn = r->attn + (size_t)bb * r->max_len * S;
-		if (best < 0) {
-			r->len[bb] = 0;
-			r->score[bb] = -INFINITY;
-			continue;
+		beam_end *be = &ends[bb * 2 * K];
+		sort_ends(be, nend[bb]);
+		for (int i = 0; i < n_best; i++) {
+			int row = bb * n_best + i;
+			int32_t *tokens = r->tokens + (size_t)row * r->max_len;
+			reel_real *attn = r->attn ? r->attn + (size_t)row * r->max_len * S : NULL;
+			if (i >= nend[bb]) {
+				r->len[row] = 0;
+				r->score[row] = -INFINITY;
+				continue;
+			}
+			const beam_end *e = &be[i];
+			if (e->last >= 0) /* ended with eos at step, extending slot e->slot of step - 1 */
+				backtrack(&h, N, S, e->step, e->slot, e->last, e->last_attn, tokens, attn);
+			else /* cut at max_len: the hypothesis is in slot e->slot after step */
+				backtrack(&h, N, S, e->step, h.parent[(size_t)e->step * N + e->slot],
+				          h.tok[(size_t)e->step * N + e->slot], h.attn + ((size_t)e->step * N + e->slot) * S, tokens,
+				          attn);
+			r->len[row] = e->step + 1;
+			r->score[row] = e->score;
 		}
-		const beam_end *e = &ends[bb * 2 * K + best];
-		if (e->last >= 0) /* ended with eos at step, extending slot e->slot of step - 1 */
-			backtrack(&h, N, S, e->step, e->slot, e->last, e->last_attn, tokens, attn);
-		else /* cut at max_len: the hypothesis is in slot e->slot after step */
-			backtrack(&h, N, S, e->step, h.parent[(size_t)e->step * N + e->slot], h.tok[(size_t)e->step * N + e->slot],
-			          h.attn + ((size_t)e->step * N + e->slot) * S, tokens, attn);
-		r->len[bb] = e->step + 1;
-		r->score[bb] = e->score;
 	}
 out:
 	free(src);
@@ -516,4 +537,16 @@ out:
 	free(h.attn);
 	eval_leave(t, em);
 	return reel_tape_status(t);
+}
+
+reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam, int max_len,
+                              double alpha, reel_s2s_result *r)
+{
+	return beam_search(t, m, b, beam, max_len, alpha, 1, r);
+}
+
+reel_status reel_seq2seq_beam_nbest(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam,
+                                    int max_len, double alpha, int n_best, reel_s2s_result *r)
+{
+	return beam_search(t, m, b, beam, max_len, alpha, n_best, r);
 }

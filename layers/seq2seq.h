@@ -133,4 +133,10 @@ reel_status reel_seq2seq_greedy(reel_tape *t, const reel_seq2seq *m, const reel_
 reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam, int max_len,
                               double alpha, reel_s2s_result *r);
 
+/* The same, keeping the n_best (1 <= n_best <= beam) best ended hypotheses
+ * of every source, best first: r holds B * n_best rows, source b's i-th
+ * best in row b * n_best + i (len 0 and score -inf when fewer ended). */
+reel_status reel_seq2seq_beam_nbest(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam,
+                                    int max_len, double alpha, int n_best, reel_s2s_result *r);
+
 #endif

@@ -185,6 +185,15 @@ void reel_data_rewind(reel_data *d, reel_data_split split);
 const char *reel_data_input_token(const reel_data *d, int id);
 const char *reel_data_output_token(const reel_data *d, int id);
 
+/* A user's text s[0..n) as input ids, tokenized as the source tokenizes
+ * (UTF-8 characters, or whitespace-separated words): *ids gets a malloc'd
+ * array the caller frees.  A token outside the input vocabulary (or the
+ * padding token typed literally) becomes <unk> when the vocabulary has one
+ * (counted in *unknown when non-NULL), else it is an error naming it.
+ * Returns the number of ids (0 for blank text), or -1 with err set
+ * (REEL_ERR_ARG; REEL_ERR_NOMEM). */
+int reel_data_encode(const reel_data *d, const char *s, size_t n, int32_t **ids, int *unknown, reel_err *err);
+
 /* What the source built from training data (vocabularies, normalisation
  * statistics) as a JSON string, for storing with the model; the caller
  * frees it with free().  NULL if out of memory. */

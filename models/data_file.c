@@ -1125,3 +1125,42 @@ int reel__file_open(reel_data *d, const reel_data_opts *o, reel_err *err)
 		return open_safetensors(d, o, err);
 	return open_lines(d, o, err);
 }
+
+/* ---- a user's text as input ids (data.h) ---- */
+
+int reel_data_encode(const reel_data *d, const char *s, size_t n, int32_t **ids, int *unknown, reel_err *err)
+{
+	*ids = NULL;
+	if (unknown)
+		*unknown = 0;
+	if (!d->tokens_in && !d->in_vocab.n)
+		return reel_err_set(err, REEL_ERR_ARG, "data: %s takes real-valued inputs, not text", d->source), -1;
+	int words = d->o.tokens_words;
+	int32_t unk = reel__vocab_find(&d->in_vocab, "<unk>", 5);
+	long count = count_toks(s, n, words);
+	if (count > INT_MAX / 2)
+		return reel_err_set(err, REEL_ERR_ARG, "data: input of more than %d tokens", INT_MAX / 2), -1;
+	*ids = malloc((size_t)(count ? count : 1) * sizeof **ids);
+	if (!*ids)
+		return oom(err);
+	size_t pos = 0;
+	const char *t;
+	int l, k = 0;
+	while (next_tok(s, n, &pos, words, &t, &l)) {
+		int32_t id = reel__vocab_find(&d->in_vocab, t, l);
+		if (id <= 0) { /* not in the vocabulary, or the padding token (id 0) typed literally */
+			if (unk < 0) {
+				reel_err_set(err, REEL_ERR_ARG, "\"%.*s\" is not in the input vocabulary of %s (which has no <unk>)",
+				             l > 40 ? 40 : l, t, d->source);
+				free(*ids);
+				*ids = NULL;
+				return -1;
+			}
+			id = unk;
+			if (unknown)
+				(*unknown)++;
+		}
+		(*ids)[k++] = id;
+	}
+	return k;
+}

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "infer.h"
 #include "model.h"
 #include "train.h"
 
 #define REEL_VERSION "0.3.0"
 #define MAX_SETS 64
+#define MAX_POS 64
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -22,6 +24,14 @@ typedef struct args {
 	int per_param;
 	const char *sets[MAX_SETS];
 	int nsets, force, resume, json, show, help;
+	const char *pos[MAX_POS]; /* positional arguments (config first) */
+	int npos;
+	/* decode, sample, predict */
+	const char *input, *attention_svg, *prime, *svg;
+	int beam, n_best, scores, attention, top_k, length, probs;
+	double alpha, temperature;
+	int has_alpha;
+	long long seed;
 } args;
 
 static const char *const USAGE =
@@ -32,6 +42,14 @@ static const char *const USAGE =
 	"                          train the model; writes DIR (default runs/<config name>)\n"
 	"  eval CONFIG --params FILE [--split valid|test] [--json] [--set k=v]...\n"
 	"                          the task's metrics on a split of the config's data\n"
+	"  decode CONFIG --params FILE [--input FILE] [--beam N] [--n-best K] [--length-penalty A]\n"
+	"         [--scores] [--attention] [--attention-svg FILE]\n"
+	"                          seq2seq: decode each line of the input (default stdin)\n"
+	"  sample CONFIG --params FILE [--prime TEXT] [--temperature T] [--top-k K] [--length N] [--seed S]\n"
+	"                          language models: generate text\n"
+	"  predict CONFIG --params FILE [--input FILE | --split S] [--probs] [--svg FILE]\n"
+	"                          classify, tag, regress: predictions on lines or a split\n"
+	"  plot DIR [DIR...] [-o FILE.svg]   training curves of run directories\n"
 	"  info CONFIG [--set k=v]...   layers, output shapes, parameters, memory per step\n"
 	"  check CONFIG [--set k=v]...  validate the config and run one forward/backward step\n"
 	"  list                    every layer type and config key, with defaults\n"
@@ -62,7 +80,43 @@ static const char *verb_help(const char *verb)
 	if (!strcmp(verb, "eval"))
 		return "usage: reel eval CONFIG --params FILE [--split valid|test] [--json] [--set path=value]...\n"
 		       "  Loads the parameters in FILE (e.g. DIR/best.safetensors) into the model CONFIG\n"
-		       "  declares and prints the task's metrics on the split (default test).\n";
+		       "  declares and prints the task's metrics on the split (default test): loss and\n"
+		       "  accuracy with a confusion matrix (classify), per-tag accuracy (tag), perplexity and\n"
+		       "  bits per token/character (lm), exact match, token accuracy and character error\n"
+		       "  rate (seq2seq), MSE, MAE and R^2 (regress).  --json: one JSON object.\n";
+	if (!strcmp(verb, "decode"))
+		return "usage: reel decode CONFIG --params FILE [--input FILE] [options] [--set path=value]...\n"
+		       "  Decodes every non-blank line of FILE (default: stdin) with the seq2seq model, one\n"
+		       "  output line per source.  Sources are tokenized with the config's vocabulary;\n"
+		       "  unknown tokens become <unk> (an error when the vocabulary has none).\n"
+		       "  --beam N             beam search of width N (default: the config's decode.beam)\n"
+		       "  --n-best K           print the K best of the beam: LINE<TAB>RANK<TAB>OUTPUT\n"
+		       "  --length-penalty A   beam score = sum log p / length^A (default: decode.alpha)\n"
+		       "  --scores             append <TAB>SCORE (sum of log-probabilities; beam: normalised)\n"
+		       "  --attention          print each attention matrix as text (rows: outputs)\n"
+		       "  --attention-svg F    draw the first source's attention into F\n";
+	if (!strcmp(verb, "sample"))
+		return "usage: reel sample CONFIG --params FILE [options] [--set path=value]...\n"
+		       "  Generates text from a language model, one token at a time, carrying the\n"
+		       "  recurrent state.  The prime (if any) is printed first.\n"
+		       "  --prime TEXT         text to start from (default: a line start)\n"
+		       "  --temperature T      divide logits by T (default 1; 0: always the most likely)\n"
+		       "  --top-k K            draw among the K most likely tokens (default 0: all)\n"
+		       "  --length N           tokens to generate (default 200)\n"
+		       "  --seed S             random seed (default 1)\n";
+	if (!strcmp(verb, "predict"))
+		return "usage: reel predict CONFIG --params FILE [--input FILE | --split valid|test] [--probs] [--svg FILE]\n"
+		       "  classify, tag: with --input, one prediction per line of FILE (a sequence, or the\n"
+		       "  labelled format's label<TAB>sequence, whose label is ignored): LABEL, or one TAG per\n"
+		       "  token.  Without --input, every example of the split (default test):\n"
+		       "  PREDICTED<TAB>ACTUAL.  regress: the split's examples, PREDICTED<TAB>ACTUAL.\n"
+		       "  --probs              classify: every class probability; tag: the chosen tag's\n"
+		       "  --svg FILE           regress: draw predicted and actual over the split\n";
+	if (!strcmp(verb, "plot"))
+		return "usage: reel plot DIR [DIR...] [-o FILE.svg]\n"
+		       "  Draws loss against step (training and validation, log scale), the task's validation\n"
+		       "  metric and the learning rate from each DIR/metrics.jsonl, one colour per run.\n"
+		       "  Default output: DIR/loss.svg for one run, runs.svg for several.\n";
 	if (!strcmp(verb, "info"))
 		return "usage: reel info CONFIG [--set path=value]...\n"
 		       "  Prints each layer, its output shape, every parameter's name and shape, counts\n"
@@ -101,6 +155,9 @@ static int parse(int argc, char **argv, args *a)
 {
 	memset(a, 0, sizeof *a);
 	a->show = -1;
+	a->length = 200;
+	a->temperature = 1;
+	a->seed = 1;
 	if (argc < 2) {
 		fputs(USAGE, stderr);
 		return EXIT_USAGE;
@@ -162,6 +219,61 @@ static int parse(int argc, char **argv, args *a)
 			if (*end || end == v || n < 0 || n > 1000)
 				return usage_error("--show: expected a count in [0, 1000], found \"%s\"", v);
 			a->show = (int)n;
+		} else if (!strcmp(o, "--input")) {
+			NEED();
+			a->input = v;
+		} else if (!strcmp(o, "--attention-svg")) {
+			NEED();
+			a->attention_svg = v;
+		} else if (!strcmp(o, "--svg")) {
+			NEED();
+			a->svg = v;
+		} else if (!strcmp(o, "--prime")) {
+			NEED();
+			a->prime = v;
+		} else if (!strcmp(o, "--beam") || !strcmp(o, "--n-best") || !strcmp(o, "--top-k") || !strcmp(o, "--length") ||
+		           !strcmp(o, "--seed")) {
+			NEED();
+			char *end;
+			errno = 0;
+			long long n = strtoll(v, &end, 10);
+			long long lo = !strcmp(o, "--beam") || !strcmp(o, "--n-best") ? 1 : 0;
+			long long hi = !strcmp(o, "--seed") ? (1LL << 62) : !strcmp(o, "--length") ? 10000000 : 1000;
+			if (*end || end == v || errno || n < lo || n > hi) {
+				fprintf(stderr, "reel: %s: expected an integer in [%lld, %lld], found \"%s\"\n(reel --help for usage)\n",
+				        o, lo, hi, v);
+				return EXIT_USAGE;
+			}
+			if (!strcmp(o, "--beam"))
+				a->beam = (int)n;
+			else if (!strcmp(o, "--n-best"))
+				a->n_best = (int)n;
+			else if (!strcmp(o, "--top-k"))
+				a->top_k = (int)n;
+			else if (!strcmp(o, "--length"))
+				a->length = (int)n;
+			else
+				a->seed = n;
+		} else if (!strcmp(o, "--length-penalty") || !strcmp(o, "--temperature")) {
+			NEED();
+			char *end;
+			double x = strtod(v, &end);
+			if (*end || end == v || !isfinite(x) || x < 0 || x > 100) {
+				fprintf(stderr, "reel: %s: expected a number in [0, 100], found \"%s\"\n(reel --help for usage)\n", o, v);
+				return EXIT_USAGE;
+			}
+			if (!strcmp(o, "--temperature")) {
+				a->temperature = x;
+			} else {
+				a->alpha = x;
+				a->has_alpha = 1;
+			}
+		} else if (!strcmp(o, "--scores")) {
+			a->scores = 1;
+		} else if (!strcmp(o, "--attention")) {
+			a->attention = 1;
+		} else if (!strcmp(o, "--probs")) {
+			a->probs = 1;
 		} else if (!strcmp(o, "--force")) {
 			a->force = 1;
 		} else if (!strcmp(o, "--resume")) {
@@ -170,10 +282,12 @@ static int parse(int argc, char **argv, args *a)
 			a->json = 1;
 		} else if (o[0] == '-' && o[1]) {
 			return usage_error("unknown option %s", o);
-		} else if (!a->config) {
-			a->config = o;
+		} else if (a->npos < MAX_POS) {
+			if (!a->config)
+				a->config = o;
+			a->pos[a->npos++] = o;
 		} else {
-			return usage_error("unexpected argument \"%s\"", o);
+			return usage_error("too many arguments at \"%s\"", o);
 		}
 #undef NEED
 	}
@@ -207,87 +321,6 @@ static void default_dir(const char *config, char *out, size_t n)
 	if (len > 5 && !strcmp(base + len - 5, ".json"))
 		len -= 5;
 	snprintf(out, n, "runs/%.*s", (int)len, base);
-}
-
-static void print_tokens(const reel_model *m, const int32_t *ids, int n, int stride, int input_side, FILE *f)
-{
-	int words = m->data_opts.tokens_words;
-	for (int i = 0; i < n; i++) {
-		int id = ids[(size_t)i * stride];
-		const char *s = input_side ? reel_data_input_token(m->data, id) : reel_data_output_token(m->data, id);
-		fprintf(f, "%s%s", i && words ? " " : "", s ? s : "?");
-	}
-}
-
-/* Decode a few validation examples and print them with their attention
- * (rows: output tokens, columns: source tokens, weights in tenths). */
-static int show_examples(reel_model *m, int n, FILE *f)
-{
-	reel_err err = {0};
-	reel_data_rewind(m->data, REEL_VALID);
-	reel_batch b;
-	int r = reel_data_next(m->data, REEL_VALID, n, &b, &err);
-	if (r <= 0)
-		return r < 0 ? EXIT_RUNTIME : 0;
-	int B = b.B, maxlen = m->decode.max_len;
-	reel_tape *t = reel_tape_new(0, 1);
-	reel_s2s_result res;
-	if (!t || reel_s2s_result_init(&res, B, maxlen, b.S) != REEL_OK) {
-		reel_tape_free(t);
-		return EXIT_RUNTIME;
-	}
-	reel_s2s_batch sb = {.src = b.src, .src_len = b.src_len, .S = b.S, .B = B};
-	reel_status st = m->decode.beam > 1
-	                     ? reel_seq2seq_beam(t, &m->s2s, &sb, m->decode.beam, maxlen, m->decode.alpha, &res)
-	                     : reel_seq2seq_greedy(t, &m->s2s, &sb, maxlen, &res);
-	if (st != REEL_OK) {
-		fprintf(stderr, "reel: decoding: %s\n", reel_tape_error(t));
-		reel_s2s_result_deinit(&res);
-		reel_tape_free(t);
-		return EXIT_RUNTIME;
-	}
-	int eos = m->s2s.o.eos;
-	for (int k = 0; k < B; k++) {
-		const int32_t *out = res.tokens + (size_t)k * maxlen;
-		int len = res.len[k], olen = len > 0 && out[len - 1] == eos ? len - 1 : len;
-		int tl = 0;
-		while (tl < b.TT && b.tgt[tl * B + k] != eos && b.tgt[tl * B + k] != m->s2s.o.pad)
-			tl++;
-		int ok = olen == tl;
-		for (int i = 0; ok && i < tl; i++)
-			ok = out[i] == b.tgt[i * B + k];
-		fprintf(f, "\n\"");
-		print_tokens(m, b.src + k, b.src_len[k], B, 1, f);
-		fprintf(f, "\" -> \"");
-		print_tokens(m, out, olen, 1, 0, f);
-		fprintf(f, "\"  %s", ok ? "(correct)" : "(expected \"");
-		if (!ok) {
-			print_tokens(m, b.tgt + k, tl, B, 0, f);
-			fprintf(f, "\")");
-		}
-		fprintf(f, "\n");
-		if (!res.attn || m->data_opts.tokens_words)
-			continue;
-		fprintf(f, "      ");
-		for (int s = 0; s < b.src_len[k]; s++) {
-			const char *tok = reel_data_input_token(m->data, b.src[s * B + k]);
-			fputc(tok && tok[0] && tok[0] != ' ' ? tok[0] : '_', f);
-		}
-		fputc('\n', f);
-		for (int i = 0; i < len; i++) {
-			const char *tok = i < olen ? reel_data_output_token(m->data, out[i]) : "$";
-			fprintf(f, "  %c   ", tok && tok[0] ? tok[0] : '?');
-			for (int s = 0; s < b.src_len[k]; s++) {
-				double w = res.attn[((size_t)k * maxlen + i) * b.S + s];
-				fputc(w >= 0.95 ? '#' : w < 0.05 ? '.' : (char)('0' + (int)(w * 10 + 0.5)), f);
-			}
-			fputc('\n', f);
-		}
-	}
-	reel_s2s_result_deinit(&res);
-	reel_tape_free(t);
-	reel_data_rewind(m->data, REEL_VALID);
-	return 0;
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -356,8 +389,23 @@ static int cmd_train(const args *a)
 		return 0;
 	}
 	int show = a->show >= 0 ? a->show : 3;
-	if (m->is_s2s && show > 0)
-		rc = show_examples(m, show, stdout);
+	char loss_svg[4200], attn_svg[4200];
+	snprintf(loss_svg, sizeof loss_svg, "%s/loss.svg", dir);
+	snprintf(attn_svg, sizeof attn_svg, "%s/attention.svg", dir);
+	int drew_attn = 0;
+	if (m->is_s2s && show > 0) {
+		st = reel_infer_show_examples(m, show, stdout, m->s2s.o.attention != REEL_ATTN_NONE ? attn_svg : NULL, &err);
+		if (st != REEL_OK) {
+			fprintf(stderr, "reel: %s\n", err.msg);
+			rc = EXIT_RUNTIME;
+		} else {
+			drew_attn = m->s2s.o.attention != REEL_ATTN_NONE;
+		}
+	}
+	const char *run_dir = dir;
+	int drew_loss = reel_plot_runs(&run_dir, 1, loss_svg, &err) == REEL_OK;
+	if (!drew_loss)
+		fprintf(stderr, "reel: plotting the run: %s\n", err.msg);
 	printf("\n%s %ld updates (%d epoch%s) in %.1f s%s", res.interrupted ? "interrupted after" : "trained", res.steps,
 	       res.epochs, res.epochs == 1 ? "" : "s", res.seconds, res.stopped_early ? ", stopped early" : "");
 	if (res.skipped)
@@ -369,10 +417,26 @@ static int cmd_train(const args *a)
 		printf("\nbest validation at update %ld: ", res.best_step);
 		reel_metrics_print(&res.best, stdout);
 	}
-	printf("\nwrote %s/ (config.json, metrics.jsonl, last.safetensors%s)\n", dir,
-	       res.best.n ? ", best.safetensors" : "");
+	printf("\nwrote %s/ (config.json, metrics.jsonl, last.safetensors%s%s%s)\n", dir,
+	       res.best.n ? ", best.safetensors" : "", drew_loss ? ", loss.svg" : "", drew_attn ? ", attention.svg" : "");
+	if (drew_loss)
+		printf("loss curves: %s\n", loss_svg);
+	if (drew_attn)
+		printf("attention: %s\n", attn_svg);
 	reel_model_free(m);
 	return rc;
+}
+
+static reel_data_split split_of(const args *a, reel_data_split def)
+{
+	if (!a->split)
+		return def;
+	return !strcmp(a->split, "test") ? REEL_TEST : !strcmp(a->split, "valid") ? REEL_VALID : REEL_TRAIN;
+}
+
+static const char *split_name(reel_data_split s)
+{
+	return s == REEL_TEST ? "test" : s == REEL_VALID ? "valid" : "train";
 }
 
 static int cmd_eval(const args *a)
@@ -389,27 +453,237 @@ static int cmd_eval(const args *a)
 		reel_model_free(m);
 		return EXIT_RUNTIME;
 	}
-	reel_data_split split = !a->split || !strcmp(a->split, "test") ? REEL_TEST : !strcmp(a->split, "valid") ? REEL_VALID : REEL_TRAIN;
-	reel_metrics mt;
+	reel_data_split split = split_of(a, REEL_TEST);
+	reel_eval_report rep;
 	reel_set_threads(m->train.threads);
-	if (reel_model_evaluate(m, split, 0, &mt, &err) != REEL_OK) {
+	if (reel_infer_evaluate(m, split, &rep, &err) != REEL_OK) {
 		fprintf(stderr, "reel: %s\n", err.msg);
+		reel_eval_report_deinit(&rep);
 		reel_model_free(m);
 		return EXIT_RUNTIME;
 	}
-	const char *sn = split == REEL_TEST ? "test" : split == REEL_VALID ? "valid" : "train";
-	if (a->json) {
-		printf("{\"split\": \"%s\"", sn);
-		for (int i = 0; i < mt.n; i++)
-			printf(", \"%s\": %.9g", i ? mt.name[i] : "loss", mt.value[i]);
-		printf("}\n");
-	} else {
-		printf("%s: ", sn);
-		mt.name[0] = "loss";
-		reel_metrics_print(&mt, stdout);
-		printf("\n");
+	reel_eval_report_print(m, &rep, split_name(split), a->json, stdout);
+	reel_eval_report_deinit(&rep);
+	reel_model_free(m);
+	return 0;
+}
+
+/* Non-blank lines of path (or stdin when NULL or "-"), without their line
+ * ends.  Returns the count, or -1 after printing why. */
+static int read_lines(const char *path, char ***out)
+{
+	*out = NULL;
+	FILE *f = path && strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f) {
+		fprintf(stderr, "reel: %s: cannot open: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char **lines = NULL, *line = NULL;
+	size_t cap = 0, lcap = 0;
+	int n = 0;
+	ssize_t len;
+	while ((len = getline(&line, &lcap, f)) > 0) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		int blank = 1;
+		for (ssize_t i = 0; i < len && blank; i++)
+			blank = line[i] == ' ' || line[i] == '\t';
+		if (blank)
+			continue;
+		if ((size_t)n == cap) {
+			cap = cap ? 2 * cap : 64;
+			char **nl = realloc(lines, cap * sizeof *nl);
+			if (!nl || n == INT32_MAX - 1)
+				goto oom;
+			lines = nl;
+		}
+		if (!(lines[n] = strdup(line)))
+			goto oom;
+		n++;
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	*out = lines;
+	return n;
+oom:
+	fprintf(stderr, "reel: out of memory reading the input\n");
+	for (int i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return -1;
+}
+
+static void free_lines(char **lines, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* Model from CONFIG with the parameters of --params loaded; exit code on failure. */
+static int load_trained(const args *a, reel_model **m)
+{
+	if (!a->params)
+		return usage_error("%s needs --params FILE (e.g. runs/NAME/best.safetensors)", a->verb);
+	int rc = load_model(a, m);
+	if (rc)
+		return rc;
+	reel_err err = {0};
+	if (reel_model_load(*m, a->params, &err) != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", err.msg);
+		reel_model_free(*m);
+		return EXIT_RUNTIME;
+	}
+	reel_set_threads((*m)->train.threads);
+	return 0;
+}
+
+static int wrong_task(const reel_model *m, const char *verb, const char *tasks)
+{
+	fprintf(stderr, "reel: %s serves %s models; %s is a %s model\n(reel %s --help for usage)\n", verb, tasks,
+	        reel_cfg_name(m->cfg), reel_task_name(m->task), verb);
+	return EXIT_USAGE;
+}
+
+static int cmd_decode(const args *a)
+{
+	reel_model *m;
+	int rc = load_trained(a, &m);
+	if (rc)
+		return rc;
+	if (!m->is_s2s) {
+		rc = wrong_task(m, "decode", "seq2seq");
+		reel_model_free(m);
+		return rc;
+	}
+	reel_decode_opts o = reel_decode_defaults(m);
+	if (a->beam)
+		o.beam = a->beam;
+	if (a->n_best)
+		o.n_best = a->n_best;
+	if (a->has_alpha)
+		o.alpha = a->alpha;
+	o.scores = a->scores;
+	o.attention = a->attention;
+	o.attention_svg = a->attention_svg;
+	if (o.n_best > o.beam) {
+		reel_model_free(m);
+		fprintf(stderr, "reel: --n-best %d needs a beam at least as wide (--beam %d)\n", o.n_best, o.beam);
+		return EXIT_USAGE;
+	}
+	if ((o.attention || o.attention_svg) && m->s2s.o.attention == REEL_ATTN_NONE) {
+		reel_model_free(m);
+		fprintf(stderr, "reel: %s has no attention to show\n", a->config);
+		return EXIT_USAGE;
+	}
+	char **lines;
+	int n = read_lines(a->input, &lines);
+	if (n <= 0) {
+		if (n == 0)
+			fprintf(stderr, "reel: decode: the input (%s) is empty: expected one source per line\n",
+			        a->input ? a->input : "stdin");
+		reel_model_free(m);
+		return n == 0 ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	reel_err err = {0};
+	if (reel_infer_decode_lines(m, lines, n, &o, stdout, &err) != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", err.msg);
+		rc = EXIT_RUNTIME;
+	}
+	free_lines(lines, n);
+	reel_model_free(m);
+	return rc;
+}
+
+static int cmd_sample(const args *a)
+{
+	reel_model *m;
+	int rc = load_trained(a, &m);
+	if (rc)
+		return rc;
+	if (m->task != REEL_TASK_LM) {
+		rc = wrong_task(m, "sample", "language (lm)");
+		reel_model_free(m);
+		return rc;
+	}
+	reel_sample_opts o = {.prime = a->prime, .temperature = a->temperature, .top_k = a->top_k, .length = a->length,
+	                      .seed = (uint64_t)a->seed};
+	reel_err err = {0};
+	if (reel_infer_sample(m, &o, stdout, &err) != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", err.msg);
+		rc = EXIT_RUNTIME;
 	}
 	reel_model_free(m);
+	return rc;
+}
+
+static int cmd_predict(const args *a)
+{
+	reel_model *m;
+	int rc = load_trained(a, &m);
+	if (rc)
+		return rc;
+	if (m->task == REEL_TASK_LM || m->task == REEL_TASK_SEQ2SEQ) {
+		rc = wrong_task(m, "predict", "classify, tag and regress");
+		reel_model_free(m);
+		return rc;
+	}
+	reel_err err = {0};
+	reel_status st;
+	if (a->input) {
+		if (!m->info.tokens_in || m->task == REEL_TASK_REGRESS) {
+			fprintf(stderr, "reel: predict --input reads text lines for classify and tag models; for %s, "
+			                "predict over a split (--split valid|test)\n",
+			        a->config);
+			reel_model_free(m);
+			return EXIT_USAGE;
+		}
+		char **lines;
+		int n = read_lines(a->input, &lines);
+		if (n <= 0) {
+			if (n == 0)
+				fprintf(stderr, "reel: predict: the input (%s) is empty: expected one sequence per line\n", a->input);
+			reel_model_free(m);
+			return n == 0 ? EXIT_USAGE : EXIT_RUNTIME;
+		}
+		st = reel_infer_predict_lines(m, lines, n, a->probs, stdout, &err);
+		free_lines(lines, n);
+	} else {
+		if (a->svg && m->task != REEL_TASK_REGRESS) {
+			reel_model_free(m);
+			return usage_error("--svg draws regression models' predictions, not %s", reel_task_name(m->task));
+		}
+		st = reel_infer_predict_split(m, split_of(a, REEL_TEST), a->probs, stdout, a->svg, &err);
+	}
+	if (st != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", err.msg);
+		rc = EXIT_RUNTIME;
+	}
+	reel_model_free(m);
+	return rc;
+}
+
+static int cmd_plot(const args *a)
+{
+	if (a->npos < 1)
+		return usage_error("%s needs a run DIR (with metrics.jsonl)", "plot");
+	char out[4200];
+	if (a->out)
+		snprintf(out, sizeof out, "%s", a->out);
+	else if (a->npos == 1)
+		snprintf(out, sizeof out, "%s/loss.svg", a->pos[0]);
+	else
+		snprintf(out, sizeof out, "runs.svg");
+	reel_err err = {0};
+	if (reel_plot_runs(a->pos, a->npos, out, &err) != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", err.msg);
+		return err.code == REEL_ERR_IO ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	printf("wrote %s\n", out);
 	return 0;
 }
 
@@ -525,11 +799,21 @@ int main(int argc, char **argv)
 		return rc;
 	const char *h = verb_help(a.verb);
 	if (!h)
-		return usage_error("unknown verb \"%s\" (train, eval, info, check, list, grad, gradcheck)", a.verb);
+		return usage_error("unknown verb \"%s\" (train, eval, decode, sample, predict, plot, info, check, list, grad, gradcheck)", a.verb);
 	if (a.help) {
 		fputs(h, stdout);
 		return 0;
 	}
+	if (strcmp(a.verb, "plot") && a.npos > 1)
+		return usage_error("unexpected argument \"%s\"", a.pos[1]);
+	if (!strcmp(a.verb, "plot"))
+		return cmd_plot(&a);
+	if (!strcmp(a.verb, "decode"))
+		return cmd_decode(&a);
+	if (!strcmp(a.verb, "sample"))
+		return cmd_sample(&a);
+	if (!strcmp(a.verb, "predict"))
+		return cmd_predict(&a);
 	if (!strcmp(a.verb, "train"))
 		return cmd_train(&a);
 	if (!strcmp(a.verb, "eval"))

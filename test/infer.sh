@@ -1,0 +1,215 @@
+#!/bin/sh
+# End-to-end tests of using a trained model: reel decode, sample, predict,
+# eval's task metrics, plot, and the pictures reel train writes.  Models
+# are trained a few steps (what they output is noise, but deterministic
+# noise); the SVGs are checked by a parser (build/svgcheck), not by string
+# compares.  Decoding through the CLI must give the tokens that decoding in
+# the training process gave.  Closes with "infer: N passed, M failed".
+cd "$(dirname "$0")/.." || exit 1
+REEL=${REEL:-build/f/reel}
+SVGCHECK=${SVGCHECK:-build/svgcheck}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/reel-infer.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL infer: $1"; [ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/    /' | head -n 30; }
+
+# expect NAME CODE "needle"... -- command...: exit status CODE, and stdout
+# plus stderr contain every needle.  The output is left in $out.
+expect() {
+	what=$1; code=$2; shift 2
+	needles=""
+	while [ "$1" != "--" ]; do needles="$needles
+$1"; shift; done
+	shift
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" != "$code" ]; then bad "$what: exit $rc, expected $code" "$out"; return; fi
+	missing=$(printf '%s\n' "$needles" | while IFS= read -r n; do
+		[ -z "$n" ] && continue
+		printf '%s\n' "$out" | grep -qF -- "$n" || echo "$n"
+	done)
+	if [ -n "$missing" ]; then bad "$what: output lacks: $missing" "$out"; return; fi
+	ok
+}
+
+# svg NAME FILE [svgcheck options]: the file is well-formed SVG with what is asked
+svg() {
+	what=$1; f=$2; shift 2
+	res=$("$SVGCHECK" "$f" --root svg "$@" 2>&1) && ok || bad "$what: $f" "$res"
+}
+
+# check NAME CONDITION-COMMAND... : a shell test
+check() {
+	what=$1; shift
+	if "$@"; then ok; else bad "$what"; fi
+}
+
+few="--set train.steps=3 --set train.epochs=0 --set train.valid_every=3 --set train.valid_batches=1 --set train.log_every=1"
+small="--set data.valid_size=40 --set data.test_size=40"
+# dates after 40 quick steps: outputs that differ from source to source (not yet right)
+d40="--set train.steps=40 --set train.valid_every=40 --set train.valid_batches=1 --set train.schedule.warmup_steps=0 --set train.optimizer.lr=0.01"
+
+# ---- train writes pictures ------------------------------------------------------------
+# shellcheck disable=SC2086
+expect "dates: train writes loss.svg and attention.svg" 0 "loss curves: $tmp/dates/loss.svg" \
+	"attention: $tmp/dates/attention.svg" -- "$REEL" train configs/dates-attention.json -o "$tmp/dates" $d40 $small --show 5
+train_out=$out
+svg "dates loss.svg" "$tmp/dates/loss.svg" --min polyline=2 --min circle=1 --min g=3 --text "step" --text "learning rate" --text "exact_match"
+svg "dates attention.svg" "$tmp/dates/attention.svg" --min rect=20 --text "source" --text "output"
+dates="configs/dates-attention.json"
+ckpt="$tmp/dates/last.safetensors"
+
+# ---- decode: the same tokens as the training process decoded --------------------------
+# train --show printed '"SOURCE" -> "OUTPUT"  (...)' for the first validation examples
+printf '%s\n' "$train_out" | sed -n 's/^"\(.*\)" -> "\(.*\)"  (.*$/\1/p' > "$tmp/src.txt"
+printf '%s\n' "$train_out" | sed -n 's/^"\(.*\)" -> "\(.*\)"  (.*$/\2/p' > "$tmp/want.txt"
+check "train --show printed 5 examples" [ "$(wc -l < "$tmp/src.txt")" = 5 ]
+check "the 5 outputs are not all the same" [ "$(sort -u "$tmp/want.txt" | wc -l)" -ge 3 ]
+# shellcheck disable=SC2086
+"$REEL" decode "$dates" --params "$ckpt" $small --input "$tmp/src.txt" > "$tmp/got.txt" 2> "$tmp/err.txt"
+if cmp -s "$tmp/want.txt" "$tmp/got.txt"; then ok; else
+	bad "decode differs from the training process's decoding" "$(paste "$tmp/src.txt" "$tmp/want.txt" "$tmp/got.txt"; cat "$tmp/err.txt")"; fi
+# ... and from stdin
+# shellcheck disable=SC2086
+"$REEL" decode "$dates" --params "$ckpt" $small < "$tmp/src.txt" > "$tmp/got2.txt" 2>&1
+check "decode from stdin equals decode --input" cmp -s "$tmp/got.txt" "$tmp/got2.txt"
+# a beam of 1 is greedy
+# shellcheck disable=SC2086
+"$REEL" decode "$dates" --params "$ckpt" $small --beam 1 < "$tmp/src.txt" > "$tmp/got3.txt" 2>&1
+check "--beam 1 equals greedy" cmp -s "$tmp/got.txt" "$tmp/got3.txt"
+# beam search in the training process (decode.beam in the config) and through the CLI
+# shellcheck disable=SC2086
+expect "dates: train with beam 3" 0 "trained 40 updates" -- "$REEL" train "$dates" -o "$tmp/dates-beam" $d40 $small --show 5 \
+	--set decode.beam=3
+printf '%s\n' "$out" | sed -n 's/^"\(.*\)" -> "\(.*\)"  (.*$/\1/p' > "$tmp/bsrc.txt"
+printf '%s\n' "$out" | sed -n 's/^"\(.*\)" -> "\(.*\)"  (.*$/\2/p' > "$tmp/bwant.txt"
+# shellcheck disable=SC2086
+"$REEL" decode "$dates" --params "$tmp/dates-beam/last.safetensors" $small --beam 3 --input "$tmp/bsrc.txt" > "$tmp/bgot.txt" 2>&1
+if cmp -s "$tmp/bwant.txt" "$tmp/bgot.txt"; then ok; else
+	bad "beam decode differs from the training process's" "$(paste "$tmp/bwant.txt" "$tmp/bgot.txt")"; fi
+
+# ---- decode: output formats -------------------------------------------------------------
+printf 'MARCH 3, 1972\n\n12/25/2020\n' > "$tmp/in.txt"
+expect "decode: one line per non-blank source" 0 -- "$REEL" decode "$dates" --params "$ckpt" --input "$tmp/in.txt"
+check "decode: 2 output lines" [ "$(printf '%s\n' "$out" | wc -l)" = 2 ]
+expect "decode --scores" 0 -- "$REEL" decode "$dates" --params "$ckpt" --input "$tmp/in.txt" --scores
+check "decode --scores: OUTPUT<TAB>SCORE" [ "$(printf '%s\n' "$out" | grep -cE '^[^	]*	-[0-9]+\.[0-9]{4}$')" = 2 ]
+expect "decode --beam --n-best" 0 -- "$REEL" decode "$dates" --params "$ckpt" --input "$tmp/in.txt" --beam 4 --n-best 3 --scores --length-penalty 0.6
+check "decode --n-best 3: LINE<TAB>RANK<TAB>OUTPUT<TAB>SCORE" \
+	[ "$(printf '%s\n' "$out" | grep -cE '^[12]	[123]	[^	]*	-[0-9.]+$')" = 6 ]
+best=$(printf '%s\n' "$out" | awk -F'\t' '$1 == 1 { print $4 }')
+check "decode --n-best: ranks in order of score" [ "$(printf '%s\n' "$best" | sort -rn | tr '\n' ' ')" = "$(printf '%s\n' "$best" | tr '\n' ' ')" ]
+expect "decode --attention" 0 '"MARCH 3, 1972" -> "' "      MARCH_3,_1972" -- \
+	"$REEL" decode "$dates" --params "$ckpt" --input "$tmp/in.txt" --attention --attention-svg "$tmp/attn.svg"
+svg "decode --attention-svg" "$tmp/attn.svg" --min rect=13 --text "M" --text "1"
+
+# ---- decode: errors -----------------------------------------------------------------------
+expect "decode: missing checkpoint" 1 "$tmp/none.safetensors: cannot open" -- \
+	"$REEL" decode "$dates" --params "$tmp/none.safetensors" --input "$tmp/in.txt"
+expect "decode: without --params" 2 "decode needs --params FILE" -- "$REEL" decode "$dates" --input "$tmp/in.txt"
+expect "decode: empty input" 2 "is empty" -- "$REEL" decode "$dates" --params "$ckpt" --input /dev/null
+printf '\n  \n' > "$tmp/blank.txt"
+expect "decode: blank input" 2 "is empty" -- "$REEL" decode "$dates" --params "$ckpt" --input "$tmp/blank.txt"
+expect "decode: missing input file" 1 "nope.txt: cannot open" -- "$REEL" decode "$dates" --params "$ckpt" --input "$tmp/nope.txt"
+printf 'MARCH 3, 1972\n12 \342\202\254 2020\n' > "$tmp/unk.txt"
+expect "decode: a character outside a vocabulary without <unk>" 1 'source 2: "' 'is not in the input vocabulary of dates' -- \
+	"$REEL" decode "$dates" --params "$ckpt" --input "$tmp/unk.txt"
+expect "decode: --n-best wider than the beam" 2 "--n-best 3 needs a beam" -- \
+	"$REEL" decode "$dates" --params "$ckpt" --input "$tmp/in.txt" --beam 2 --n-best 3
+expect "decode: bad --beam" 2 "--beam: expected an integer" -- "$REEL" decode "$dates" --params "$ckpt" --beam 0
+
+# ---- language model: sample, eval ------------------------------------------------------------
+# shellcheck disable=SC2086
+expect "char-lm: train" 0 "trained 3 updates" "loss curves:" -- "$REEL" train configs/char-lm.json -o "$tmp/lm" $few
+lm="configs/char-lm.json"; lmp="$tmp/lm/last.safetensors"
+svg "char-lm loss.svg" "$tmp/lm/loss.svg" --min polyline=2 --text "perplexity"
+expect "sample" 0 -- "$REEL" sample "$lm" --params "$lmp" --length 60 --seed 7
+s1=$out
+expect "sample: the same seed" 0 -- "$REEL" sample "$lm" --params "$lmp" --length 60 --seed 7
+check "sample: the same seed gives the same text" [ "$s1" = "$out" ]
+expect "sample: another seed" 0 -- "$REEL" sample "$lm" --params "$lmp" --length 60 --seed 8
+check "sample: another seed gives other text" [ "$s1" != "$out" ]
+expect "sample --prime" 0 -- "$REEL" sample "$lm" --params "$lmp" --prime "The cynic" --length 20 --top-k 5 --temperature 0.8
+check "sample --prime: the output starts with the prime" [ "${out#The cynic}" != "$out" ]
+check "sample --length 20: prime + 20 characters" [ "$(printf '%s' "$out" | wc -m)" = 29 ]
+expect "sample --temperature 0 (argmax) is the same for any seed" 0 -- "$REEL" sample "$lm" --params "$lmp" --temperature 0 --length 30 --seed 1
+a0=$out
+expect "sample --temperature 0, seed 2" 0 -- "$REEL" sample "$lm" --params "$lmp" --temperature 0 --length 30 --seed 2
+check "sample --temperature 0: seed-independent" [ "$a0" = "$out" ]
+expect "sample on a seq2seq model" 2 "sample serves language (lm) models; $dates is a seq2seq model" -- \
+	"$REEL" sample "$dates" --params "$ckpt"
+expect "decode on a language model" 2 "decode serves seq2seq models" -- "$REEL" decode "$lm" --params "$lmp" --input "$tmp/in.txt"
+expect "sample: checkpoint of another config" 1 "emb.weight" -- "$REEL" sample "$lm" --params "$lmp" --set model.0.embedding_dim=8
+expect "eval lm" 0 "valid: loss " "perplexity " "bits_per_token " "bits_per_character " -- "$REEL" eval "$lm" --params "$lmp" --split valid
+expect "eval lm --json" 0 '{"split": "valid", "loss": ' '"perplexity": ' '"bits_per_character": ' -- \
+	"$REEL" eval "$lm" --params "$lmp" --split valid --json
+
+# ---- seq2seq eval ----------------------------------------------------------------------------
+# shellcheck disable=SC2086
+expect "eval seq2seq" 0 "test: loss " "exact_match " "token_accuracy " "character_error_rate " -- \
+	"$REEL" eval "$dates" --params "$ckpt" $small
+# shellcheck disable=SC2086
+expect "eval seq2seq --json" 0 '"exact_match": ' '"character_error_rate": ' -- "$REEL" eval "$dates" --params "$ckpt" $small --json
+expect "eval: checkpoint of another config" 1 "src_emb.weight" -- \
+	"$REEL" eval "$dates" --params "$lmp"
+
+# ---- classify ---------------------------------------------------------------------------------
+cls="configs/brackets-classifier.json"
+# shellcheck disable=SC2086
+expect "brackets: train" 0 "trained 3 updates" -- "$REEL" train "$cls" -o "$tmp/cls" $few
+clp="$tmp/cls/last.safetensors"
+printf '(()[])\nbalanced\t)(\n\n[[\n' > "$tmp/br.txt"
+expect "predict classify" 0 -- "$REEL" predict "$cls" --params "$clp" --input "$tmp/br.txt"
+check "predict classify: one label per line" [ "$(printf '%s\n' "$out" | grep -cxE 'balanced|unbalanced')" = 3 ]
+expect "predict classify --probs" 0 -- "$REEL" predict "$cls" --params "$clp" --input "$tmp/br.txt" --probs
+check "predict --probs: LABEL<TAB>balanced=p unbalanced=p" \
+	[ "$(printf '%s\n' "$out" | grep -cE '^(un)?balanced	balanced=0\.[0-9]{4} unbalanced=0\.[0-9]{4}$')" = 3 ]
+expect "predict classify over a split" 0 -- "$REEL" predict "$cls" --params "$clp" --split valid
+check "predict over a split: PREDICTED<TAB>ACTUAL" [ "$(printf '%s\n' "$out" | grep -cvE '^(un)?balanced	(un)?balanced$')" = 0 ]
+expect "predict: empty input" 2 "is empty" -- "$REEL" predict "$cls" --params "$clp" --input /dev/null
+expect "predict: checkpoint of another config" 1 "rnn.weight_ih_l0" -- "$REEL" predict "$cls" --params "$clp" --input "$tmp/br.txt" \
+	--set model.1.hidden_size=8
+expect "eval classify" 0 "test: loss " "accuracy " "confusion matrix (rows: actual, columns: predicted):" "  balanced " -- \
+	"$REEL" eval "$cls" --params "$clp"
+n_rows=$(printf '%s\n' "$out" | grep -cE '^  (un)?balanced +[0-9]+ +[0-9]+$')
+check "eval classify: a 2x2 confusion matrix" [ "$n_rows" = 2 ]
+expect "eval classify --json" 0 '"labels": ["balanced", "unbalanced"]' '"confusion": [[' -- "$REEL" eval "$cls" --params "$clp" --json
+
+# ---- tag ----------------------------------------------------------------------------------------
+tag="configs/date-tagger.json"
+# shellcheck disable=SC2086
+expect "date-tagger: train" 0 "trained 3 updates" -- "$REEL" train "$tag" -o "$tmp/tag" $few
+tgp="$tmp/tag/last.safetensors"
+printf '12/25/2020\n' > "$tmp/dt.txt"
+expect "predict tag" 0 -- "$REEL" predict "$tag" --params "$tgp" --input "$tmp/dt.txt"
+check "predict tag: one tag per character" [ "$(printf '%s' "$out" | wc -w)" = 10 ]
+expect "predict tag --probs" 0 -- "$REEL" predict "$tag" --params "$tgp" --input "$tmp/dt.txt" --probs
+check "predict tag --probs: TAG:p" [ "$(printf '%s\n' "$out" | tr ' ' '\n' | grep -cE '^[A-Z]:[01]\.[0-9]{3}$')" = 10 ]
+expect "eval tag" 0 "per-tag accuracy:" "confusion matrix" -- "$REEL" eval "$tag" --params "$tgp" --split valid
+expect "eval tag --json" 0 '"per_tag_accuracy": {' -- "$REEL" eval "$tag" --params "$tgp" --split valid --json
+
+# ---- regress --------------------------------------------------------------------------------------
+mg="configs/mackey-glass.json"
+# shellcheck disable=SC2086
+expect "mackey-glass: train" 0 "trained 3 updates" -- "$REEL" train "$mg" -o "$tmp/mg" $few --set data.test_size=100
+mgp="$tmp/mg/last.safetensors"
+expect "predict regress --svg" 0 -- "$REEL" predict "$mg" --params "$mgp" --set data.test_size=100 --svg "$tmp/mg.svg"
+check "predict regress: 100 lines PREDICTED<TAB>ACTUAL" \
+	[ "$(printf '%s\n' "$out" | grep -cE '^-?[0-9.e+-]+	-?[0-9.e+-]+$')" = 100 ]
+svg "predict --svg" "$tmp/mg.svg" --min polyline=2 --text "predicted" --text "actual"
+expect "eval regress" 0 "test: loss " "mse " "mae " "r2 " -- "$REEL" eval "$mg" --params "$mgp" --set data.test_size=100
+expect "eval regress --json" 0 '"r2": ' -- "$REEL" eval "$mg" --params "$mgp" --set data.test_size=100 --json
+expect "predict --input on a series" 2 "predict over a split" -- "$REEL" predict "$mg" --params "$mgp" --input "$tmp/in.txt"
+expect "predict on seq2seq" 2 "predict serves classify, tag and regress" -- "$REEL" predict "$dates" --params "$ckpt"
+
+# ---- plot -------------------------------------------------------------------------------------------
+expect "plot one run" 0 "wrote $tmp/cls/loss.svg" -- "$REEL" plot "$tmp/cls"
+svg "plot one run" "$tmp/cls/loss.svg" --min polyline=3 --text "accuracy (%)"
+expect "plot several runs" 0 "wrote $tmp/runs.svg" -- "$REEL" plot "$tmp/dates" "$tmp/dates-beam" "$tmp/lm" -o "$tmp/runs.svg"
+svg "plot several runs" "$tmp/runs.svg" --min polyline=7 --text "dates train" --text "dates-beam valid" --text "lm train"
+expect "plot: no metrics.jsonl" 2 "$tmp/nope/metrics.jsonl: cannot open" -- "$REEL" plot "$tmp/nope"
+expect "plot: no DIR" 2 "plot needs a run DIR" -- "$REEL" plot
+
+echo "infer: $pass passed, $fail failed"
+[ "$fail" = 0 ]
