@@ -42,27 +42,44 @@ void reel__bwd_MEAN(reel_node *n) { reduce_all_backward(n); }
 
 /* ---- sum / mean over one axis: x seen as (outer, dim, inner) -> (outer, inner) --- */
 
+/* x seen as (outer, dim, inner) around a valid axis ax. */
+static void axis_split(const reel_tensor *x, int ax, size_t *outer, size_t *dim, size_t *inner)
+{
+	*outer = *inner = 1;
+	*dim = (size_t)x->shape[ax];
+	for (int i = 0; i < ax; i++)
+		*outer *= (size_t)x->shape[i];
+	for (int i = ax + 1; i < x->ndim; i++)
+		*inner *= (size_t)x->shape[i];
+}
+
+/* x seen as (outer, dim, inner) around axis (negative counts from the end);
+ * shape/nd: x's shape without the axis.  0 (tape error) for a bad axis. */
+static int axis_dims(reel_tape *t, const char *op, const reel_tensor *x, int axis, int *ax, int *shape, int *nd,
+                     size_t *outer, size_t *dim, size_t *inner)
+{
+	*ax = axis < 0 ? axis + x->ndim : axis;
+	if (*ax < 0 || *ax >= x->ndim) {
+		char s[64];
+		reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: axis %d out of range for %s", op, axis, reel_shape_str(x, s, sizeof s));
+		return 0;
+	}
+	*nd = 0;
+	for (int i = 0; i < x->ndim; i++)
+		if (i != *ax)
+			shape[(*nd)++] = x->shape[i];
+	axis_split(x, *ax, outer, dim, inner);
+	return 1;
+}
+
 static reel_tensor *reduce_axis(reel_tape *t, int op, reel_tensor *x, int axis)
 {
 	if (reel__skip(t, reel_op_name(op), 1, x))
 		return NULL;
-	int ax = axis < 0 ? axis + x->ndim : axis;
-	if (ax < 0 || ax >= x->ndim) {
-		char s[64];
-		return reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: axis %d out of range for %s",
-		                      reel_op_name(op), axis, reel_shape_str(x, s, sizeof s));
-	}
-	int shape[REEL_MAX_DIMS], nd = 0;
-	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
-	for (int i = 0; i < x->ndim; i++) {
-		if (i == ax)
-			continue;
-		shape[nd++] = x->shape[i];
-		if (i < ax)
-			outer *= (size_t)x->shape[i];
-		else
-			inner *= (size_t)x->shape[i];
-	}
+	int ax, shape[REEL_MAX_DIMS], nd;
+	size_t outer, dim, inner;
+	if (!axis_dims(t, reel_op_name(op), x, axis, &ax, shape, &nd, &outer, &dim, &inner))
+		return NULL;
 	int need = reel__needs_grad(t, x, NULL, NULL);
 	reel_tensor *y = reel__out(t, nd, shape, need);
 	if (!y)
@@ -90,12 +107,8 @@ static void reduce_axis_backward(reel_node *n)
 	reel_real *dx = reel__g(x);
 	if (!dx)
 		return;
-	int ax = n->iarg[0];
-	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
-	for (int i = 0; i < ax; i++)
-		outer *= (size_t)x->shape[i];
-	for (int i = ax + 1; i < x->ndim; i++)
-		inner *= (size_t)x->shape[i];
+	size_t outer, dim, inner;
+	axis_split(x, n->iarg[0], &outer, &dim, &inner);
 	reel_real scale = n->op == REEL_OP_MEAN_AXIS ? (reel_real)1 / (reel_real)dim : 1;
 	const reel_real *dy = reel_tensor_grad(n->out);
 	for (size_t o = 0; o < outer; o++)
@@ -115,23 +128,10 @@ reel_tensor *reel_max_axis(reel_tape *t, reel_tensor *x, int axis)
 {
 	if (reel__skip(t, "max_axis", 1, x))
 		return NULL;
-	int ax = axis < 0 ? axis + x->ndim : axis;
-	if (ax < 0 || ax >= x->ndim) {
-		char s[64];
-		return reel_tape_fail(t, REEL_ERR_ARG, "reel_max_axis: axis %d out of range for %s", axis,
-		                      reel_shape_str(x, s, sizeof s));
-	}
-	int shape[REEL_MAX_DIMS], nd = 0;
-	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
-	for (int i = 0; i < x->ndim; i++) {
-		if (i == ax)
-			continue;
-		shape[nd++] = x->shape[i];
-		if (i < ax)
-			outer *= (size_t)x->shape[i];
-		else
-			inner *= (size_t)x->shape[i];
-	}
+	int ax, shape[REEL_MAX_DIMS], nd;
+	size_t outer, dim, inner;
+	if (!axis_dims(t, "max_axis", x, axis, &ax, shape, &nd, &outer, &dim, &inner))
+		return NULL;
 	int need = reel__needs_grad(t, x, NULL, NULL);
 	reel_tensor *y = reel__out(t, nd, shape, need);
 	int32_t *pos = need ? reel_tape_alloc(t, outer * inner * sizeof *pos) : NULL;
@@ -164,12 +164,8 @@ void reel__bwd_MAX_AXIS(reel_node *n)
 	reel_real *dx = reel__g(x);
 	if (!dx)
 		return;
-	int ax = n->iarg[0];
-	size_t outer = 1, inner = 1, dim = (size_t)x->shape[ax];
-	for (int i = 0; i < ax; i++)
-		outer *= (size_t)x->shape[i];
-	for (int i = ax + 1; i < x->ndim; i++)
-		inner *= (size_t)x->shape[i];
+	size_t outer, dim, inner;
+	axis_split(x, n->iarg[0], &outer, &dim, &inner);
 	const int32_t *pos = n->saved;
 	const reel_real *dy = reel_tensor_grad(n->out);
 	for (size_t o = 0; o < outer; o++)

@@ -533,41 +533,6 @@ reel_cfg_obj reel_cfg_elem(reel_cfg_obj *o, const char *key, int i)
 	return e;
 }
 
-int reel_cfg_strings(reel_cfg_obj *o, const char *key, const char **out, int max, const char *doc)
-{
-	cJSON *v = get(o, key);
-	if (o->c->describe) {
-		describe(o, key, "array of strings", doc);
-		return 0;
-	}
-	if (!v)
-		return 0;
-	if (!cJSON_IsArray(v)) {
-		char f[64];
-		found(v, f, sizeof f);
-		reel_cfg_error(o, key, "expected an array of strings, found %s", f);
-		return 0;
-	}
-	int n = 0, i = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, v)
-	{
-		char sub[32];
-		snprintf(sub, sizeof sub, "%s/%d", key, i++);
-		if (!cJSON_IsString(it)) {
-			char f[64];
-			found(it, f, sizeof f);
-			reel_cfg_error(o, sub, "expected a string, found %s", f);
-		} else if (n < max) {
-			out[n++] = keep(o->c, it->valuestring);
-		} else {
-			reel_cfg_error(o, sub, "too many entries: at most %d", max);
-			break;
-		}
-	}
-	return n;
-}
-
 /* An integral JSON number in [lo, hi]?  Writes why not into why. */
 static int as_int(const cJSON *v, int lo, int hi, int *out)
 {
@@ -580,11 +545,15 @@ static int as_int(const cJSON *v, int lo, int hi, int *out)
 	return 1;
 }
 
-int reel_cfg_ints(reel_cfg_obj *o, const char *key, int *out, int max, int lo, int hi, const char *doc)
+/* An array of strings (ints NULL) or of integers in [lo, hi] (strs NULL)
+ * into out (up to max). */
+static int read_array(reel_cfg_obj *o, const char *key, const char **strs, int *ints, int max, int lo, int hi,
+                      const char *doc)
 {
+	const char *what = strs ? "array of strings" : "array of integers";
 	cJSON *v = get(o, key);
 	if (o->c->describe) {
-		describe(o, key, "array of integers", doc);
+		describe(o, key, what, doc);
 		return 0;
 	}
 	if (!v)
@@ -592,28 +561,44 @@ int reel_cfg_ints(reel_cfg_obj *o, const char *key, int *out, int max, int lo, i
 	if (!cJSON_IsArray(v)) {
 		char f[64];
 		found(v, f, sizeof f);
-		reel_cfg_error(o, key, "expected an array of integers, found %s", f);
+		reel_cfg_error(o, key, "expected an %s, found %s", what, f);
 		return 0;
 	}
 	int n = 0, i = 0;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, v)
 	{
-		char sub[32];
-		snprintf(sub, sizeof sub, "%s/%d", key, i++);
-		int x;
-		if (!as_int(it, lo, hi, &x)) {
+		char sub[96];
+		snprintf(sub, sizeof sub, "%.60s/%d", key, i++);
+		int x = 0, ok = strs ? cJSON_IsString(it) : as_int(it, lo, hi, &x);
+		if (!ok) {
 			char f[64];
 			found(it, f, sizeof f);
-			reel_cfg_error(o, sub, "expected an integer in [%d, %d], found %s", lo, hi, f);
+			if (strs)
+				reel_cfg_error(o, sub, "expected a string, found %s", f);
+			else
+				reel_cfg_error(o, sub, "expected an integer in [%d, %d], found %s", lo, hi, f);
 		} else if (n < max) {
-			out[n++] = x;
+			if (strs)
+				strs[n++] = keep(o->c, it->valuestring);
+			else
+				ints[n++] = x;
 		} else {
 			reel_cfg_error(o, sub, "too many entries: at most %d", max);
 			break;
 		}
 	}
 	return n;
+}
+
+int reel_cfg_strings(reel_cfg_obj *o, const char *key, const char **out, int max, const char *doc)
+{
+	return read_array(o, key, out, NULL, max, 0, 0, doc);
+}
+
+int reel_cfg_ints(reel_cfg_obj *o, const char *key, int *out, int max, int lo, int hi, const char *doc)
+{
+	return read_array(o, key, NULL, out, max, lo, hi, doc);
 }
 
 static void range_text(char *out, size_t n, int lo, int hi)

@@ -1000,6 +1000,18 @@ static void shape_of(const reel_st_tensor *s, char *out, size_t n)
 		snprintf(out, n, "scalar");
 }
 
+/* Append line to the report *buf (length *len); a failed realloc drops it. */
+static void append(char **buf, size_t *len, const char *line)
+{
+	size_t n = strlen(line);
+	char *nb = realloc(*buf, *len + n + 1);
+	if (!nb)
+		return;
+	memcpy(nb + *len, line, n + 1);
+	*buf = nb;
+	*len += n;
+}
+
 /* The file's name for parameter name under the prefix map "from=to"
  * (a file tensor from+X initialises to+X). */
 static const char *mapped(const char *name, const char *map, char *buf, size_t n)
@@ -1054,13 +1066,7 @@ reel_status reel_model_init_from(reel_model *m, const char *path, const char *pr
 		}
 		if (line[0]) {
 			bad++;
-			size_t n = strlen(line);
-			char *nb = realloc(rep, len + n + 1);
-			if (nb) {
-				memcpy(nb + len, line, n + 1);
-				rep = nb;
-				len += n;
-			}
+			append(&rep, &len, line);
 		}
 	}
 	int reel_ckpt = reel_st_meta(f, "reel.train") != NULL; /* a reel checkpoint: its moments and states are not parameters */
@@ -1071,13 +1077,7 @@ reel_status reel_model_init_from(reel_model *m, const char *path, const char *pr
 		bad++;
 		shape_of(t, b, sizeof b);
 		snprintf(line, sizeof line, "  extra: %s (%s) is not a parameter of the model\n", t->name, b);
-		size_t n = strlen(line);
-		char *nb = realloc(rep, len + n + 1);
-		if (nb) {
-			memcpy(nb + len, line, n + 1);
-			rep = nb;
-			len += n;
-		}
+		append(&rep, &len, line);
 	}
 	free(used);
 	if (bad) {

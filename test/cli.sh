@@ -7,28 +7,8 @@ cd "$(dirname "$0")/.." || exit 1
 REEL=${REEL:-build/f/reel}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/reel-cli.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL cli: $1"; [ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/    /' | head -n 30; }
-
-# expect NAME CODE "needle" [more needles...] -- command...: the command's exit
-# status is CODE and its output (stdout and stderr) contains every needle.
-expect() {
-	what=$1; code=$2; shift 2
-	needles=""
-	while [ "$1" != "--" ]; do needles="$needles
-$1"; shift; done
-	shift
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" != "$code" ]; then bad "$what: exit $rc, expected $code" "$out"; return; fi
-	missing=$(printf '%s\n' "$needles" | while IFS= read -r n; do
-		[ -z "$n" ] && continue
-		printf '%s\n' "$out" | grep -qF -- "$n" || echo "$n"
-	done)
-	if [ -n "$missing" ]; then bad "$what: output lacks: $missing" "$out"; return; fi
-	ok
-}
+SUITE=cli
+. test/lib.sh
 
 # ---- usage ----------------------------------------------------------------------
 expect "--version" 0 "reel " -- "$REEL" --version
@@ -114,5 +94,4 @@ for f in test/configs/*.json; do
 	done < "$want"
 done
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary

@@ -10,28 +10,8 @@ REEL=${REEL:-build/f/reel}
 SVGCHECK=${SVGCHECK:-build/svgcheck}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/reel-infer.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL infer: $1"; [ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/    /' | head -n 30; }
-
-# expect NAME CODE "needle"... -- command...: exit status CODE, and stdout
-# plus stderr contain every needle.  The output is left in $out.
-expect() {
-	what=$1; code=$2; shift 2
-	needles=""
-	while [ "$1" != "--" ]; do needles="$needles
-$1"; shift; done
-	shift
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" != "$code" ]; then bad "$what: exit $rc, expected $code" "$out"; return; fi
-	missing=$(printf '%s\n' "$needles" | while IFS= read -r n; do
-		[ -z "$n" ] && continue
-		printf '%s\n' "$out" | grep -qF -- "$n" || echo "$n"
-	done)
-	if [ -n "$missing" ]; then bad "$what: output lacks: $missing" "$out"; return; fi
-	ok
-}
+SUITE=infer
+. test/lib.sh
 
 # svg NAME FILE [svgcheck options]: the file is well-formed SVG with what is asked
 svg() {
@@ -211,5 +191,4 @@ svg "plot several runs" "$tmp/runs.svg" --min polyline=7 --text "dates train" --
 expect "plot: no metrics.jsonl" 2 "$tmp/nope/metrics.jsonl: cannot open" -- "$REEL" plot "$tmp/nope"
 expect "plot: no DIR" 2 "plot needs a run DIR" -- "$REEL" plot
 
-echo "infer: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary
