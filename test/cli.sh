@@ -58,6 +58,15 @@ expect "resume with more steps" 0 "resuming with changed training settings" "/tr
 	"$REEL" train configs/adding-problem.json -o "$tmp/res" --resume --set train.steps=9 --set train.valid_every=3 --set train.valid_batches=1
 expect "resume another architecture" 2 "/model/0/hidden_size: 64 -> 32" "cannot resume: 2 keys" -- \
 	"$REEL" train configs/adding-problem.json -o "$tmp/res" --resume --set train.steps=12 --set model.0.hidden_size=32
+head -c 300 "$tmp/res/last.safetensors" > "$tmp/trunc.safetensors"
+mkdir -p "$tmp/res-trunc" && cp "$tmp/trunc.safetensors" "$tmp/res-trunc/last.safetensors"
+expect "resume from a truncated checkpoint" 1 "$tmp/res-trunc/last.safetensors" -- \
+	"$REEL" train configs/adding-problem.json -o "$tmp/res-trunc" --resume --set train.steps=12
+expect "eval of a truncated checkpoint" 1 "$tmp/trunc.safetensors" -- \
+	"$REEL" eval configs/adding-problem.json --params "$tmp/trunc.safetensors"
+printf 'not a checkpoint at all' > "$tmp/junk.safetensors"
+expect "--init from a corrupted file" 1 "$tmp/junk.safetensors" -- \
+	"$REEL" train configs/adding-problem.json -o "$tmp/junk" --init "$tmp/junk.safetensors" --set train.steps=1
 expect "resume without a checkpoint" 2 "no checkpoint to resume from" -- "$REEL" train configs/adding-problem.json -o "$tmp/none" --resume
 expect "--resume with --force" 2 "--resume and --force exclude each other" -- "$REEL" train configs/adding-problem.json -o "$tmp/res" --resume --force
 boom="--set model.0.type=rnn --set model.0.nonlinearity=relu --set train.optimizer.type=sgd --set train.optimizer.lr=1000 --set train.checkpoint_every=1"
