@@ -9,6 +9,10 @@
 
 #include "layers.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- attention ----------------------------------------------------------------
  *
  * For a query s (B, Q) over keys h_1..h_S (the encoder outputs, (S, B, K)):
@@ -132,5 +136,9 @@ reel_status reel_seq2seq_greedy(reel_tape *t, const reel_seq2seq *m, const reel_
  * is returned (alpha = 0: no length normalisation).  Width 1 equals greedy. */
 reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam, int max_len,
                               double alpha, reel_s2s_result *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,7 +12,16 @@
 #ifndef REEL_LAYERS_H
 #define REEL_LAYERS_H
 
-#include "reel.h"
+#include "gradcheck.h"
+#include "ops.h"
+#include "param.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* A new parameter named by fmt (printf-style; "enc.weight_ih_l0"), zeroed;
  * NULL with the store's message in err (a duplicate name, a bad shape).
@@ -254,5 +263,9 @@ void reel_rnn_carry_deinit(reel_rnn_carry *cy);
 void reel_rnn_carry_store(reel_rnn_carry *cy, const reel_rnn_out *out);
 reel_tensor *reel_rnn_carry_h0(reel_tape *t, const reel_rnn_carry *cy); /* NULL if not valid yet */
 reel_tensor *reel_rnn_carry_c0(reel_tape *t, const reel_rnn_carry *cy);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
