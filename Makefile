@@ -95,7 +95,7 @@ $(B)/f/reel_bench: $(BENCH_SRCS:%.c=$(B)/f/%.o) $(B)/f/libreel_models.a $(B)/f/l
 
 # test/install.sh installs into a temporary DESTDIR and builds programs
 # against it with pkg-config (C, C++, a scalar-type mismatch).
-test: $(B)/f/reel_tests $(B)/d/reel_tests $(B)/f/reel
+test: $(B)/f/reel_tests $(B)/d/reel_tests $(B)/f/reel $(B)/f/libreel.so $(B)/d/libreel_f64.so $(B)/d/libreel_f64.a
 	@REEL=$(B)/f/reel REEL_MAKE="$(MAKE) NATIVE=$(NATIVE)" \
 		sh test/run.sh $(B)/f/reel_tests $(B)/d/reel_tests test/cli.sh test/install.sh
 
