@@ -34,6 +34,17 @@ out=$("$root/usr/bin/reel" --version 2>&1) && ok || bad "installed reel --versio
 export PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/usr/lib/pkgconfig"
 export LD_LIBRARY_PATH="$root/usr/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# every installed header stands alone, in C and in C++
+for h in "$root"/usr/include/reel/*.h; do
+	n=$(basename "$h")
+	printf '#include <reel/%s>\nint reel_header_check;\n' "$n" > "$tmp/h.c"
+	# shellcheck disable=SC2046
+	out=$($CC -std=c11 -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags reel) "$tmp/h.c" 2>&1) && ok || bad "reel/$n alone (C)" "$out"
+	cp "$tmp/h.c" "$tmp/h.cpp"
+	# shellcheck disable=SC2046
+	out=$($CXX -std=c++11 -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags reel) "$tmp/h.cpp" 2>&1) && ok || bad "reel/$n alone (C++)" "$out"
+done
+
 # the README's example, exactly: the first ```c block of "## Use reel from your program"
 awk '/^## Use reel from your program/ {s = 1} s && /^```c$/ {c = 1; next} c && /^```$/ {exit} c {print}' README.md > "$tmp/leaky.c"
 [ -s "$tmp/leaky.c" ] && ok || bad "no C example in README.md's \"Use reel from your program\""
