@@ -2,27 +2,47 @@
 # needs: it checks (and on Debian, as root, installs) the dependencies,
 # builds the float and double libraries and runs the whole suite.
 #
-# Targets: all test asan valgrind fuzz bench run docs clean deps.  WERROR=0
-# relaxes -Werror.  The program: build/f/reel (train, eval, decode, sample,
-# predict, plot, info, check, list, grad, gradcheck; see README.md).
-# Experiments: build/f/reel_bench.
+# Targets: all test asan valgrind fuzz bench run docs install clean deps.
+# WERROR=0 relaxes -Werror; NATIVE=1 adds -march=native (objects in
+# build-native/).  The program: build/f/reel (train, eval, decode, sample,
+# predict, plot, info, check, list, grad, gradcheck; see README.md) and its
+# double build build/d/reel.  Experiments: build/f/reel_bench.
 
 CC      ?= cc
+CXX     ?= c++
 WERROR  ?= 1
-OPT     ?= -O3 -march=native
+# Portable by default; NATIVE=1 adds -march=native (see README.md for what
+# it changes on this machine).  NATIVE=1 builds into build-native/ so the
+# two never mix objects.
+NATIVE  ?= 0
+OPT     ?= -O3 $(if $(filter 1,$(NATIVE)),-march=native)
+B       := $(if $(filter 1,$(NATIVE)),build-native,build)
 WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
-INCS    := -Iengine -Ilayers -Ioptim -Imodels
-CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP
-LDLIBS  := -lblis -lcjson -lm
+# Sources include public headers by their short names ("tensor.h"); a
+# program includes them as <reel/reel.h>.
+INCS    := -Iinclude/reel -Iinclude -Iengine -Imodels
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP -fPIC -fno-semantic-interposition
+LIB_LDLIBS := -lblis -lcjson -lm
+LDLIBS  := $(LIB_LDLIBS)
 SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
-LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c,$(wildcard models/*.c))
-TEST_SRCS := $(wildcard test/*.c) bench/hand.c
-BENCH_SRCS := $(wildcard bench/*.c)
+VERSION := 0.3.0
+SOMAJOR := 0
 
-# Six builds: float and double, plain, sanitized and for valgrind (no
-# -march=native: valgrind cannot decode AVX-512).  Each has its own object
-# directory; the double build (-DREEL_DOUBLE) runs the gradient checks.
+# libreel: the engine, the layers and the optimizers (BLIS, cJSON for
+# safetensors headers, libm).  libreel_models: configs, data, training
+# loops, the CLI's verbs; linked into the reel program and the tests, not
+# installed (see DESIGN.md).
+LIB_SRCS    := $(wildcard engine/*.c layers/*.c optim/*.c)
+MODELS_SRCS := $(filter-out models/main.c,$(wildcard models/*.c))
+TEST_SRCS   := $(wildcard test/*.c) bench/hand.c
+BENCH_SRCS  := $(wildcard bench/*.c)
+PUBLIC_HEADERS := $(wildcard include/reel/*.h)
+
+# Six builds: float and double, plain, sanitized and for valgrind (-O1, no
+# -march=native even with NATIVE=1: valgrind cannot decode AVX-512).  Each
+# has its own object directory; the double build (-DREEL_DOUBLE,
+# libreel_f64) runs the gradient checks.
 VARIANTS := f d asan-f asan-d vg-f vg-d
 FLAGS_f      := $(OPT)
 FLAGS_d      := $(OPT) -DREEL_DOUBLE
@@ -30,71 +50,76 @@ FLAGS_asan-f := -O1 $(SAN)
 FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
 FLAGS_vg-f   := -O1
 FLAGS_vg-d   := -O1 -DREEL_DOUBLE
+LIB_f      := reel
+LIB_d      := reel_f64
+LIB_asan-f := reel
+LIB_asan-d := reel_f64
+LIB_vg-f   := reel
+LIB_vg-d   := reel_f64
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
 
-DEPS_OK := build/.deps-ok
+DEPS_OK := $(B)/.deps-ok
 
-.PHONY: all test asan valgrind fuzz bench run docs clean deps
-all: build/f/libreel.a build/d/libreel.a build/f/reel build/d/reel build/f/reel_bench
+.PHONY: all test asan valgrind fuzz bench run docs clean deps install
+all: $(B)/f/libreel.a $(B)/f/libreel.so $(B)/d/libreel_f64.a $(B)/d/libreel_f64.so $(B)/f/reel $(B)/d/reel $(B)/f/reel_bench
 
 define variant
-build/$(1)/%.o: %.c | $(DEPS_OK)
+$(B)/$(1)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC [$(1)] $$<"
 	@$$(CC) $$(CFLAGS_BASE) $$(FLAGS_$(1)) -c $$< -o $$@
 
-build/$(1)/libreel.a: $$(LIB_SRCS:%.c=build/$(1)/%.o)
+$(B)/$(1)/lib$(LIB_$(1)).a: $$(LIB_SRCS:%.c=$(B)/$(1)/%.o)
 	@rm -f $$@
 	@ar rcs $$@ $$^
 
-build/$(1)/reel_tests: $$(TEST_SRCS:%.c=build/$(1)/%.o) build/$(1)/libreel.a
+# the shared library: soname lib<name>.so.$(SOMAJOR), file .so.$(VERSION)
+$(B)/$(1)/lib$(LIB_$(1)).so: $$(LIB_SRCS:%.c=$(B)/$(1)/%.o)
+	@echo "  LD [$(1)] $$@"
+	@$$(CC) $$(FLAGS_$(1)) -shared -Wl,-soname,lib$(LIB_$(1)).so.$(SOMAJOR) -Wl,--no-undefined \
+		-o $$@.$(VERSION) $$^ $$(LIB_LDLIBS)
+	@ln -sf lib$(LIB_$(1)).so.$(VERSION) $$@.$(SOMAJOR)
+	@ln -sf lib$(LIB_$(1)).so.$(SOMAJOR) $$@
+
+$(B)/$(1)/libreel_models.a: $$(MODELS_SRCS:%.c=$(B)/$(1)/%.o)
+	@rm -f $$@
+	@ar rcs $$@ $$^
+
+$(B)/$(1)/reel_tests: $$(TEST_SRCS:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libreel_models.a $(B)/$(1)/lib$(LIB_$(1)).a
 	@echo "  LD [$(1)] $$@"
 	@$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS)
 
--include $$(shell find build/$(1) -name '*.d' 2>/dev/null)
+$(B)/$(1)/reel: $(B)/$(1)/models/main.o $(B)/$(1)/libreel_models.a $(B)/$(1)/lib$(LIB_$(1)).a
+	@echo "  LD [$(1)] $$@"
+	@$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS)
+
+-include $$(shell find $(B)/$(1) -name '*.d' 2>/dev/null)
 endef
 $(foreach v,$(VARIANTS),$(eval $(call variant,$(v))))
 
-build/f/reel_bench: $(BENCH_SRCS:%.c=build/f/%.o) build/f/libreel.a
+$(B)/f/reel_bench: $(BENCH_SRCS:%.c=$(B)/f/%.o) $(B)/f/libreel_models.a $(B)/f/libreel.a
 	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
 
-build/f/reel: build/f/models/main.o build/f/libreel.a
-	@echo "  LD [f] $@"
-	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
+# test/install.sh installs into a temporary DESTDIR and builds programs
+# against it with pkg-config (C, C++, a scalar-type mismatch).
+test: $(B)/f/reel_tests $(B)/d/reel_tests $(B)/f/reel $(B)/d/reel $(B)/svgcheck \
+      $(B)/f/libreel.so $(B)/d/libreel_f64.so $(B)/d/libreel_f64.a
+	@REEL=$(B)/f/reel REEL_D=$(B)/d/reel SVGCHECK=$(B)/svgcheck REEL_MAKE="$(MAKE) NATIVE=$(NATIVE)" \
+		sh test/run.sh $(B)/f/reel_tests $(B)/d/reel_tests test/cli.sh test/infer.sh test/install.sh
 
-# the double build of the program, for `reel gradcheck`
-build/d/reel: build/d/models/main.o build/d/libreel.a
-	@echo "  LD [d] $@"
-	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS)
-
-test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel build/svgcheck
-	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh test/infer.sh
-
-asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel build/d/reel build/svgcheck
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel \
-		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh test/infer.sh
+asan: $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests $(B)/asan-f/reel $(B)/d/reel $(B)/svgcheck
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=$(B)/asan-f/reel REEL_D=$(B)/d/reel \
+		SVGCHECK=$(B)/svgcheck sh test/run.sh $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests test/cli.sh test/infer.sh
 
 # The tests' XML well-formedness checker for the SVGs reel writes (test/infer.sh).
-build/svgcheck: test/tools/svgcheck.c | $(DEPS_OK)
+$(B)/svgcheck: test/tools/svgcheck.c | $(DEPS_OK)
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $<
 
-build/asan-f/reel: build/asan-f/models/main.o build/asan-f/libreel.a
-	@echo "  LD [asan-f] $@"
-	@$(CC) $(FLAGS_asan-f) -o $@ $^ $(LDLIBS)
-
-# The main job: train the default model (bidirectional LSTM encoder,
-# additive attention, LSTM decoder on date normalisation) and show what it
-# learned.  CONFIG=... RUN=... choose another config and run directory.
-CONFIG ?= configs/dates-attention.json
-RUN    ?= runs/$(basename $(notdir $(CONFIG)))
-run: build/f/reel
-	@build/f/reel train $(CONFIG) -o $(RUN) --force
-
 # The suite under valgrind memcheck (slow: minutes, not seconds).
-valgrind: build/vg-f/reel_tests build/vg-d/reel_tests
+valgrind: $(B)/vg-f/reel_tests $(B)/vg-d/reel_tests
 	@command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)"; exit 1; }
-	@RUNNER="$(VALGRIND)" sh test/run.sh build/vg-f/reel_tests build/vg-d/reel_tests
+	@RUNNER="$(VALGRIND)" sh test/run.sh $(B)/vg-f/reel_tests $(B)/vg-d/reel_tests
 
 # Fuzzing with clang's libFuzzer under ASan and UBSan: each target in
 # test/fuzz/ runs FUZZ_SECONDS from its committed seed corpus
@@ -134,38 +159,90 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 		grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$$t.log; \
 	done
 
+
+
+# ---- install ----------------------------------------------------------------------
+# make install PREFIX=/usr DESTDIR=/tmp/stage [LIBDIR=$(PREFIX)/lib/x86_64-linux-gnu]
+# Headers go to $(INCLUDEDIR)/reel/, libreel.{so,a} and libreel_f64.{so,a}
+# with their soname links to $(LIBDIR), reel.pc and reel_f64.pc to
+# $(LIBDIR)/pkgconfig, the reel program to $(BINDIR).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PCDIR      ?= $(LIBDIR)/pkgconfig
+
+# $(call pcfile,name,library,extra cflags,description)
+define pcfile
+prefix=$(PREFIX)
+libdir=$(LIBDIR)
+includedir=$(INCLUDEDIR)
+
+Name: $(1)
+Description: $(4)
+Version: $(VERSION)
+Cflags: -I$${includedir}$(3)
+Libs: -L$${libdir} -l$(2)
+Libs.private: $(LIB_LDLIBS)
+endef
+export PC_REEL := $(call pcfile,reel,reel,,reverse-mode autodiff with recurrent layers (float))
+export PC_REEL_F64 := $(call pcfile,reel_f64,reel_f64, -DREEL_DOUBLE,reverse-mode autodiff with recurrent layers (double))
+
+install: $(B)/f/libreel.a $(B)/f/libreel.so $(B)/d/libreel_f64.a $(B)/d/libreel_f64.so $(B)/f/reel
+	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
+	@install -d $(DESTDIR)$(INCLUDEDIR)/reel $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR)
+	@install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/reel/
+	@for l in $(B)/f/libreel $(B)/d/libreel_f64; do \
+		n=$$(basename $$l); \
+		install -m 644 $$l.a $(DESTDIR)$(LIBDIR)/ && \
+		install -m 755 $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/ && \
+		ln -sf $$n.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$n.so.$(SOMAJOR) && \
+		ln -sf $$n.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/$$n.so || exit 1; \
+	done
+	@printf '%s\n' "$$PC_REEL" > $(DESTDIR)$(PCDIR)/reel.pc
+	@printf '%s\n' "$$PC_REEL_F64" > $(DESTDIR)$(PCDIR)/reel_f64.pc
+	@install -m 755 $(B)/f/reel $(DESTDIR)$(BINDIR)/reel
+
+# The main job: train the default model (bidirectional LSTM encoder,
+# additive attention, LSTM decoder on date normalisation) and show what it
+# learned.  CONFIG=... RUN=... choose another config and run directory.
+CONFIG ?= configs/dates-attention.json
+RUN    ?= runs/$(basename $(notdir $(CONFIG)))
+run: $(B)/f/reel
+	@$(B)/f/reel train $(CONFIG) -o $(RUN) --force
+
 # The benchmark: tape overhead, the grid at 1 and 2 threads (reel's tape,
 # the hand-written step, the GEMM floor; JSON in build/bench.json), the same
 # cases in PyTorch beside them when Debian's python3-torch is installed, and
 # one model trained end to end.  Reports only; nothing here asserts a time.
-bench: build/f/reel_bench
-	@build/f/reel_bench overhead
+bench: $(B)/f/reel_bench
+	@$(B)/f/reel_bench overhead
 	@echo
-	@build/f/reel_bench grid --json > build/bench.json
+	@$(B)/f/reel_bench grid --json > $(B)/bench.json
 	@if /usr/bin/python3 -c 'import json' 2>/dev/null; then \
-		/usr/bin/python3 bench/torch_bench.py build/bench.json; \
+		/usr/bin/python3 bench/torch_bench.py $(B)/bench.json; \
 	else \
-		echo "no /usr/bin/python3: the grid's numbers are in build/bench.json"; \
+		echo "no /usr/bin/python3: the grid's numbers are in $(B)/bench.json"; \
 	fi
 	@echo
-	@build/f/reel_bench train --steps 200
+	@$(B)/f/reel_bench train --steps 200
 	@echo
-	@build/f/reel_bench decode --steps 300
-	@build/f/reel_bench forward --cell lstm --T 50 --B 32 --H 256
+	@$(B)/f/reel_bench decode --steps 300
+	@$(B)/f/reel_bench forward --cell lstm --T 50 --B 32 --H 256
 	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
 		/usr/bin/python3 bench/torch_forward.py lstm 50 32 256; fi
 
 # configs/README.md carries `reel list` (every config key); a test checks it.
-docs: build/f/reel
-	@sh test/reel_list_doc.sh build/f/reel
+docs: $(B)/f/reel
+	@sh test/reel_list_doc.sh $(B)/f/reel
 
 # Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
 # and linking a probe; installed with apt-get when missing and possible.
 deps: $(DEPS_OK)
 $(DEPS_OK):
-	@mkdir -p build
+	@mkdir -p $(B)
 	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return 0;}\n' \
-		| $(CC) -x c - -o build/.probe $(LDLIBS) 2>/dev/null; }; \
+		| $(CC) -x c - -o $(B)/.probe $(LDLIBS) 2>/dev/null; }; \
 	if ! probe; then \
 		pkgs="libblis-dev libcjson-dev"; \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -179,7 +256,7 @@ $(DEPS_OK):
 			echo "  sudo apt-get install -y $$pkgs"; exit 1; \
 		fi; \
 		probe || { echo "deps: still cannot build against BLIS and cJSON"; exit 1; }; \
-	fi; rm -f build/.probe; touch $@
+	fi; rm -f $(B)/.probe; touch $@
 
 clean:
-	rm -rf build
+	rm -rf build build-native

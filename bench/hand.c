@@ -160,11 +160,11 @@ void hand_forward(hand_layer *L, const reel_real *X, long ldx, reel_real *Y, lon
 	const size_t BH = (size_t)B * H;
 	const reel_cell_params *p = L->p;
 	/* all input projections: A = X W_ih^T   (T*B, GH) */
-	reel__gemm(T * B, GH, F, 1, X, ldx, 1, p->w_ih->data, 1, F, 0, L->A, GH, 1);
+	reel__gemm(T * B, GH, F, 1, X, ldx, 1, p->w[REEL_W_IH]->data, 1, F, 0, L->A, GH, 1);
 	if (!L->floor)
 		for (int r = 0; r < T * B; r++) {
 			reel_real *a = L->A + (size_t)r * GH;
-			const reel_real *bi = p->b_ih->data, *bh = p->b_hh->data;
+			const reel_real *bi = p->w[REEL_B_IH]->data, *bh = p->w[REEL_B_HH]->data;
 			if (L->kind == HAND_GRU)
 				for (int j = 0; j < GH; j++)
 					a[j] += bi[j];
@@ -181,15 +181,15 @@ void hand_forward(hand_layer *L, const reel_real *X, long ldx, reel_real *Y, lon
 		reel_real *hout = L->Hs + blk_out(L, s), *a = L->A + (size_t)s * B * GH;
 		if (L->kind == HAND_GRU) {
 			reel_real *hh = L->dh; /* (B, 3H) scratch: h W_hh^T */
-			reel__gemm(B, GH, H, 1, hin, H, 1, p->w_hh->data, 1, H, 0, hh, GH, 1);
+			reel__gemm(B, GH, H, 1, hin, H, 1, p->w[REEL_W_HH]->data, 1, H, 0, hh, GH, 1);
 			if (L->floor)
 				continue;
 			for (int b = 0; b < B; b++)
-				gru_fwd_row(a + (size_t)b * GH, hh + (size_t)b * GH, p->b_hh->data, hin + (size_t)b * H,
+				gru_fwd_row(a + (size_t)b * GH, hh + (size_t)b * GH, p->w[REEL_B_HH]->data, hin + (size_t)b * H,
 				            L->Aux + (size_t)s * BH + (size_t)b * H, hout + (size_t)b * H, H);
 		} else {
 			/* a += h W_hh^T, accumulating onto the input projection */
-			reel__gemm(B, GH, H, 1, hin, H, 1, p->w_hh->data, 1, H, 1, a, GH, 1);
+			reel__gemm(B, GH, H, 1, hin, H, 1, p->w[REEL_W_HH]->data, 1, H, 1, a, GH, 1);
 			if (L->floor)
 				continue;
 			if (L->kind == HAND_RNN) {
@@ -245,20 +245,20 @@ void hand_backward(hand_layer *L, const reel_real *X, long ldx, const reel_real 
 		}
 		/* dh_prev = dpre W_hh   (B, GH) x (GH, H) */
 		if (L->kind == HAND_GRU)
-			reel__gemm(B, H, GH, 1, L->dHH + (size_t)s * B * GH, GH, 1, p->w_hh->data, H, 1, 1, dh, H, 1);
+			reel__gemm(B, H, GH, 1, L->dHH + (size_t)s * B * GH, GH, 1, p->w[REEL_W_HH]->data, H, 1, 1, dh, H, 1);
 		else
-			reel__gemm(B, H, GH, 1, da, GH, 1, p->w_hh->data, H, 1, 0, dh, H, 1);
+			reel__gemm(B, H, GH, 1, da, GH, 1, p->w[REEL_W_HH]->data, H, 1, 0, dh, H, 1);
 	}
 	/* weight gradients over all steps in one GEMM each */
 	const reel_real *Hin = L->Hs + (L->reverse ? BH : 0), *dR = L->kind == HAND_GRU ? L->dHH : L->dA;
-	reel__gemm(GH, H, T * B, 1, dR, 1, GH, Hin, H, 1, 1, p->w_hh->grad, H, 1);
-	reel__gemm(GH, F, T * B, 1, L->dA, 1, GH, X, ldx, 1, 1, p->w_ih->grad, F, 1);
+	reel__gemm(GH, H, T * B, 1, dR, 1, GH, Hin, H, 1, 1, p->w[REEL_W_HH]->grad, H, 1);
+	reel__gemm(GH, F, T * B, 1, L->dA, 1, GH, X, ldx, 1, 1, p->w[REEL_W_IH]->grad, F, 1);
 	if (!L->floor) {
-		colsum_add(L->dA, T * B, GH, p->b_ih->grad);
-		colsum_add(dR, T * B, GH, p->b_hh->grad);
+		colsum_add(L->dA, T * B, GH, p->w[REEL_B_IH]->grad);
+		colsum_add(dR, T * B, GH, p->w[REEL_B_HH]->grad);
 	}
 	if (dX)
-		reel__gemm(T * B, F, GH, 1, L->dA, GH, 1, p->w_ih->data, F, 1, 1, dX, lddx, 1);
+		reel__gemm(T * B, F, GH, 1, L->dA, GH, 1, p->w[REEL_W_IH]->data, F, 1, 1, dX, lddx, 1);
 }
 
 int hand_net_init(hand_net *n, hand_kind kind, const reel_rnn *r, int T, int B)

@@ -32,18 +32,19 @@ typedef struct rnn_result {
 	double max_rel_diff; /* tape vs hand-written gradients in this run */
 } rnn_result;
 
-static hand_kind kind_of(const char *c, const reel_cell **cell)
+/* The hand-written reference of a cell, if there is one (RNN, LSTM, GRU);
+ * any other registered cell is timed on the tape only. */
+static int hand_of(const reel_cell *cell, hand_kind *kind)
 {
-	if (!strcmp(c, "rnn")) {
-		*cell = &reel_cell_rnn_tanh;
-		return HAND_RNN;
-	}
-	if (!strcmp(c, "gru")) {
-		*cell = &reel_cell_gru;
-		return HAND_GRU;
-	}
-	*cell = &reel_cell_lstm;
-	return HAND_LSTM;
+	if (cell == &reel_cell_rnn_tanh)
+		*kind = HAND_RNN;
+	else if (cell == &reel_cell_gru)
+		*kind = HAND_GRU;
+	else if (cell == &reel_cell_lstm)
+		*kind = HAND_LSTM;
+	else
+		return 0;
+	return 1;
 }
 
 /* Square GEMM throughput (1024^3, best of seven) at the current thread
@@ -79,8 +80,13 @@ static int run_case(const rnn_case *c, rnn_result *res)
 {
 	memset(res, 0, sizeof *res);
 	bli_thread_set_num_threads(c->threads);
-	const reel_cell *cell;
-	hand_kind kind = kind_of(c->cell, &cell);
+	const reel_cell *cell = reel_cell_find(c->cell);
+	hand_kind kind = HAND_RNN;
+	int has_hand = cell && hand_of(cell, &kind);
+	if (!cell) {
+		fprintf(stderr, "rnn: no cell named %s\n", c->cell);
+		return 0;
+	}
 	reel_params *ps = reel_params_new();
 	reel_rnn r;
 	reel_rng rng;
@@ -99,8 +105,8 @@ static int run_case(const rnn_case *c, rnn_result *res)
 		X[i] = (reel_real)reel_rng_range(&rng, -1, 1);
 	for (size_t i = 0; i < ny; i++)
 		R[i] = (reel_real)reel_rng_range(&rng, -1, 1) / (reel_real)ny;
-	hand_net hand;
-	if (!hand_net_init(&hand, kind, &r, c->T, c->B)) {
+	hand_net hand = {0};
+	if (has_hand && !hand_net_init(&hand, kind, &r, c->T, c->B)) {
 		fprintf(stderr, "rnn: out of memory\n");
 		return 0;
 	}
@@ -124,6 +130,12 @@ static int run_case(const rnn_case *c, rnn_result *res)
 			return 0;
 		}
 		double t1 = bench_now();
+		if (k == -2 && !has_hand) {
+			reel_tape_stats s = reel_tape_get_stats(t);
+			res->arena_step_bytes = s.arena_used;
+			res->nodes = s.nodes;
+			continue;
+		}
 		if (k == -2) {
 			/* validate before timing: the two gradients agree */
 			reel_real *g = reel_params_grads(ps, NULL);
@@ -145,6 +157,11 @@ static int run_case(const rnn_case *c, rnn_result *res)
 		if (k == -1)
 			allocs_after_first = reel_tape_get_stats(t).chunk_allocs;
 		reel_params_zero_grad(ps);
+		if (!has_hand) {
+			if (k >= 0)
+				vt[k] = vh[k] = vf[k] = (t1 - t0) * 1e3;
+			continue;
+		}
 		double t2 = bench_now();
 		hand_net_step(&hand, X, R, dX);
 		double t3 = bench_now();
@@ -162,19 +179,25 @@ static int run_case(const rnn_case *c, rnn_result *res)
 	reel_tape_stats s = reel_tape_get_stats(t);
 	res->new_mallocs = (int)(s.chunk_allocs - allocs_after_first);
 	res->tape_ms = bench_median(vt, c->reps);
-	res->hand_ms = bench_median(vh, c->reps);
-	res->floor_ms = bench_median(vf, c->reps);
+	res->hand_ms = has_hand ? bench_median(vh, c->reps) : NAN;
+	res->floor_ms = has_hand ? bench_median(vf, c->reps) : NAN;
+	res->max_rel_diff = has_hand ? res->max_rel_diff : NAN;
 	res->tape_bytes = s.arena_peak;
-	res->hand_bytes = hand.bytes;
-	/* FLOPs of the matrix products of one step, per layer and direction:
-	 * forward T*B*GH*(F + H) multiply-adds, backward twice that (dX, dW_ih, dh, dW_hh) */
-	int G = kind == HAND_LSTM ? 4 : kind == HAND_GRU ? 3 : 1;
+	res->hand_bytes = has_hand ? hand.bytes : 0;
+	/* FLOPs of the matrix products of one step: each 2-d weight (rows, cols)
+	 * multiplies T*B rows forward (rows*cols multiply-adds each) and twice
+	 * that backward (the input's and the weight's gradient); for the
+	 * PyTorch layout, T*B*GH*(F + H) per layer and direction */
 	double fl = 0;
 	for (int l = 0; l < c->layers; l++)
-		fl += r.dirs * 6.0 * c->T * c->B * (double)G * c->H * ((l ? W : c->I) + c->H);
+		for (int d = 0; d < r.dirs; d++)
+			for (int i = 0; i < cell->nparams; i++)
+				if (r.p[l][d].w[i] && r.p[l][d].w[i]->ndim == 2)
+					fl += 6.0 * c->T * c->B * (double)r.p[l][d].w[i]->size;
 	res->gflop = fl / 1e9;
 	res->peak_gflops = gemm_peak();
-	hand_net_free(&hand);
+	if (has_hand)
+		hand_net_free(&hand);
 	reel_tape_free(t);
 	reel_params_free(ps);
 	free(X);
@@ -196,6 +219,16 @@ static void print_header(int json)
 	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 }
 
+/* A number for JSON: null when there is none (no hand-written reference). */
+static const char *jnum(char *buf, size_t n, const char *fmt, double v)
+{
+	if (isnan(v))
+		snprintf(buf, n, "null");
+	else
+		snprintf(buf, n, fmt, v);
+	return buf;
+}
+
 static void print_row(const rnn_case *c, const rnn_result *r, int json, int first)
 {
 	char name[96];
@@ -203,13 +236,22 @@ static void print_row(const rnn_case *c, const rnn_result *r, int json, int firs
 	         c->bi ? "bi-" : "", c->cell, c->T, c->B, c->I, c->H);
 	double gf = r->gflop / (r->tape_ms / 1e3);
 	if (json) {
+		char b1[32], b2[32], b3[32];
 		printf("%s{\"cell\":\"%s\",\"T\":%d,\"B\":%d,\"I\":%d,\"H\":%d,\"layers\":%d,\"bidirectional\":%d,"
-		       "\"threads\":%d,\"tape_ms\":%.4f,\"hand_ms\":%.4f,\"floor_ms\":%.4f,\"gflop\":%.6f,"
+		       "\"threads\":%d,\"tape_ms\":%.4f,\"hand_ms\":%s,\"floor_ms\":%s,\"gflop\":%.6f,"
 		       "\"tape_gflops\":%.3f,\"peak_gflops\":%.3f,\"tape_bytes\":%zu,\"hand_bytes\":%zu,"
-		       "\"arena_step_bytes\":%zu,\"nodes\":%zu,\"new_mallocs\":%d,\"grad_rel_diff\":%.3g}",
+		       "\"arena_step_bytes\":%zu,\"nodes\":%zu,\"new_mallocs\":%d,\"grad_rel_diff\":%s}",
 		       first ? "" : ",\n", c->cell, c->T, c->B, c->I, c->H, c->layers, c->bi, c->threads, r->tape_ms,
-		       r->hand_ms, r->floor_ms, r->gflop, gf, r->peak_gflops, r->tape_bytes, r->hand_bytes,
-		       r->arena_step_bytes, r->nodes, r->new_mallocs, r->max_rel_diff);
+		       jnum(b1, sizeof b1, "%.4f", r->hand_ms), jnum(b2, sizeof b2, "%.4f", r->floor_ms), r->gflop, gf,
+		       r->peak_gflops, r->tape_bytes, r->hand_bytes, r->arena_step_bytes, r->nodes, r->new_mallocs,
+		       jnum(b3, sizeof b3, "%.3g", r->max_rel_diff));
+		return;
+	}
+	if (isnan(r->hand_ms)) { /* a cell without a hand-written reference: the tape only */
+		printf("| %s | %d | %.3f | - | - | - | - | - | %.1f | %.0f%% | %.1f | - | %.0f | %zu | - |\n", name, c->threads,
+		       r->tape_ms, gf, 100 * gf / r->peak_gflops, r->tape_bytes / 1e6, r->arena_step_bytes / 1e3, r->nodes);
+		if (r->new_mallocs)
+			printf("  (!) the arena allocated %d more chunk(s) after the first step\n", r->new_mallocs);
 		return;
 	}
 	printf("| %s | %d | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.1f | %.1f | %.0f | %zu | %.1e |\n",
@@ -245,8 +287,11 @@ int bench_rnn(int argc, char **argv)
 			continue;
 		}
 		if (!strcmp(o, "--cell")) {
-			if (!v || (strcmp(v, "rnn") && strcmp(v, "lstm") && strcmp(v, "gru"))) {
-				fprintf(stderr, "rnn: --cell must be rnn, lstm or gru\n");
+			if (!v || !reel_cell_find(v)) {
+				fprintf(stderr, "rnn: --cell must name a registered cell:");
+				for (int k = 0; k < reel_cell_count(); k++)
+					fprintf(stderr, " %s", reel_cell_at(k)->name);
+				fprintf(stderr, "\n");
 				return 2;
 			}
 			c.cell = v;

@@ -87,14 +87,6 @@ static int parse_args(int argc, char **argv, s2s_args *a)
 	return 1;
 }
 
-static const reel_cell *cell_named(const char *n)
-{
-	if (!strcmp(n, "lstm")) return &reel_cell_lstm;
-	if (!strcmp(n, "gru")) return &reel_cell_gru;
-	if (!strcmp(n, "rnn")) return &reel_cell_rnn_tanh;
-	return NULL;
-}
-
 typedef struct s2s_run {
 	reel_params *ps;
 	reel_seq2seq m;
@@ -104,10 +96,10 @@ typedef struct s2s_run {
 static int build_and_train(const s2s_args *a, s2s_run *run, FILE *log)
 {
 	reel_err e = {0};
-	const reel_cell *cell = cell_named(a->cell);
+	const reel_cell *cell = reel_cell_find(a->cell); /* any registered cell */
 	int attn = reel_attn_kind_from_name(a->attention);
 	if (!cell || attn < 0) {
-		fprintf(stderr, "s2s: --cell must be lstm, gru or rnn and --attention none, dot, general or additive\n");
+		fprintf(stderr, "s2s: --cell must name a registered cell (reel list) and --attention none, dot, general or additive\n");
 		return 0;
 	}
 	if (reel_task_init(&run->task, a->task, a->min_len, a->max_len, &e) != REEL_OK) {

@@ -1,7 +1,8 @@
-/* The built-in recurrent cells, each a few op calls under its equations.
- * xp is this step's input projection x W_ih^T + b_ih (B, G*H), with b_hh
- * already added for cells that fold it (every cell but the GRU, whose b_hn
- * sits inside the reset product). */
+/* The built-in recurrent cells, each a descriptor (its parameters) and a
+ * few op calls under its equations.  xp is this step's input projection
+ * x W_ih^T + b_ih (B, G*H), with b_hh already added for cells that fold it
+ * (every PyTorch-layout cell but the GRU, whose b_hn sits inside the reset
+ * product).  The parameters arrive in p->w[] in the descriptor's order. */
 #include "layers.h"
 
 /* h' = act(xp + h W_hh^T)                                         (B, H) */
@@ -9,7 +10,7 @@ static void rnn_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
                      reel_tensor *const *state, reel_tensor **next, int relu)
 {
 	(void)state;
-	reel_tensor *pre = reel_addmm(t, xp, h_in, p->w_hh, REEL_TRANS_B);
+	reel_tensor *pre = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B);
 	next[0] = relu ? reel_relu(t, pre) : reel_tanh(t, pre);
 }
 
@@ -32,7 +33,7 @@ static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, 
                       reel_tensor *const *state, reel_tensor **next)
 {
 	reel_tensor *g[4];
-	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w_hh, REEL_TRANS_B);
+	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B);
 	if (reel_split(t, gates, -1, 4, g) != REEL_OK)
 		return;
 	reel_tensor *c = reel_add(t, reel_mul(t, reel_sigmoid(t, g[1]), state[1]),
@@ -50,8 +51,8 @@ static void gru_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
                      reel_tensor *const *state, reel_tensor **next)
 {
 	reel_tensor *x3[3], *h3[3];
-	reel_tensor *gh = p->b_hh ? reel_addmm(t, p->b_hh, h_in, p->w_hh, REEL_TRANS_B)
-	                          : reel_matmul(t, h_in, p->w_hh, REEL_TRANS_B);
+	reel_tensor *w_hh = p->w[REEL_W_HH], *b_hh = p->w[REEL_B_HH];
+	reel_tensor *gh = b_hh ? reel_addmm(t, b_hh, h_in, w_hh, REEL_TRANS_B) : reel_matmul(t, h_in, w_hh, REEL_TRANS_B);
 	if (reel_split(t, xp, -1, 3, x3) != REEL_OK || reel_split(t, gh, -1, 3, h3) != REEL_OK)
 		return;
 	reel_tensor *r = reel_sigmoid(t, reel_add(t, x3[0], h3[0]));
@@ -60,7 +61,16 @@ static void gru_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
 	next[0] = reel_add(t, n, reel_mul(t, z, reel_sub(t, state[0], n)));
 }
 
-const reel_cell reel_cell_rnn_tanh = {"rnn_tanh", 1, 1, 1, rnn_tanh_step};
-const reel_cell reel_cell_rnn_relu = {"rnn_relu", 1, 1, 1, rnn_relu_step};
-const reel_cell reel_cell_lstm = {"lstm", 4, 2, 1, lstm_step};
-const reel_cell reel_cell_gru = {"gru", 3, 1, 0, gru_step};
+const reel_cell reel_cell_rnn_tanh = {
+	"rnn", "Elman RNN over time (torch.nn.RNN; nonlinearity tanh or relu)", 1, 1,
+	4, {REEL_CELL_PARAMS_PYTORCH(0, REEL_CP_PROJ_BIAS)}, 0, rnn_tanh_step, NULL};
+const reel_cell reel_cell_rnn_relu = {
+	"rnn_relu", "Elman RNN with relu over time (torch.nn.RNN, nonlinearity=\"relu\")", 1, 1,
+	4, {REEL_CELL_PARAMS_PYTORCH(0, REEL_CP_PROJ_BIAS)}, 0, rnn_relu_step, NULL};
+/* forget_bias: bias_ih's forget block gets it, bias_hh's is zeroed */
+const reel_cell reel_cell_lstm = {
+	"lstm", "LSTM over time (torch.nn.LSTM: gates i, f, g, o)", 4, 2,
+	4, {REEL_CELL_PARAMS_PYTORCH(REEL_CP_FORGET, REEL_CP_PROJ_BIAS | REEL_CP_FORGET_ZERO)}, 1, lstm_step, NULL};
+const reel_cell reel_cell_gru = {
+	"gru", "GRU over time (torch.nn.GRU: gates r, z, n)", 3, 1,
+	4, {REEL_CELL_PARAMS_PYTORCH(0, 0)}, 0, gru_step, NULL};

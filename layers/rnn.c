@@ -26,36 +26,62 @@ reel_status reel_rnn_init(reel_rnn *r, reel_params *ps, const char *prefix, cons
 		                    prefix ? prefix : "", REEL_RNN_MAX_LAYERS, q->num_layers);
 	if (!(q->dropout >= 0 && q->dropout < 1) || !(q->recurrent_dropout >= 0 && q->recurrent_dropout < 1))
 		return reel_err_set(err, REEL_ERR_ARG, "rnn %s: dropout must be in [0, 1)", prefix ? prefix : "");
+	reel_status s = reel_cell_validate(q->cell, err);
+	if (s != REEL_OK)
+		return s;
 	r->dirs = q->bidirectional ? 2 : 1;
 	const char *pre = prefix ? prefix : "";
-	int H = q->hidden_size, G = q->cell->gates;
+	const reel_cell *cell = q->cell;
+	int H = q->hidden_size, G = cell->gates;
 	double k = 1 / sqrt((double)H);
 	for (int l = 0; l < q->num_layers; l++) {
 		int F = l == 0 ? q->input_size : r->dirs * H;
 		for (int d = 0; d < r->dirs; d++) {
 			reel_cell_params *p = &r->p[l][d];
+			p->cell = cell;
+			p->input_size = F;
+			p->hidden_size = H;
 			char sfx[32]; /* PyTorch's "_l0", "_l0_reverse" */
 			snprintf(sfx, sizeof sfx, "_l%d%s", l, d ? "_reverse" : "");
-			if (!(p->w_ih = reel__layer_param(ps, err, 2, (int[]){G * H, F}, "%sweight_ih%s", pre, sfx)) ||
-			    !(p->w_hh = reel__layer_param(ps, err, 2, (int[]){G * H, H}, "%sweight_hh%s", pre, sfx)))
-				return REEL_ERR_ARG;
-			if (!q->no_bias &&
-			    (!(p->b_ih = reel__layer_param(ps, err, 1, (int[]){G * H}, "%sbias_ih%s", pre, sfx)) ||
-			     !(p->b_hh = reel__layer_param(ps, err, 1, (int[]){G * H}, "%sbias_hh%s", pre, sfx))))
-				return REEL_ERR_ARG;
-			/* PyTorch's default: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)) */
-			reel_param_uniform(p->w_ih, rng, -k, k);
-			reel_param_uniform(p->w_hh, rng, -k, k);
-			if (p->b_ih) {
-				reel_param_uniform(p->b_ih, rng, -k, k);
-				reel_param_uniform(p->b_hh, rng, -k, k);
+			for (int i = 0; i < cell->nparams; i++) {
+				const reel_cell_param *cp = &cell->params[i];
+				if (q->no_bias && (cp->flags & REEL_CP_BIAS))
+					continue;
+				int shape[2];
+				for (int j = 0; j < cp->ndim; j++)
+					shape[j] = cp->shape[j].i * F + cp->shape[j].h * H + cp->shape[j].gh * G * H;
+				if (!(p->w[i] = reel__layer_param(ps, err, cp->ndim, shape, "%s%s%s", pre, cp->name, sfx)))
+					return REEL_ERR_ARG;
 			}
-			if (q->orthogonal && reel_param_orthogonal(p->w_hh, rng, H, 1.0) != REEL_OK)
-				return reel_err_set(err, REEL_ERR_ARG, "rnn: orthogonal init failed");
-			if (q->forget_bias != 0 && q->cell == &reel_cell_lstm && p->b_ih) {
-				/* forget block [H, 2H): the two biases sum to forget_bias */
-				reel_param_fill_range(p->b_ih, (size_t)H, (size_t)H, (reel_real)q->forget_bias);
-				reel_param_fill_range(p->b_hh, (size_t)H, (size_t)H, 0);
+			/* every tensor of this layer and direction, in the listed order;
+			 * PyTorch's default is U(-1/sqrt(H), 1/sqrt(H)) for all of them */
+			for (int i = 0; i < cell->nparams; i++) {
+				reel_tensor *w = p->w[i];
+				if (!w)
+					continue;
+				switch (cell->params[i].init) {
+				case REEL_INIT_UNIFORM: reel_param_uniform(w, rng, -k, k); break;
+				case REEL_INIT_ZEROS: reel_param_fill(w, 0); break;
+				case REEL_INIT_ONES: reel_param_fill(w, 1); break;
+				case REEL_INIT_UNIT: reel_param_uniform(w, rng, 0, 1); break;
+				case REEL_INIT_ORTHOGONAL:
+					if (reel_param_orthogonal(w, rng, H, 1.0) != REEL_OK)
+						return reel_err_set(err, REEL_ERR_ARG, "rnn %s: %s%s is not (k*H, H) for orthogonal init",
+						                    pre, cell->params[i].name, sfx);
+					break;
+				}
+			}
+			for (int i = 0; i < cell->nparams; i++) {
+				reel_tensor *w = p->w[i];
+				int fl = cell->params[i].flags;
+				if (!w)
+					continue;
+				if (q->orthogonal && (fl & REEL_CP_RECURRENT) && reel_param_orthogonal(w, rng, H, 1.0) != REEL_OK)
+					return reel_err_set(err, REEL_ERR_ARG, "rnn: orthogonal init failed");
+				/* the forget block [f*H, (f+1)*H): the forget biases sum to forget_bias */
+				if (q->forget_bias != 0 && (fl & (REEL_CP_FORGET | REEL_CP_FORGET_ZERO)))
+					reel_param_fill_range(w, (size_t)cell->forget_gate * H, (size_t)H,
+					                      fl & REEL_CP_FORGET ? (reel_real)q->forget_bias : 0);
 			}
 		}
 	}
@@ -64,11 +90,18 @@ reel_status reel_rnn_init(reel_rnn *r, reel_params *ps, const char *prefix, cons
 
 reel_tensor *reel__input_projection(reel_tape *t, const reel_cell *cell, const reel_cell_params *p, reel_tensor *x)
 {
-	if (!p->b_ih)
-		return reel_matmul(t, x, p->w_ih, REEL_TRANS_B);
-	/* b_ih + b_hh is a (G*H) add; the product then starts from it */
-	reel_tensor *bias = p->b_hh && cell->fold_bias ? reel_add(t, p->b_ih, p->b_hh) : p->b_ih;
-	return reel_addmm(t, bias, x, p->w_ih, REEL_TRANS_B);
+	reel_tensor *w = NULL, *bias = NULL;
+	for (int i = 0; i < cell->nparams; i++) {
+		if (!p->w[i])
+			continue;
+		if (cell->params[i].flags & REEL_CP_PROJ)
+			w = p->w[i];
+		else if (cell->params[i].flags & REEL_CP_PROJ_BIAS) /* b_ih + b_hh is a (G*H) add; the product starts from it */
+			bias = bias ? reel_add(t, bias, p->w[i]) : p->w[i];
+	}
+	if (!w)
+		return x;
+	return bias ? reel_addmm(t, bias, x, w, REEL_TRANS_B) : reel_matmul(t, x, w, REEL_TRANS_B);
 }
 
 /* One layer, one direction, over all T steps.  xp (T*B, G*H); init[] the

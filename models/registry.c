@@ -62,10 +62,14 @@ typedef struct rec_state {
 	int carry_B[2];
 } rec_state;
 
-static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b,
-                             const reel_cell *cell)
+/* One recurrent layer type per registered cell (layers/cell_registry.c),
+ * named after it: the cell is found from the layer's type name. */
+static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
 {
 	rec_state *s = L->state;
+	const reel_cell *cell = reel_cell_find(L->type->name);
+	if (!cell)
+		return reel_err_set(&b->err, REEL_ERR_CONFIG, "layer type %s: no such cell", L->type->name);
 	reel_rnn_opts ro = {.cell = cell};
 	ro.input_size = reel_cfg_size(o, "input_size", REEL_CFG_AUTO, 1, 1 << 20,
 	                              "features per step; \"auto\": the previous layer's");
@@ -75,9 +79,12 @@ static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in
 	ro.dropout = reel_cfg_real(o, "dropout", 0, 0, 0.99, "dropout between stacked layers (not after the last)");
 	ro.recurrent_dropout = reel_cfg_real(o, "recurrent_dropout", 0, 0, 0.99,
 	                                     "variational dropout on h before W_hh, one mask per sequence (Gal & Ghahramani 2016)");
-	ro.no_bias = !reel_cfg_bool(o, "bias", 1, "bias vectors b_ih and b_hh");
+	ro.no_bias = !reel_cfg_bool(o, "bias", 1, "the cell's bias vectors (b_ih and b_hh, or its own)");
 	ro.orthogonal = reel_cfg_bool(o, "orthogonal_init", 0, "orthogonal W_hh blocks (Saxe et al. 2014)");
-	if (cell == &reel_cell_lstm)
+	int forget = 0;
+	for (int i = 0; i < cell->nparams; i++)
+		forget |= cell->params[i].flags & REEL_CP_FORGET;
+	if (forget)
 		ro.forget_bias = reel_cfg_real(o, "forget_bias", 0, -10, 10,
 		                               "initial forget-gate bias (1 in Jozefowicz et al. 2015; 0: PyTorch's init)");
 	if (cell == &reel_cell_rnn_tanh) {
@@ -104,8 +111,8 @@ static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in
 	*out = (reel_flow){.tokens = 0, .pooled = 0, .F = D * H, .unknown = in->unknown};
 	size_t np = 0;
 	for (int l = 0; l < ro.num_layers; l++) {
-		size_t inl = l ? (size_t)D * H : (size_t)(ro.input_size > 0 ? ro.input_size : 1);
-		np += (size_t)D * ((size_t)G * H * (inl + H) + (ro.no_bias ? 0 : 2 * (size_t)G * H));
+		int inl = l ? D * H : (ro.input_size > 0 ? ro.input_size : 1);
+		np += (size_t)D * reel_cell_param_count(cell, inl, H, ro.no_bias);
 	}
 	L->n_params = np;
 	/* the tape keeps about G + 6 (B, H) tensors per step and direction, plus gradients */
@@ -160,23 +167,6 @@ static reel_rnn_carry *rec_carry(reel_layer *L, int B)
 		s->carry_B[0] = B;
 	}
 	return &s->carry[0];
-}
-
-static reel_status rnn_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
-{
-	return rec_build(L, o, in, out, b, &reel_cell_rnn_tanh);
-}
-static reel_status lstm_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
-{
-	return rec_build(L, o, in, out, b, &reel_cell_lstm);
-}
-static reel_status gru_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
-{
-	return rec_build(L, o, in, out, b, &reel_cell_gru);
-}
-static reel_status mgu_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
-{
-	return rec_build(L, o, in, out, b, &reel_cell_mgu);
 }
 
 /* ---- dropout ----------------------------------------------------------------------- */
@@ -338,10 +328,6 @@ static reel_tensor *pool_forward(reel_tape *t, reel_layer *L, reel_tensor *x, co
 static const reel_layer_type TYPES[] = {
 	{"embedding", "token ids -> vectors (torch.nn.Embedding; N(0, 1) init)", sizeof(reel_embedding), embedding_build,
 	 embedding_forward, NULL, NULL},
-	{"rnn", "Elman RNN over time (torch.nn.RNN)", sizeof(rec_state), rnn_build, rec_forward, rec_free, rec_carry},
-	{"lstm", "LSTM over time (torch.nn.LSTM: gates i, f, g, o)", sizeof(rec_state), lstm_build, rec_forward, rec_free, rec_carry},
-	{"gru", "GRU over time (torch.nn.GRU: gates r, z, n)", sizeof(rec_state), gru_build, rec_forward, rec_free, rec_carry},
-	{"mgu", "minimal gated unit over time (Zhou et al. 2016)", sizeof(rec_state), mgu_build, rec_forward, rec_free, rec_carry},
 	{"dropout", "inverted dropout (training only)", sizeof(double), dropout_build, dropout_forward, NULL, NULL},
 	{"linear", "y = x W^T + b on the last axis (torch.nn.Linear)", sizeof(reel_linear), linear_build, linear_forward,
 	 NULL, NULL},
@@ -349,22 +335,47 @@ static const reel_layer_type TYPES[] = {
 	{"pool", "pool over time, masked by lengths: (T, B, F) -> (B, F)", sizeof(int), pool_build, pool_forward, NULL, NULL},
 };
 
+#define NFIXED ((int)(sizeof TYPES / sizeof TYPES[0]))
+
+/* The recurrent types, one per registered cell, made on demand: a program
+ * may register cells of its own before it builds a model. */
+#define MAX_REC_TYPES 64
+static reel_layer_type rec_types[MAX_REC_TYPES];
+static int n_rec_types;
+
+static int sync_rec_types(void)
+{
+	int n = reel_cell_count();
+	for (; n_rec_types < n && n_rec_types < MAX_REC_TYPES; n_rec_types++) {
+		const reel_cell *c = reel_cell_at(n_rec_types);
+		rec_types[n_rec_types] = (reel_layer_type){c->name, c->doc ? c->doc : "a recurrent cell over time",
+		                                           sizeof(rec_state), rec_build, rec_forward, rec_free, rec_carry};
+	}
+	return n_rec_types;
+}
+
 const char *reel__layer_name_doc(void) { return NAME_DOC; }
 
+/* Order: embedding, the recurrent types, then the others. */
 int reel_layer_type_count(void)
 {
-	return (int)(sizeof TYPES / sizeof TYPES[0]);
+	return NFIXED + sync_rec_types();
 }
 
 const reel_layer_type *reel_layer_type_at(int i)
 {
-	return i >= 0 && i < reel_layer_type_count() ? &TYPES[i] : NULL;
+	int nrec = sync_rec_types();
+	if (i < 0 || i >= NFIXED + nrec)
+		return NULL;
+	if (i == 0)
+		return &TYPES[0];
+	return i <= nrec ? &rec_types[i - 1] : &TYPES[i - nrec];
 }
 
 const reel_layer_type *reel_layer_type_find(const char *name)
 {
 	for (int i = 0; i < reel_layer_type_count(); i++)
-		if (!strcmp(TYPES[i].name, name))
-			return &TYPES[i];
+		if (!strcmp(reel_layer_type_at(i)->name, name))
+			return reel_layer_type_at(i);
 	return NULL;
 }

@@ -21,6 +21,7 @@ expect "option without value" 2 "--set needs a value" -- "$REEL" info configs/ad
 expect "missing config file" 2 "nope.json: cannot open" -- "$REEL" info nope.json
 expect "eval without params" 2 "eval needs --params" -- "$REEL" eval configs/adding-problem.json
 expect "list" 0 "layer types" "lstm" "hidden_size" "recurrent_dropout" "pool" "train.optimizer" "warmup_steps" -- "$REEL" list
+expect "list: a layer type per registered cell" 0 "indrnn " "peephole_lstm " "ln_lstm " "mgu " "rnn_relu " "Li et al. 2018" -- "$REEL" list
 
 expect "configs/README.md documents every key (make docs)" 0 -- sh test/reel_list_doc.sh "$REEL" --check
 

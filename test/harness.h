@@ -32,6 +32,11 @@ reel_tensor *fx_leaf(reel_tape *t, const reel_st_tensor *s, int grad);
 void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want, const char *file,
                 int line);
 #define FX_COMPARE(what, got, n, want) fx_compare(what, got, n, want, __FILE__, __LINE__)
+/* The same with the float build's tolerances times scale (the double
+ * build's are unchanged): for a composition whose float roundoff is
+ * amplified by its conditioning, said where it is used. */
+void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want, double scale,
+                       const char *file, int line);
 
 /* The suites (one per test file). */
 #define TH_SUITES(X) \

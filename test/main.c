@@ -87,6 +87,12 @@ reel_tensor *fx_leaf(reel_tape *t, const reel_st_tensor *s, int grad)
 void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want, const char *file,
                 int line)
 {
+	fx_compare_scaled(what, got, n, want, 1, file, line);
+}
+
+void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const reel_st_tensor *want, double scale,
+                       const char *file, int line)
+{
 	if (!th_check(want && got && want->count == n, file, line, what, "fixture missing or of size %zu, expected %zu",
 	              want ? want->count : 0, n))
 		return;
@@ -95,9 +101,10 @@ void fx_compare(const char *what, const reel_real *got, size_t n, const reel_st_
 		a[i] = got[i];
 	reel_st_to_double(want, b);
 #ifdef REEL_DOUBLE
+	(void)scale;
 	th_close(what, a, b, n, 1e-10, 1e-12, file, line);
 #else
-	th_close(what, a, b, n, 1e-5, 1e-6, file, line);
+	th_close(what, a, b, n, 1e-5 * scale, 1e-6 * scale, file, line);
 #endif
 	free(a);
 	free(b);

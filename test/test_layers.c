@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const reel_cell *cell_of(const char *kind)
+/* "ln_lstm_l2_bi_var" -> the registered cell "ln_lstm" */
+static const reel_cell *cell_of(const char *cs)
 {
-	if (!strncmp(kind, "lstm", 4))
-		return &reel_cell_lstm;
-	if (!strncmp(kind, "gru", 3))
-		return &reel_cell_gru;
-	return &reel_cell_rnn_tanh;
+	char kind[48];
+	const char *end = strstr(cs, "_l1_") ? strstr(cs, "_l1_") : strstr(cs, "_l2_");
+	snprintf(kind, sizeof kind, "%.*s", end ? (int)(end - cs) : (int)strlen(cs), cs);
+	return reel_cell_find(kind);
 }
 
 static const reel_st_tensor *get(const reel_st_file *f, const char *cs, const char *what)
@@ -34,9 +34,18 @@ static reel_tensor *dot_seed(reel_tape *t, reel_tensor *a, const reel_st_tensor 
 
 static void golden_case(const reel_st_file *f, const char *cs)
 {
+	/* float build only: the LN-LSTM's layer norms divide by the standard
+	 * deviation of 3- and 12-unit rows, which multiplies float roundoff
+	 * (measured up to 1.5e-5 relative over 5 steps); the double build
+	 * checks the same case at 1e-10 */
+	double sc = cell_of(cs) == &reel_cell_ln_lstm ? 10 : 1;
+#undef FX_COMPARE
+#define FX_COMPARE(what, got, n, want) fx_compare_scaled(what, got, n, want, sc, __FILE__, __LINE__)
 	int layers = strstr(cs, "_l2_") ? 2 : 1, bi = strstr(cs, "_bi_") != NULL;
 	const reel_st_tensor *xs = get(f, cs, "x");
 	if (!CHECK(xs, "%s: no input in the fixture", cs))
+		return;
+	if (!CHECK(cell_of(cs), "%s: no such cell", cs))
 		return;
 	reel_rnn_opts o = {.cell = cell_of(cs), .input_size = (int)xs->shape[2], .hidden_size = (int)get(f, cs, "h0")->shape[2],
 	                   .num_layers = layers, .bidirectional = bi};
@@ -48,7 +57,7 @@ static void golden_case(const reel_st_file *f, const char *cs)
 	char prefix[96];
 	snprintf(prefix, sizeof prefix, "%s.", cs);
 	CHECK(reel_rnn_init(&r, ps, prefix, &o, &rng, &e) == REEL_OK, "init: %s", e.msg);
-	CHECK(reel_params_load(ps, f, "rnn.safetensors", &e) == REEL_OK, "load: %s", e.msg);
+	CHECK(reel_params_load(ps, f, "the fixture", &e) == REEL_OK, "load: %s", e.msg);
 	reel_tape *t = reel_tape_new(0, 1);
 	reel_tensor *x = fx_leaf(t, xs, REEL_GRAD);
 	reel_tensor *h0 = fx_leaf(t, get(f, cs, "h0"), REEL_GRAD);
@@ -85,6 +94,8 @@ static void golden_case(const reel_st_file *f, const char *cs)
 	}
 	reel_tape_free(t);
 	reel_params_free(ps);
+#undef FX_COMPARE
+#define FX_COMPARE(what, got, n, want) fx_compare(what, got, n, want, __FILE__, __LINE__)
 }
 
 static void suite_golden(void)
@@ -108,6 +119,25 @@ static void suite_golden(void)
 					if (th_selected())
 						golden_case(f, cs);
 				}
+	reel_st_free(f);
+
+	/* cells PyTorch has no module for, written from their papers in PyTorch ops (test/gen_cells.py) */
+	th_case("golden cells: fixture file");
+	f = NULL;
+	if (!CHECK(reel_st_read("test/fixtures/cells.safetensors", &f, &e) == REEL_OK, "%s", e.msg))
+		return;
+	static const char *cells[] = {"indrnn", "peephole_lstm", "ln_lstm"};
+	static char cnames[6][64];
+	n = 0;
+	for (int k = 0; k < 3; k++)
+		for (int v = 0; v < 2; v++, n++) {
+			char cs[48];
+			snprintf(cs, sizeof cs, "%s_%s", cells[k], v ? "l2_bi_var" : "l1_uni_eq");
+			snprintf(cnames[n], sizeof cnames[n], "golden cells: %s", cs);
+			th_case(cnames[n]);
+			if (th_selected())
+				golden_case(f, cs);
+		}
 	reel_st_free(f);
 }
 
@@ -144,7 +174,9 @@ static void gradcheck_driver(const char *label, const reel_cell *cell, int layer
 	th_case(label);
 	if (!th_selected())
 		return;
-	int T = 4, B = 3, I = 3, H = 2, D = bi ? 2 : 1;
+	/* H = 3 for the layer-normalized LSTM: a layer norm over 2 units has a
+	 * normalized output of +-1 and a steep, ill-conditioned gradient */
+	int T = 4, B = 3, I = 3, H = cell == &reel_cell_ln_lstm ? 3 : 2, D = bi ? 2 : 1;
 	reel_params *ps = reel_params_new();
 	reel_rnn r;
 	reel_rng rng;
@@ -174,10 +206,10 @@ static void gradcheck_driver(const char *label, const reel_cell *cell, int layer
 		CHECK(cy.valid, "carry stored");
 		c.carry = &cy;
 	}
-	reel_real x[4 * 3 * 3], h0[2 * 2 * 3 * 2], c0[2 * 2 * 3 * 2];
+	reel_real x[4 * 3 * 3], h0[2 * 2 * 3 * 3], c0[2 * 2 * 3 * 3];
 	gc_fill(&rng, x, sizeof x / sizeof x[0], -1, 1, 0);
-	gc_fill(&rng, h0, sizeof h0 / sizeof h0[0], -0.5, 0.5, 0);
-	gc_fill(&rng, c0, sizeof c0 / sizeof c0[0], -0.5, 0.5, 0);
+	gc_fill(&rng, h0, (size_t)2 * 2 * 3 * H, -0.5, 0.5, 0);
+	gc_fill(&rng, c0, (size_t)2 * 2 * 3 * H, -0.5, 0.5, 0);
 	gc_input in[3] = {
 		{3, {T, B, I}, x, 1},
 		{3, {layers * D, B, H}, h0, !carry},
@@ -210,10 +242,12 @@ static void suite_gradcheck_layers(void)
 	static const struct {
 		const char *name;
 		const reel_cell *cell;
-	} cells[] = {{"rnn_tanh", &reel_cell_rnn_tanh}, {"rnn_relu", &reel_cell_rnn_relu},
-	             {"lstm", &reel_cell_lstm}, {"gru", &reel_cell_gru}, {"mgu", &reel_cell_mgu}};
-	static char names[5][3][96];
-	for (int i = 0; i < 5; i++) {
+	} cells[] = {{"rnn", &reel_cell_rnn_tanh}, {"rnn_relu", &reel_cell_rnn_relu},
+	             {"lstm", &reel_cell_lstm}, {"gru", &reel_cell_gru}, {"mgu", &reel_cell_mgu},
+	             {"indrnn", &reel_cell_indrnn}, {"peephole_lstm", &reel_cell_peephole_lstm},
+	             {"ln_lstm", &reel_cell_ln_lstm}};
+	static char names[8][3][96];
+	for (int i = 0; i < 8; i++) {
 		snprintf(names[i][0], 96, "gradcheck layer: %s 1 layer", cells[i].name);
 		gradcheck_driver(names[i][0], cells[i].cell, 1, 0, 0, 0, 0, 0);
 		snprintf(names[i][1], 96, "gradcheck layer: %s 2 layers bidirectional, lengths", cells[i].name);
@@ -296,9 +330,95 @@ static void test_init_options(void)
 	reel_params_free(ps);
 }
 
+/* A program's own cell: h' = tanh(xp + h W_hh^T) * gain, gain (H) of its own. */
+static void gain_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
+                      reel_tensor *const *state, reel_tensor **next)
+{
+	(void)state;
+	next[0] = reel_mul(t, reel_tanh(t, reel_addmm(t, xp, h_in, p->w[1], REEL_TRANS_B)), p->w[2]);
+}
+
+static const reel_cell gain_cell = {
+	"test_gain_rnn", "a test cell", 1, 1, 3,
+	{
+		{"weight_ih", 2, {REEL_DIM_H, REEL_DIM_I}, REEL_INIT_UNIFORM, REEL_CP_PROJ},
+		{"weight_hh", 2, {REEL_DIM_H, REEL_DIM_H}, REEL_INIT_ORTHOGONAL, REEL_CP_RECURRENT},
+		{"gain", 1, {REEL_DIM_H}, REEL_INIT_ONES, 0},
+	},
+	0, gain_step, NULL};
+
+static void test_cells(void)
+{
+	th_case("cells: descriptors create their own parameters (IndRNN has no H x H weight_hh)");
+	reel_params *ps = reel_params_new();
+	reel_rnn r;
+	reel_rng rng;
+	reel_rng_seed(&rng, 4);
+	reel_err e = {0};
+	reel_rnn_opts o = {.cell = &reel_cell_indrnn, .input_size = 5, .hidden_size = 6, .num_layers = 2, .bidirectional = 1};
+	CHECK(reel_rnn_init(&r, ps, "ind.", &o, &rng, &e) == REEL_OK, "%s", e.msg);
+	reel_tensor *u = reel_param_get(ps, "ind.weight_hh_l1_reverse");
+	CHECK(u && u->ndim == 1 && u->shape[0] == 6, "weight_hh is a vector (H)");
+	int in01 = 1;
+	for (int i = 0; u && i < 6; i++)
+		in01 &= u->data[i] >= 0 && u->data[i] < 1;
+	CHECK(in01, "u starts in U(0, 1)");
+	CHECK(reel_params_count(ps) == 2 * 2 * 4, "4 tensors per layer and direction, got %d", reel_params_count(ps));
+	CHECK(reel_cell_param_count(&reel_cell_indrnn, 5, 6, 0) == 6 * 5 + 6 * 3, "count");
+	reel_params_free(ps);
+
+	ps = reel_params_new();
+	reel_rnn_opts l = {.cell = &reel_cell_ln_lstm, .input_size = 3, .hidden_size = 4, .no_bias = 1};
+	CHECK(reel_rnn_init(&r, ps, "", &l, &rng, &e) == REEL_OK, "%s", e.msg);
+	CHECK(reel_param_get(ps, "ln_gamma_c_l0") && !reel_param_get(ps, "ln_beta_c_l0") && !r.p[0][0].w[3],
+	      "no_bias drops the betas, keeps the gains");
+	reel_tensor *g = reel_param_get(ps, "ln_gamma_ih_l0");
+	CHECK(g && g->size == 16 && g->data[0] == 1 && g->data[15] == 1, "gains start at one");
+	reel_params_free(ps);
+
+	ps = reel_params_new();
+	reel_rnn_opts ph = {.cell = &reel_cell_peephole_lstm, .input_size = 3, .hidden_size = 4, .forget_bias = 1};
+	CHECK(reel_rnn_init(&r, ps, "", &ph, &rng, &e) == REEL_OK, "%s", e.msg);
+	reel_tensor *bi = reel_param_get(ps, "bias_ih_l0"), *bh = reel_param_get(ps, "bias_hh_l0");
+	CHECK(reel_param_get(ps, "weight_co_l0") && bi->data[4] + bh->data[4] == 1 && bi->data[7] + bh->data[7] == 1,
+	      "peepholes exist; forget_bias applies to the peephole LSTM too");
+	reel_params_free(ps);
+
+	th_case("cells: registry finds built-ins and a program's own cell the same way");
+	CHECK(reel_cell_find("lstm") == &reel_cell_lstm && reel_cell_find("indrnn") == &reel_cell_indrnn &&
+	          reel_cell_find("rnn") == &reel_cell_rnn_tanh && !reel_cell_find("nope"),
+	      "find");
+	if (!reel_cell_find("test_gain_rnn"))
+		CHECK(reel_cell_register(&gain_cell, &e) == REEL_OK, "register: %s", e.msg);
+	CHECK(reel_cell_find("test_gain_rnn") == &gain_cell, "found after registration");
+	CHECK(reel_cell_at(reel_cell_count() - 1) == &gain_cell, "listed last");
+	CHECK(reel_cell_register(&gain_cell, &e) == REEL_ERR_ARG && strstr(e.msg, "already registered"), "duplicate: %s",
+	      e.msg);
+	reel_cell bad = gain_cell;
+	bad.name = "test_bad";
+	bad.params[2].name = "weight_hh";
+	CHECK(reel_cell_register(&bad, &e) == REEL_ERR_ARG && strstr(e.msg, "weight_hh appears twice"), "bad: %s", e.msg);
+	bad = gain_cell;
+	bad.name = "test_bad";
+	bad.step = NULL;
+	CHECK(reel_cell_register(&bad, &e) == REEL_ERR_ARG && strstr(e.msg, "no step"), "no step: %s", e.msg);
+	ps = reel_params_new();
+	reel_rnn_opts go = {.cell = reel_cell_find("test_gain_rnn"), .input_size = 2, .hidden_size = 3};
+	CHECK(reel_rnn_init(&r, ps, "g.", &go, &rng, &e) == REEL_OK, "%s", e.msg);
+	CHECK(reel_params_count(ps) == 3 && reel_param_get(ps, "g.gain_l0"), "the user's own parameter g.gain_l0");
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_rnn_out out;
+	CHECK(reel_rnn_forward(t, &r, reel_tensor_new3(t, 4, 2, 2, REEL_GRAD), NULL, NULL, NULL, &out) == REEL_OK &&
+	          out.y->shape[2] == 3,
+	      "runs: %s", reel_tape_error(t));
+	reel_tape_free(t);
+	reel_params_free(ps);
+}
+
 void suite_layers(void)
 {
 	test_init_options();
+	test_cells();
 	suite_golden();
 	suite_gradcheck_layers();
 }

@@ -40,6 +40,10 @@ static void gradchecks(void)
 		 0, 2, 1, 1},
 		{"gradcheck seq2seq: RNN, dot, zero bridge", &reel_cell_rnn_tanh, REEL_ATTN_DOT, 1, 1, 1, 0, 0},
 		{"gradcheck seq2seq: LSTM without attention", &reel_cell_lstm, REEL_ATTN_NONE, 0, 0, 1, 0, 1},
+		/* cells with parameters of their own, driven by hand in the decoder */
+		{"gradcheck seq2seq: peephole LSTM, additive, bidirectional, bridge", &reel_cell_peephole_lstm,
+		 REEL_ATTN_ADDITIVE, 1, 1, 2, 0, 1},
+		{"gradcheck seq2seq: IndRNN, general", &reel_cell_indrnn, REEL_ATTN_GENERAL, 0, 1, 1, 0, 1},
 	};
 	for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
 		th_case(cs[i].name);

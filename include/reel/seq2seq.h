@@ -9,6 +9,10 @@
 
 #include "layers.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- attention ----------------------------------------------------------------
  *
  * For a query s (B, Q) over keys h_1..h_S (the encoder outputs, (S, B, K)):
@@ -138,5 +142,9 @@ reel_status reel_seq2seq_beam(reel_tape *t, const reel_seq2seq *m, const reel_s2
  * best in row b * n_best + i (len 0 and score -inf when fewer ended). */
 reel_status reel_seq2seq_beam_nbest(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, int beam,
                                     int max_len, double alpha, int n_best, reel_s2s_result *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum reel_dtype { REEL_F32, REEL_F64, REEL_I32, REEL_I64 } reel_dtype;
 
 #define REEL_ST_MAX_DIMS 8
@@ -76,5 +80,9 @@ reel_status reel_st_add_real(reel_st_writer *w, const char *name, int ndim, cons
                              const reel_real *data, reel_err *err);
 reel_status reel_st_add_meta(reel_st_writer *w, const char *key, const char *value, reel_err *err);
 reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

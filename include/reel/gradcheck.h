@@ -29,6 +29,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* One input of f: a leaf with this shape, built from data on every run. */
 typedef struct reel_gc_input {
 	int ndim;
@@ -78,5 +82,9 @@ typedef struct reel_gc_report {
  *                     the backward (msg has its message). */
 reel_status reel_gradcheck(reel_gc_fn f, void *ctx, int nin, reel_gc_input *in, reel_params *ps,
                            reel_gc_opts opts, reel_gc_report *rep);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct reel_rng {
 	uint64_t s[4];
 	double spare;     /* second Box-Muller normal, valid when has_spare */
@@ -25,5 +29,9 @@ double reel_rng_range(reel_rng *r, double lo, double hi);
 double reel_rng_normal(reel_rng *r);
 /* Uniform integer in [0, n), n >= 1, without modulo bias. */
 uint64_t reel_rng_below(reel_rng *r, uint64_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -38,7 +38,12 @@
 #ifndef REEL_OPTIM_H
 #define REEL_OPTIM_H
 
-#include "reel.h"
+#include "param.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum reel_optim_kind { REEL_SGD, REEL_ADAM, REEL_ADAMW, REEL_RMSPROP, REEL_ADAGRAD } reel_optim_kind;
 
@@ -147,5 +152,9 @@ typedef struct reel_plateau {
 reel_plateau reel_plateau_defaults(void);
 /* Feed one metric; returns the new learning rate given the current one. */
 double reel_plateau_step(reel_plateau *p, double metric, double lr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The op table: X(ID, name).  Adding an op is one line here, its constructor
  * below, its forward + backward in the file of its family, and a gradient
  * check in test/ (the suite fails for an op without one). */
@@ -328,5 +332,9 @@ reel_tensor *reel_cross_entropy(reel_tape *t, reel_tensor *logits, const int32_t
 
 /* Mean squared error mean((a - b)^2): a scalar; both operands get gradients. */
 reel_tensor *reel_mse(reel_tape *t, reel_tensor *a, reel_tensor *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -27,12 +27,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #ifdef REEL_DOUBLE
 typedef double reel_real;
 #define REEL_REAL_NAME "double"
 #else
 typedef float reel_real;
 #define REEL_REAL_NAME "float"
+#endif
+
+/* The scalar-type check.  libreel (float) defines reel_abi_float__link_with_libreel
+ * and libreel_f64 (double) reel_abi_double__link_with_libreel_f64, and each
+ * other translation unit that includes this header refers to the one of
+ * its own scalar type.  So a program compiled without REEL_DOUBLE fails to
+ * link against libreel_f64 (and one compiled with it against libreel) with
+ *     undefined reference to `reel_abi_float__link_with_libreel'
+ * instead of running with every reel_real misread.  The reference costs one
+ * pointer per object file and no call. */
+#ifdef REEL_DOUBLE
+#define REEL_ABI_TAG reel_abi_double__link_with_libreel_f64
+#else
+#define REEL_ABI_TAG reel_abi_float__link_with_libreel
+#endif
+extern const int REEL_ABI_TAG;
+#if !defined(REEL_BUILDING_ABI_TAG) && (defined(__GNUC__) || defined(__clang__))
+static const int *const reel__abi_check __attribute__((used, unused)) = &REEL_ABI_TAG;
 #endif
 
 #define REEL_MAX_DIMS 4
@@ -203,5 +225,9 @@ reel_status reel_backward(reel_tape *t, reel_tensor *y);
 /* The same with an explicit seed dy (y->size elements) for a non-scalar y:
  * computes the vector-Jacobian product dy^T dy/dx for every x. */
 reel_status reel_backward_seed(reel_tape *t, reel_tensor *y, const reel_real *dy);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

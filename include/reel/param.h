@@ -20,6 +20,10 @@
 #include "safetensors.h"
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct reel_params reel_params;
 
 reel_params *reel_params_new(void);  /* NULL: out of memory */
@@ -64,5 +68,9 @@ reel_status reel_params_add_to(const reel_params *ps, reel_st_writer *w, reel_er
  * its exact shape (dtype F32 or F64); tensors the store does not know are
  * ignored.  On error nothing is changed and err names the tensor. */
 reel_status reel_params_load(reel_params *ps, const reel_st_file *f, const char *what, reel_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
