@@ -429,8 +429,6 @@ static void build_s2s(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 	if (so.tie_embeddings && so.emb_size != so.hidden_size)
 		reel_cfg_error(&d, "tie_embeddings", "tied embeddings need embedding_dim (%d) == hidden_size (%d)", so.emb_size,
 		               so.hidden_size);
-	if (so.attention == REEL_ATTN_DOT && so.bidirectional && 0)
-		reel_cfg_error(&a, "type", "dot attention needs equal sizes");
 	so.src_vocab = m->info.src_vocab > 0 ? m->info.src_vocab : 1;
 	so.tgt_vocab = m->info.tgt_vocab > 3 ? m->info.tgt_vocab : 4;
 	so.bos = m->info.bos;
@@ -476,7 +474,7 @@ static void apply_bptt(reel_model *m)
 
 /* Read every section.  The first call (ps NULL) checks and estimates; the
  * second creates parameters. */
-static void read_all(reel_model *m, reel_cfg *c, reel_build_ctx *b, int *task_ok)
+static void read_all(reel_model *m, reel_cfg *c, reel_build_ctx *b)
 {
 	reel_cfg_obj root = reel_cfg_root(c);
 	int fmt = reel_cfg_int(&root, "format", REEL_CFG_REQUIRED, 1, 1000, "config format version (this reel reads 1)");
@@ -484,8 +482,7 @@ static void read_all(reel_model *m, reel_cfg *c, reel_build_ctx *b, int *task_ok
 		reel_cfg_error(&root, "format", "this reel reads format %d, found %d", REEL_CFG_FORMAT, fmt);
 	int before = reel_cfg_nerrors(c);
 	m->task = (reel_task_type)reel_cfg_enum(&root, "task", -1, TASKS, "lm, classify, tag, regress or seq2seq");
-	*task_ok = reel_cfg_nerrors(c) == before;
-	read_data(&root, m->task, *task_ok, &m->data_opts);
+	read_data(&root, m->task, reel_cfg_nerrors(c) == before, &m->data_opts);
 	if (m->task == REEL_TASK_SEQ2SEQ)
 		build_s2s(m, &root, b);
 	else
@@ -561,7 +558,6 @@ reel_status reel_model_new(const char *path, const char *const *sets, int nsets,
 	if (!m)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	reel_status st = REEL_OK;
-	int task_ok = 0;
 	int clean = pre_read(m, path, sets, nsets, err);
 	if (!m->pre_cfg) {
 		st = err->code;
@@ -585,7 +581,7 @@ reel_status reel_model_new(const char *path, const char *const *sets, int nsets,
 	if (m->task == REEL_TASK_LM && m->data_opts.seq_len > 0)
 		T = m->data_opts.seq_len;
 	reel_build_ctx b = {.T = T, .B = m->train.batch_size, .info = &m->info, .task = m->task, .unknown = !clean};
-	read_all(m, c, &b, &task_ok);
+	read_all(m, c, &b);
 	if (reel_cfg_nerrors(c) > 0) {
 		if (errors)
 			*errors = dupstr(reel_cfg_errors(c));
@@ -622,7 +618,7 @@ reel_status reel_model_new(const char *path, const char *const *sets, int nsets,
 	reel_rng_seed(&rng, m->train.seed);
 	b = (reel_build_ctx){.ps = m->ps, .rng = &rng, .T = m->est_T, .B = m->train.batch_size, .info = &m->info,
 	                     .task = m->task};
-	read_all(m, c, &b, &task_ok);
+	read_all(m, c, &b);
 	if (b.err.code != REEL_OK) {
 		st = reel_err_set(err, b.err.code, "%s: %s", path, b.err.msg);
 		goto fail;
@@ -1221,8 +1217,6 @@ reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *o
 	if (m->is_s2s) {
 		loss = reel_model_loss(t, m, &lb.b, 1.0, 0, NULL);
 	} else if (y) {
-		reel_batch_stats dummy = {0};
-		(void)dummy;
 		switch (m->task) {
 		case REEL_TASK_CLASSIFY: loss = ce_loss(t, y, lb.b.labels, lb.b.B, NULL); break;
 		case REEL_TASK_REGRESS: loss = mse_loss(t, y, &lb.b, m->data_opts.per_step, NULL); break;
