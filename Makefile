@@ -16,7 +16,7 @@ LDLIBS  := -lblis -lcjson -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c,$(wildcard models/*.c))
-TEST_SRCS := $(wildcard test/*.c) bench/hand.c
+TEST_SRCS := $(filter-out test/stcmp.c,$(wildcard test/*.c)) bench/hand.c
 BENCH_SRCS := $(wildcard bench/*.c)
 
 # Four builds: float and double, plain and sanitized.  Each has its own
@@ -62,16 +62,27 @@ build/d/reel: build/d/models/main.o build/d/libreel.a
 	@echo "  LD [d] $@"
 	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS)
 
-test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel
-	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh
+test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel build/stcmp
+	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh test/interop.sh
 
-asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel
+asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel build/asan-d/reel build/stcmp
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel \
 		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel REEL_D=build/asan-d/reel \
+		sh test/run.sh test/interop.sh
 
 build/asan-f/reel: build/asan-f/models/main.o build/asan-f/libreel.a
 	@echo "  LD [asan-f] $@"
 	@$(CC) $(FLAGS_asan-f) -o $@ $^ $(LDLIBS)
+
+build/asan-d/reel: build/asan-d/models/main.o build/asan-d/libreel.a
+	@echo "  LD [asan-d] $@"
+	@$(CC) $(FLAGS_asan-d) -o $@ $^ $(LDLIBS)
+
+# compares two safetensors files tensor by tensor (test/interop.sh: reel grad vs PyTorch)
+build/stcmp: build/d/test/stcmp.o build/d/libreel.a
+	@echo "  LD [d] $@"
+	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS)
 
 # The main job: train the default model (bidirectional LSTM encoder,
 # additive attention, LSTM decoder on date normalisation) and show what it
