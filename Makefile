@@ -35,7 +35,7 @@ SOMAJOR := 0
 # installed (see DESIGN.md).
 LIB_SRCS    := $(wildcard engine/*.c layers/*.c optim/*.c)
 MODELS_SRCS := $(filter-out models/main.c,$(wildcard models/*.c))
-TEST_SRCS   := $(wildcard test/*.c) bench/hand.c
+TEST_SRCS   := $(filter-out test/stcmp.c,$(wildcard test/*.c)) bench/hand.c
 BENCH_SRCS  := $(wildcard bench/*.c)
 PUBLIC_HEADERS := $(wildcard include/reel/*.h)
 
@@ -102,14 +102,20 @@ $(B)/f/reel_bench: $(BENCH_SRCS:%.c=$(B)/f/%.o) $(B)/f/libreel_models.a $(B)/f/l
 
 # test/install.sh installs into a temporary DESTDIR and builds programs
 # against it with pkg-config (C, C++, a scalar-type mismatch).
-test: $(B)/f/reel_tests $(B)/d/reel_tests $(B)/f/reel $(B)/d/reel $(B)/svgcheck \
+test: $(B)/f/reel_tests $(B)/d/reel_tests $(B)/f/reel $(B)/d/reel $(B)/svgcheck $(B)/stcmp \
       $(B)/f/libreel.so $(B)/d/libreel_f64.so $(B)/d/libreel_f64.a
-	@REEL=$(B)/f/reel REEL_D=$(B)/d/reel SVGCHECK=$(B)/svgcheck REEL_MAKE="$(MAKE) NATIVE=$(NATIVE)" \
-		sh test/run.sh $(B)/f/reel_tests $(B)/d/reel_tests test/cli.sh test/infer.sh test/install.sh
+	@REEL=$(B)/f/reel REEL_D=$(B)/d/reel SVGCHECK=$(B)/svgcheck STCMP=$(B)/stcmp REEL_MAKE="$(MAKE) NATIVE=$(NATIVE)" \
+		sh test/run.sh $(B)/f/reel_tests $(B)/d/reel_tests test/cli.sh test/infer.sh test/interop.sh test/install.sh
 
-asan: $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests $(B)/asan-f/reel $(B)/d/reel $(B)/svgcheck
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=$(B)/asan-f/reel REEL_D=$(B)/d/reel \
-		SVGCHECK=$(B)/svgcheck sh test/run.sh $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests test/cli.sh test/infer.sh
+asan: $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests $(B)/asan-f/reel $(B)/asan-d/reel $(B)/svgcheck $(B)/stcmp
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=$(B)/asan-f/reel REEL_D=$(B)/asan-d/reel \
+		SVGCHECK=$(B)/svgcheck STCMP=$(B)/stcmp \
+		sh test/run.sh $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests test/cli.sh test/infer.sh test/interop.sh
+
+# compares two safetensors files tensor by tensor (test/interop.sh: reel grad vs PyTorch)
+$(B)/stcmp: $(B)/d/test/stcmp.o $(B)/d/libreel_f64.a
+	@echo "  LD [d] $@"
+	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS)
 
 # The tests' XML well-formedness checker for the SVGs reel writes (test/infer.sh).
 $(B)/svgcheck: test/tools/svgcheck.c | $(DEPS_OK)

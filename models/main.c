@@ -55,6 +55,8 @@ static const char *const USAGE =
 	"  list                    every layer type and config key, with defaults\n"
 	"  grad CONFIG --params FILE --batch FILE -o OUT\n"
 	"                          one forward/backward on a given batch: loss, outputs, grad.<name>\n"
+	"  export CONFIG [--params FILE]  a PyTorch module (Python source) with reel's parameter names\n"
+	"                          and forward; prints it\n"
 	"  gradcheck CONFIG [--per-param N]   finite differences against the model's gradients\n"
 	"                          (use the double build, build/d/reel)\n"
 	"\n"
@@ -132,6 +134,14 @@ static const char *verb_help(const char *verb)
 		       "  src (S, B), src_len (B), tgt (T, B)).  Writes OUT with loss, outputs and grad.<name>\n"
 		       "  for every parameter: the door for comparing reel with PyTorch on any model.\n"
 		       "  --params may be a PyTorch state_dict saved with safetensors.torch.save_file.\n";
+	if (!strcmp(verb, "export"))
+		return "usage: reel export CONFIG [--params FILE] [--set path=value]...\n"
+		       "  Prints a self-contained PyTorch module (Python source) for the model CONFIG declares:\n"
+		       "  its state_dict names and shapes are reel's parameters, so FILE (a reel checkpoint or\n"
+		       "  a PyTorch state_dict in safetensors) loads with load_state_dict unchanged; forward\n"
+		       "  computes what reel computes in eval mode, reel_loss reel's loss.  --params FILE is\n"
+		       "  checked against the model first and is what the source's __main__ block loads.\n"
+		       "  Layer kinds PyTorch lacks (mgu) are an error naming the layer (exit 1).\n";
 	if (!strcmp(verb, "gradcheck"))
 		return "usage: reel gradcheck CONFIG [--per-param N] [--set path=value]...\n"
 		       "  Central finite differences of the loss against the model's gradients on one\n"
@@ -761,6 +771,27 @@ static int cmd_grad(const args *a)
 	return 0;
 }
 
+static int cmd_export(const args *a)
+{
+	reel_model *m;
+	int rc = load_model(a, &m);
+	if (rc)
+		return rc;
+	reel_err err = {0};
+	char *report = NULL;
+	if ((a->params && reel_model_init_from(m, a->params, a->init_prefix, &report, &err) != REEL_OK) ||
+	    reel_model_export(m, a->params, stdout, &err) != REEL_OK) {
+		if (report)
+			fputs(report, stderr);
+		free(report);
+		fprintf(stderr, "reel: %s\n", err.msg);
+		reel_model_free(m);
+		return EXIT_RUNTIME;
+	}
+	reel_model_free(m);
+	return 0;
+}
+
 static int cmd_gradcheck(const args *a)
 {
 	reel_model *m;
@@ -826,6 +857,8 @@ int main(int argc, char **argv)
 		return cmd_grad(&a);
 	if (!strcmp(a.verb, "gradcheck"))
 		return cmd_gradcheck(&a);
+	if (!strcmp(a.verb, "export"))
+		return cmd_export(&a);
 	if (a.config)
 		return usage_error("list takes no CONFIG, found \"%s\"", a.config);
 	reel_model_describe(stdout);

@@ -1165,8 +1165,11 @@ static reel_status load_batch(reel_model *m, const reel_st_file *f, const char *
 			return reel_err_set(err, REEL_ERR_IO, "%s: lengths must be (B) = (%d)", path, b->B);
 		b->lengths = take(lb, len, 1);
 	} else {
-		const reel_st_tensor fake = {.name = "lengths", .dtype = REEL_I32, .ndim = 1, .shape = {b->B}, .count = 0};
-		b->lengths = take(lb, &fake, 1);
+		/* no lengths in the file: every sequence is T steps (B of them, not the 1
+		 * element a zero-count tensor would get from take) */
+		b->lengths = lb->nmem < 8 ? malloc((size_t)b->B * sizeof *b->lengths) : NULL;
+		if (b->lengths)
+			lb->mem[lb->nmem++] = b->lengths;
 		for (int i = 0; b->lengths && i < b->B; i++)
 			b->lengths[i] = b->T;
 	}

@@ -124,6 +124,16 @@ struct reel_layer {
 	void *state;              /* type->state_size bytes, zeroed */
 };
 
+/* What a registry layer was built with, from its private state (for
+ * reel export): the recurrent driver's options (rnn, lstm, gru, mgu),
+ * dropout's p, the activation function's or the pool mode's name. */
+typedef struct reel_layer_opts {
+	const reel_rnn_opts *rnn; /* NULL for non-recurrent layers */
+	double p;
+	const char *mode;         /* "tanh", "relu", "sigmoid"; "last", "mean", "max"; else NULL */
+} reel_layer_opts;
+void reel__layer_opts(const reel_layer *L, reel_layer_opts *o);
+
 /* The registry: every layer type, and lookup by name (NULL if unknown). */
 const reel_layer_type *reel_layer_type_find(const char *name);
 int reel_layer_type_count(void);
@@ -229,6 +239,15 @@ reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *o
  * to out; *failed counts parameters over atol + rtol |g|. */
 reel_status reel_model_gradcheck(reel_model *m, int per_param, double rtol, double atol, FILE *out, int *failed,
                                  reel_err *err);
+
+/* `reel export`: write to f a self-contained PyTorch module (Python source)
+ * whose state_dict names and shapes are the model's parameters, so that a
+ * file reel saves (or `reel grad --params` reads) loads unchanged, and whose
+ * forward computes what reel computes with dropout off.  params_path (or
+ * NULL) is the file the source's __main__ block loads by default.  Layer
+ * kinds PyTorch lacks (mgu) are REEL_ERR_ARG naming the layer, with
+ * nothing written. */
+reel_status reel_model_export(const reel_model *m, const char *params_path, FILE *f, reel_err *err);
 
 /* `reel list`: every layer type and config section with its options. */
 void reel_model_describe(FILE *f);

@@ -287,7 +287,8 @@ static reel_status pool_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *i
 }
 
 /*  last:  y_b = x[len_b - 1, b]                          rows of x folded to (T*B, F)
- *  mean:  y_b = sum_t x[t, b] / len_b                    (x is zero past each length)
+ *  mean:  y_b = sum_{t < len_b} x[t, b] / len_b         (padding masked: a linear or
+ *                                                         sigmoid before the pool is not zero there)
  *  max:   y_b = max_{t < len_b} x[t, b]                  (padding set to -inf first) */
 static reel_tensor *pool_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
                                  const reel_fwd_ctx *c)
@@ -311,6 +312,8 @@ static reel_tensor *pool_forward(reel_tape *t, reel_layer *L, reel_tensor *x, co
 			return NULL;
 		for (int b = 0; b < B; b++)
 			inv->data[b] = (reel_real)1 / (reel_real)(c->lengths ? c->lengths[b] : T);
+		if (c->lengths)
+			x = reel_mul(t, x, reel_length_mask(t, c->lengths, T, B));
 		return reel_mul(t, reel_sum_axis(t, x, 0), inv);
 	}
 	/* max: padded steps get -inf added (a constant), then the max over time */
@@ -355,6 +358,20 @@ static int sync_rec_types(void)
 }
 
 const char *reel__layer_name_doc(void) { return NAME_DOC; }
+
+void reel__layer_opts(const reel_layer *L, reel_layer_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	const char *n = L->type->name;
+	if (L->type->build == rec_build)
+		o->rnn = &((const rec_state *)L->state)->rnn.o;
+	else if (!strcmp(n, "dropout"))
+		o->p = *(const double *)L->state;
+	else if (!strcmp(n, "activation"))
+		o->mode = ACTS[*(const int *)L->state];
+	else if (!strcmp(n, "pool"))
+		o->mode = POOLS[*(const int *)L->state];
+}
 
 /* Order: embedding, the recurrent types, then the others. */
 int reel_layer_type_count(void)
