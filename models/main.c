@@ -830,7 +830,7 @@ int main(int argc, char **argv)
 		return rc;
 	const char *h = verb_help(a.verb);
 	if (!h)
-		return usage_error("unknown verb \"%s\" (train, eval, decode, sample, predict, plot, info, check, list, grad, gradcheck)", a.verb);
+		return usage_error("unknown verb \"%s\" (train, eval, decode, sample, predict, plot, info, check, list, grad, gradcheck, export)", a.verb);
 	if (a.help) {
 		fputs(h, stdout);
 		return 0;
