@@ -681,7 +681,7 @@ reel_status reel_infer_predict_split(reel_model *m, reel_data_split split, int p
 			reel_svg_panel pn = {"target value", xl, m->data_opts.normalize && !strcmp(m->data_opts.source, "csv")
 			                                             ? "value (z-score)"
 			                                             : "value",
-			                     0, s, 2};
+			                     0, 0, s, 2};
 			st = reel_svg_panels(svg_path, title, &pn, 1, err);
 		}
 		free(x.v);
@@ -1118,9 +1118,9 @@ reel_status reel_plot_runs(const char *const *dirs, int n, const char *out, reel
 	snprintf(mtitle, sizeof mtitle, "validation %s", metric ? metric : "metric");
 	snprintf(mlabel, sizeof mlabel, "%s%s", metric ? metric : "", rate ? " (%)" : "");
 	reel_svg_panel p[3] = {
-		{"loss: training (solid) and validation (dashed)", "step", "loss", 1, sl, 2 * n},
-		{mtitle, "step", mlabel, logm, sm, nm},
-		{"learning rate", "step", "learning rate", loglr, sr, n},
+		{"loss: training (solid) and validation (dashed)", "step", "loss", 1, 0, sl, 2 * n},
+		{mtitle, "step", mlabel, logm, rate, sm, nm},
+		{"learning rate", "step", "learning rate", loglr, 0, sr, n},
 	};
 	char title[256];
 	snprintf(title, sizeof title, "%s%s", n == 1 ? "run " : "runs ", c[0].name);

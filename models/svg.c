@@ -144,6 +144,12 @@ static int ranges(const reel_svg_panel *p, axis *ax, axis *ay)
 		double pad = 0.05 * (ay->hi - ay->lo);
 		ay->lo -= pad, ay->hi += pad;
 	}
+	if (p->percent && !ay->log) { /* 100% is a ceiling, not a value to centre */
+		if (ay->hi > 100)
+			ay->lo -= ay->hi - 100, ay->hi = 100;
+		if (ay->lo < 0)
+			ay->lo = 0;
+	}
 	return 1;
 }
 

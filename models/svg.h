@@ -25,6 +25,7 @@ typedef struct reel_svg_series {
 typedef struct reel_svg_panel {
 	const char *title, *xlabel, *ylabel;
 	int logy;           /* 1: log10 y axis */
+	int percent;        /* 1: y is a percentage: the axis stays within [0, 100] */
 	const reel_svg_series *series;
 	int n_series;
 } reel_svg_panel;
