@@ -63,95 +63,8 @@ static const char *const USAGE =
 	"options: --help (on any verb), --version\n"
 	"exit status: 0 success, 1 runtime failure, 2 bad usage or bad config\n";
 
-static const char *verb_help(const char *verb)
-{
-	if (!strcmp(verb, "train"))
-		return "usage: reel train CONFIG [-o DIR] [--set path=value]... [--force | --resume] [--show N]\n"
-		       "  Trains the model CONFIG declares.  Progress goes to stderr (one redrawn line on a\n"
-		       "  terminal, plain lines otherwise).  DIR (default runs/<config name>) receives\n"
-		       "  config.json (the resolved config), metrics.jsonl, last.safetensors and\n"
-		       "  best.safetensors.  DIR must be empty or absent unless --force (start over) or\n"
-		       "  --resume (continue exactly from DIR/last.safetensors; the model, data and batch\n"
-		       "  must match the checkpoint's, training settings may change and are reported).\n"
-		       "  --set path=value   override a key, e.g. --set train.optimizer.lr=3e-4 or\n"
-		       "                     --set /model/1/hidden_size=64; checked like the file\n"
-		       "  --show N           seq2seq: decode N validation examples at the end (default 3)\n"
-		       "  --init FILE        start from the parameters in FILE (e.g. a PyTorch state_dict saved\n"
-		       "                     with safetensors), matched by name and shape\n"
-		       "  --init-prefix FROM=TO  the file's FROM+X initialises the model's TO+X\n";
-	if (!strcmp(verb, "eval"))
-		return "usage: reel eval CONFIG --params FILE [--split valid|test] [--json] [--set path=value]...\n"
-		       "  Loads the parameters in FILE (e.g. DIR/best.safetensors) into the model CONFIG\n"
-		       "  declares and prints the task's metrics on the split (default test): loss and\n"
-		       "  accuracy with a confusion matrix (classify), per-tag accuracy (tag), perplexity and\n"
-		       "  bits per token/character (lm), exact match, token accuracy and character error\n"
-		       "  rate (seq2seq), MSE, MAE and R^2 (regress).  --json: one JSON object.\n";
-	if (!strcmp(verb, "decode"))
-		return "usage: reel decode CONFIG --params FILE [--input FILE] [options] [--set path=value]...\n"
-		       "  Decodes every non-blank line of FILE (default: stdin) with the seq2seq model, one\n"
-		       "  output line per source.  Sources are tokenized with the config's vocabulary;\n"
-		       "  unknown tokens become <unk> (an error when the vocabulary has none).\n"
-		       "  --beam N             beam search of width N (default: the config's decode.beam)\n"
-		       "  --n-best K           print the K best of the beam: LINE<TAB>RANK<TAB>OUTPUT\n"
-		       "  --length-penalty A   beam score = sum log p / length^A (default: decode.alpha)\n"
-		       "  --scores             append <TAB>SCORE (sum of log-probabilities; beam: normalised)\n"
-		       "  --attention          print each attention matrix as text (rows: outputs)\n"
-		       "  --attention-svg F    draw the first source's attention into F\n";
-	if (!strcmp(verb, "sample"))
-		return "usage: reel sample CONFIG --params FILE [options] [--set path=value]...\n"
-		       "  Generates text from a language model, one token at a time, carrying the\n"
-		       "  recurrent state.  The prime (if any) is printed first.\n"
-		       "  --prime TEXT         text to start from (default: a line start)\n"
-		       "  --temperature T      divide logits by T (default 1; 0: always the most likely)\n"
-		       "  --top-k K            draw among the K most likely tokens (default 0: all)\n"
-		       "  --length N           tokens to generate (default 200)\n"
-		       "  --seed S             random seed (default 1)\n";
-	if (!strcmp(verb, "predict"))
-		return "usage: reel predict CONFIG --params FILE [--input FILE | --split valid|test] [--probs] [--svg FILE]\n"
-		       "  classify, tag: with --input, one prediction per line of FILE (a sequence, or the\n"
-		       "  labelled format's label<TAB>sequence, whose label is ignored): LABEL, or one TAG per\n"
-		       "  token.  Without --input, every example of the split (default test):\n"
-		       "  PREDICTED<TAB>ACTUAL.  regress: the split's examples, PREDICTED<TAB>ACTUAL.\n"
-		       "  --probs              classify: every class probability; tag: the chosen tag's\n"
-		       "  --svg FILE           regress: draw predicted and actual over the split\n";
-	if (!strcmp(verb, "plot"))
-		return "usage: reel plot DIR [DIR...] [-o FILE.svg]\n"
-		       "  Draws loss against step (training and validation, log scale), the task's validation\n"
-		       "  metric and the learning rate from each DIR/metrics.jsonl, one colour per run.\n"
-		       "  Default output: DIR/loss.svg for one run, runs.svg for several.\n";
-	if (!strcmp(verb, "info"))
-		return "usage: reel info CONFIG [--set path=value]...\n"
-		       "  Prints each layer, its output shape, every parameter's name and shape, counts\n"
-		       "  per layer and in total, and the memory a training step needs.\n";
-	if (!strcmp(verb, "check"))
-		return "usage: reel check CONFIG [--set path=value]...\n"
-		       "  Validates the config (every error at once), opens its data, and runs one\n"
-		       "  forward and backward step on one training batch, without training.\n";
-	if (!strcmp(verb, "grad"))
-		return "usage: reel grad CONFIG --params FILE --batch FILE -o OUT [--set path=value]...\n"
-		       "  One forward and backward pass (dropout off) on the batch in FILE (safetensors:\n"
-		       "  tokens (T, B) or inputs (T, B, F), optional lengths (B), labels or targets; seq2seq:\n"
-		       "  src (S, B), src_len (B), tgt (T, B)).  Writes OUT with loss, outputs and grad.<name>\n"
-		       "  for every parameter: the door for comparing reel with PyTorch on any model.\n"
-		       "  --params may be a PyTorch state_dict saved with safetensors.torch.save_file.\n";
-	if (!strcmp(verb, "export"))
-		return "usage: reel export CONFIG [--params FILE] [--set path=value]...\n"
-		       "  Prints a self-contained PyTorch module (Python source) for the model CONFIG declares:\n"
-		       "  its state_dict names and shapes are reel's parameters, so FILE (a reel checkpoint or\n"
-		       "  a PyTorch state_dict in safetensors) loads with load_state_dict unchanged; forward\n"
-		       "  computes what reel computes in eval mode, reel_loss reel's loss.  --params FILE is\n"
-		       "  checked against the model first and is what the source's __main__ block loads.\n"
-		       "  Layer kinds PyTorch lacks (mgu) are an error naming the layer (exit 1).\n";
-	if (!strcmp(verb, "gradcheck"))
-		return "usage: reel gradcheck CONFIG [--per-param N] [--set path=value]...\n"
-		       "  Central finite differences of the loss against the model's gradients on one\n"
-		       "  training batch, N elements of every parameter (default 16); prints the worst\n"
-		       "  relative error per parameter; exit 1 above tolerance.  Meant for the double\n"
-		       "  build (build/d/reel, tolerance 1e-5 relative); the float build is loose.\n";
-	if (!strcmp(verb, "list"))
-		return "usage: reel list\n  Prints every layer type and every config key: type, default, meaning.\n";
-	return NULL;
-}
+/* The verbs: VERBS, at the end of the file (after the commands). */
+static const char *verb_help(const char *verb);
 
 static int usage_error(const char *fmt, const char *a)
 {
@@ -814,6 +727,107 @@ static int cmd_gradcheck(const args *a)
 	return failed ? EXIT_RUNTIME : 0;
 }
 
+/* Every verb: its name, its command (NULL: handled in main) and its --help. */
+static const struct verb {
+	const char *name;
+	int (*run)(const args *a);
+	const char *help;
+} VERBS[] = {
+	{"train", cmd_train,
+	 "usage: reel train CONFIG [-o DIR] [--set path=value]... [--force | --resume] [--show N]\n"
+		       "  Trains the model CONFIG declares.  Progress goes to stderr (one redrawn line on a\n"
+		       "  terminal, plain lines otherwise).  DIR (default runs/<config name>) receives\n"
+		       "  config.json (the resolved config), metrics.jsonl, last.safetensors and\n"
+		       "  best.safetensors.  DIR must be empty or absent unless --force (start over) or\n"
+		       "  --resume (continue exactly from DIR/last.safetensors; the model, data and batch\n"
+		       "  must match the checkpoint's, training settings may change and are reported).\n"
+		       "  --set path=value   override a key, e.g. --set train.optimizer.lr=3e-4 or\n"
+		       "                     --set /model/1/hidden_size=64; checked like the file\n"
+		       "  --show N           seq2seq: decode N validation examples at the end (default 3)\n"
+		       "  --init FILE        start from the parameters in FILE (e.g. a PyTorch state_dict saved\n"
+		       "                     with safetensors), matched by name and shape\n"
+		       "  --init-prefix FROM=TO  the file's FROM+X initialises the model's TO+X\n"},
+	{"eval", cmd_eval,
+	 "usage: reel eval CONFIG --params FILE [--split valid|test] [--json] [--set path=value]...\n"
+		       "  Loads the parameters in FILE (e.g. DIR/best.safetensors) into the model CONFIG\n"
+		       "  declares and prints the task's metrics on the split (default test): loss and\n"
+		       "  accuracy with a confusion matrix (classify), per-tag accuracy (tag), perplexity and\n"
+		       "  bits per token/character (lm), exact match, token accuracy and character error\n"
+		       "  rate (seq2seq), MSE, MAE and R^2 (regress).  --json: one JSON object.\n"},
+	{"decode", cmd_decode,
+	 "usage: reel decode CONFIG --params FILE [--input FILE] [options] [--set path=value]...\n"
+		       "  Decodes every non-blank line of FILE (default: stdin) with the seq2seq model, one\n"
+		       "  output line per source.  Sources are tokenized with the config's vocabulary;\n"
+		       "  unknown tokens become <unk> (an error when the vocabulary has none).\n"
+		       "  --beam N             beam search of width N (default: the config's decode.beam)\n"
+		       "  --n-best K           print the K best of the beam: LINE<TAB>RANK<TAB>OUTPUT\n"
+		       "  --length-penalty A   beam score = sum log p / length^A (default: decode.alpha)\n"
+		       "  --scores             append <TAB>SCORE (sum of log-probabilities; beam: normalised)\n"
+		       "  --attention          print each attention matrix as text (rows: outputs)\n"
+		       "  --attention-svg F    draw the first source's attention into F\n"},
+	{"sample", cmd_sample,
+	 "usage: reel sample CONFIG --params FILE [options] [--set path=value]...\n"
+		       "  Generates text from a language model, one token at a time, carrying the\n"
+		       "  recurrent state.  The prime (if any) is printed first.\n"
+		       "  --prime TEXT         text to start from (default: a line start)\n"
+		       "  --temperature T      divide logits by T (default 1; 0: always the most likely)\n"
+		       "  --top-k K            draw among the K most likely tokens (default 0: all)\n"
+		       "  --length N           tokens to generate (default 200)\n"
+		       "  --seed S             random seed (default 1)\n"},
+	{"predict", cmd_predict,
+	 "usage: reel predict CONFIG --params FILE [--input FILE | --split valid|test] [--probs] [--svg FILE]\n"
+		       "  classify, tag: with --input, one prediction per line of FILE (a sequence, or the\n"
+		       "  labelled format's label<TAB>sequence, whose label is ignored): LABEL, or one TAG per\n"
+		       "  token.  Without --input, every example of the split (default test):\n"
+		       "  PREDICTED<TAB>ACTUAL.  regress: the split's examples, PREDICTED<TAB>ACTUAL.\n"
+		       "  --probs              classify: every class probability; tag: the chosen tag's\n"
+		       "  --svg FILE           regress: draw predicted and actual over the split\n"},
+	{"plot", cmd_plot,
+	 "usage: reel plot DIR [DIR...] [-o FILE.svg]\n"
+		       "  Draws loss against step (training and validation, log scale), the task's validation\n"
+		       "  metric and the learning rate from each DIR/metrics.jsonl, one colour per run.\n"
+		       "  Default output: DIR/loss.svg for one run, runs.svg for several.\n"},
+	{"info", cmd_info,
+	 "usage: reel info CONFIG [--set path=value]...\n"
+		       "  Prints each layer, its output shape, every parameter's name and shape, counts\n"
+		       "  per layer and in total, and the memory a training step needs.\n"},
+	{"check", cmd_check,
+	 "usage: reel check CONFIG [--set path=value]...\n"
+		       "  Validates the config (every error at once), opens its data, and runs one\n"
+		       "  forward and backward step on one training batch, without training.\n"},
+	{"grad", cmd_grad,
+	 "usage: reel grad CONFIG --params FILE --batch FILE -o OUT [--set path=value]...\n"
+		       "  One forward and backward pass (dropout off) on the batch in FILE (safetensors:\n"
+		       "  tokens (T, B) or inputs (T, B, F), optional lengths (B), labels or targets; seq2seq:\n"
+		       "  src (S, B), src_len (B), tgt (T, B)).  Writes OUT with loss, outputs and grad.<name>\n"
+		       "  for every parameter: the door for comparing reel with PyTorch on any model.\n"
+		       "  --params may be a PyTorch state_dict saved with safetensors.torch.save_file.\n"},
+	{"export", cmd_export,
+	 "usage: reel export CONFIG [--params FILE] [--set path=value]...\n"
+		       "  Prints a self-contained PyTorch module (Python source) for the model CONFIG declares:\n"
+		       "  its state_dict names and shapes are reel's parameters, so FILE (a reel checkpoint or\n"
+		       "  a PyTorch state_dict in safetensors) loads with load_state_dict unchanged; forward\n"
+		       "  computes what reel computes in eval mode, reel_loss reel's loss.  --params FILE is\n"
+		       "  checked against the model first and is what the source's __main__ block loads.\n"
+		       "  Layer kinds PyTorch lacks (mgu) are an error naming the layer (exit 1).\n"},
+	{"gradcheck", cmd_gradcheck,
+	 "usage: reel gradcheck CONFIG [--per-param N] [--set path=value]...\n"
+		       "  Central finite differences of the loss against the model's gradients on one\n"
+		       "  training batch, N elements of every parameter (default 16); prints the worst\n"
+		       "  relative error per parameter; exit 1 above tolerance.  Meant for the double\n"
+		       "  build (build/d/reel, tolerance 1e-5 relative); the float build is loose.\n"},
+	{"list", NULL,
+	 "usage: reel list\n  Prints every layer type and every config key: type, default, meaning.\n"},
+};
+
+static const char *verb_help(const char *verb)
+{
+	for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
+		if (!strcmp(verb, VERBS[i].name))
+			return VERBS[i].help;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
@@ -829,36 +843,33 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	const char *h = verb_help(a.verb);
-	if (!h)
-		return usage_error("unknown verb \"%s\" (train, eval, decode, sample, predict, plot, info, check, list, grad, gradcheck, export)", a.verb);
+	if (!h) {
+		const char *near = NULL;
+		int best = 3;
+		fprintf(stderr, "reel: unknown verb \"%s\" (", a.verb);
+		for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++) {
+			fprintf(stderr, "%s%s", i ? ", " : "", VERBS[i].name);
+			int d = reel_cfg_distance(a.verb, VERBS[i].name);
+			if (d < best) {
+				best = d;
+				near = VERBS[i].name;
+			}
+		}
+		fprintf(stderr, ")");
+		if (near)
+			fprintf(stderr, "; did you mean \"%s\"?", near);
+		fprintf(stderr, "\n(reel --help for usage)\n");
+		return EXIT_USAGE;
+	}
 	if (a.help) {
 		fputs(h, stdout);
 		return 0;
 	}
 	if (strcmp(a.verb, "plot") && a.npos > 1)
 		return usage_error("unexpected argument \"%s\"", a.pos[1]);
-	if (!strcmp(a.verb, "plot"))
-		return cmd_plot(&a);
-	if (!strcmp(a.verb, "decode"))
-		return cmd_decode(&a);
-	if (!strcmp(a.verb, "sample"))
-		return cmd_sample(&a);
-	if (!strcmp(a.verb, "predict"))
-		return cmd_predict(&a);
-	if (!strcmp(a.verb, "train"))
-		return cmd_train(&a);
-	if (!strcmp(a.verb, "eval"))
-		return cmd_eval(&a);
-	if (!strcmp(a.verb, "info"))
-		return cmd_info(&a);
-	if (!strcmp(a.verb, "check"))
-		return cmd_check(&a);
-	if (!strcmp(a.verb, "grad"))
-		return cmd_grad(&a);
-	if (!strcmp(a.verb, "gradcheck"))
-		return cmd_gradcheck(&a);
-	if (!strcmp(a.verb, "export"))
-		return cmd_export(&a);
+	for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
+		if (VERBS[i].run && !strcmp(a.verb, VERBS[i].name))
+			return VERBS[i].run(&a);
 	if (a.config)
 		return usage_error("list takes no CONFIG, found \"%s\"", a.config);
 	reel_model_describe(stdout);

@@ -16,27 +16,8 @@ STCMP=${STCMP:-build/stcmp}
 I=test/interop
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/reel-interop.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL interop: $1"; [ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/    /' | head -n 40; }
-
-# expect NAME CODE "needle"... -- command...: exit status CODE, output holds every needle
-expect() {
-	what=$1; code=$2; shift 2
-	needles=""
-	while [ "$1" != "--" ]; do needles="$needles
-$1"; shift; done
-	shift
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" != "$code" ]; then bad "$what: exit $rc, expected $code" "$out"; return; fi
-	missing=$(printf '%s\n' "$needles" | while IFS= read -r n; do
-		[ -z "$n" ] && continue
-		printf '%s\n' "$out" | grep -qF -- "$n" || echo "$n"
-	done)
-	if [ -n "$missing" ]; then bad "$what: output lacks: $missing" "$out"; return; fi
-	ok
-}
+SUITE=interop
+. test/lib.sh
 
 # ---- reel grad against PyTorch, in double, 1e-10 relative --------------------------------------
 for m in lm classify tagger seq2seq pool; do
@@ -107,5 +88,4 @@ for m in lm classify tagger seq2seq pool; do
 		"$STCMP" "$tmp/init-$m/last.safetensors" "$I/$m.params.safetensors" --subset --rtol 0
 done
 
-echo "interop: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary
