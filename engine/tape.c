@@ -239,6 +239,27 @@ void reel_tape_reset(reel_tape *t)
 	t->op = NULL;
 }
 
+reel_tape_mark reel_tape_get_mark(const reel_tape *t)
+{
+	reel_tape_mark m = {t->cur, t->cur->used, t->used, t->nnodes, t->grad_list};
+	return m;
+}
+
+reel_status reel_tape_release(reel_tape *t, const reel_tape_mark *m)
+{
+	if (t->nnodes != m->nnodes || t->grad_list != m->grad_list) {
+		reel_tape_fail(t, REEL_ERR_ARG, "reel_tape_release: %zu nodes were recorded since the mark: only a tape "
+		               "without gradients may release memory", t->nnodes - m->nnodes);
+		return REEL_ERR_ARG;
+	}
+	/* the chunks after the mark's are free again: arena_take resets a chunk's
+	 * use when it moves on to it */
+	t->cur = m->chunk;
+	t->cur->used = m->chunk_used;
+	t->used = m->used;
+	return t->status;
+}
+
 size_t reel_tape_set_max_bytes(reel_tape *t, size_t max_bytes)
 {
 	size_t old = t->max_bytes;

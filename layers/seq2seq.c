@@ -176,6 +176,49 @@ static reel_tensor *dec_step(reel_tape *t, const reel_seq2seq *m, dec_state *d, 
 	return reel_linear_forward(t, &m->out, reel_dropout(t, hat, (reel_real)o->dropout));
 }
 
+/* ---- inference memory ------------------------------------------------------------------
+ * A decoding loop needs only the decoder state from one step to the next:
+ * it lives in tensors made before the loop's mark, and each step's memory
+ * is given back to the tape after its state is copied there, so decoding
+ * runs in the memory of one step however long the output. */
+typedef struct kept_state {
+	dec_state keep;
+	reel_tape_mark mark;
+} kept_state;
+
+/* Copy d's states into fresh tensors, point d at them and take the mark. */
+static int keep_init(reel_tape *t, const reel_seq2seq *m, dec_state *d, kept_state *k)
+{
+	k->keep = *d;
+	for (int l = 0; l < m->o.dec_layers; l++)
+		for (int i = 0; i < m->o.cell->nstate; i++) {
+			reel_tensor *x = d->s[l][i];
+			k->keep.s[l][i] = x ? reel_tensor_from(t, x->ndim, x->shape, x->data, REEL_NOGRAD) : NULL;
+		}
+	if (d->feed)
+		k->keep.feed = reel_tensor_from(t, d->feed->ndim, d->feed->shape, d->feed->data, REEL_NOGRAD);
+	if (reel_tape_status(t) != REEL_OK)
+		return 0;
+	*d = k->keep;
+	k->mark = reel_tape_get_mark(t);
+	return 1;
+}
+
+/* After a step: the new states into the kept tensors, the step's memory back. */
+static int keep_step(reel_tape *t, const reel_seq2seq *m, dec_state *d, kept_state *k)
+{
+	if (reel_tape_status(t) != REEL_OK)
+		return 0;
+	for (int l = 0; l < m->o.dec_layers; l++)
+		for (int i = 0; i < m->o.cell->nstate; i++)
+			if (d->s[l][i] && d->s[l][i] != k->keep.s[l][i])
+				memcpy(k->keep.s[l][i]->data, d->s[l][i]->data, d->s[l][i]->size * sizeof(reel_real));
+	if (d->feed && d->feed != k->keep.feed)
+		memcpy(k->keep.feed->data, d->feed->data, d->feed->size * sizeof(reel_real));
+	*d = k->keep;
+	return reel_tape_release(t, &k->mark) == REEL_OK;
+}
+
 /* ---- training -------------------------------------------------------------------------- */
 
 reel_tensor *reel_seq2seq_loss(reel_tape *t, const reel_seq2seq *m, const reel_s2s_batch *b, double tf_ratio)
@@ -291,6 +334,9 @@ reel_status reel_seq2seq_greedy(reel_tape *t, const reel_seq2seq *m, const reel_
 		r->score[k] = 0;
 	}
 	int live = B;
+	kept_state ks;
+	if (!keep_init(t, m, &d, &ks))
+		goto out;
 	for (int s = 0; s < max_len && live > 0; s++) {
 		reel_tensor *w = NULL;
 		reel_tensor *logp = reel_log_softmax(t, dec_step(t, m, &d, ids, B, &w));
@@ -311,6 +357,8 @@ reel_status reel_seq2seq_greedy(reel_tape *t, const reel_seq2seq *m, const reel_
 			}
 			ids[k] = tok[k];
 		}
+		if (!keep_step(t, m, &d, &ks))
+			goto out;
 	}
 out:
 	free(ids);
@@ -420,6 +468,9 @@ static reel_status beam_search(reel_tape *t, const reel_seq2seq *m, const reel_s
 	if (encode(t, m, &xb, &d) != REEL_OK)
 		goto out;
 	int remaining = B;
+	kept_state ks;
+	if (!keep_init(t, m, &d, &ks))
+		goto out;
 	for (int s = 0; s < max_len && remaining > 0; s++) {
 		reel_tensor *w = NULL;
 		reel_tensor *logp = reel_log_softmax(t, dec_step(t, m, &d, ids, N, &w));
@@ -481,7 +532,7 @@ static reel_status beam_search(reel_tape *t, const reel_seq2seq *m, const reel_s
 			for (int i = 0; i < m->o.cell->nstate; i++)
 				d.s[l][i] = reel_gather(t, d.s[l][i], slot_src, N);
 		d.feed = reel_gather(t, d.feed, slot_src, N);
-		if (reel_tape_status(t) != REEL_OK)
+		if (!keep_step(t, m, &d, &ks))
 			goto out;
 		if (s == max_len - 1) /* out of length: live hypotheses end here */
 			for (int bb = 0; bb < B; bb++)

@@ -164,6 +164,51 @@ static void learning_and_decoding(void)
 	reel_s2s_result_deinit(&g);
 	reel_s2s_result_deinit(&b1);
 	reel_s2s_result_deinit(&b4);
+
+	th_case("decoding runs in the memory of one step: the arena does not grow with the output length");
+	{
+		size_t peak[2][2];
+		int longest = 0;
+		for (int beam = 0; beam < 2; beam++)
+			for (int i = 0; i < 2; i++) {
+				int L = i ? 64 : 8;
+				reel_tape *td = reel_tape_new(0, 1);
+				reel_s2s_result r;
+				reel_s2s_result_init(&r, B, L, S);
+				reel_status st = beam ? reel_seq2seq_beam(td, &m2, &b, 3, L, 0.0, &r) : reel_seq2seq_greedy(td, &m2, &b, L, &r);
+				CHECK(st == REEL_OK, "%s", reel_tape_error(td));
+				for (int k = 0; k < B; k++)
+					longest = r.len[k] > longest ? r.len[k] : longest;
+				peak[beam][i] = reel_tape_get_stats(td).arena_peak;
+				reel_s2s_result_deinit(&r);
+				reel_tape_free(td);
+			}
+		CHECK(longest >= 32, "the untrained model ended every output by step %d: the check needs long outputs", longest);
+		for (int beam = 0; beam < 2; beam++)
+			CHECK(peak[beam][1] <= peak[beam][0] + peak[beam][0] / 4,
+			      "%s: arena peak %zu bytes for 64 steps against %zu for 8", beam ? "beam" : "greedy", peak[beam][1],
+			      peak[beam][0]);
+	}
+	th_case("reel_tape_release refuses a tape that recorded nodes since the mark");
+	{
+		reel_tape *tr = reel_tape_new(0, 1);
+		reel_tensor *x = reel_tensor_new2(tr, 2, 3, REEL_GRAD);
+		reel_tape_mark mk = reel_tape_get_mark(tr);
+		reel_tensor *y = reel_tanh(tr, x);
+		CHECK(y && reel_tape_release(tr, &mk) == REEL_ERR_ARG && strstr(reel_tape_error(tr), "nodes were recorded"),
+		      "%s", reel_tape_error(tr));
+		reel_tape_reset(tr);
+		reel_tape_set_grad(tr, 0);
+		x = reel_tensor_new2(tr, 2, 3, REEL_NOGRAD);
+		mk = reel_tape_get_mark(tr);
+		size_t before = reel_tape_get_stats(tr).arena_used;
+		for (int i = 0; i < 100; i++)
+			reel_tanh(tr, x);
+		CHECK(reel_tape_release(tr, &mk) == REEL_OK && reel_tape_get_stats(tr).arena_used == before,
+		      "release did not give the memory back: %zu bytes in use, %zu at the mark",
+		      reel_tape_get_stats(tr).arena_used, before);
+		reel_tape_free(tr);
+	}
 	reel_params_free(ps2);
 
 	th_case("seq2seq: scheduled sampling (teacher forcing below 1) trains on its own predictions");

@@ -173,6 +173,20 @@ typedef struct reel_tape_stats {
 } reel_tape_stats;
 reel_tape_stats reel_tape_get_stats(const reel_tape *t);
 
+/* Inference loops (decoding, sampling) free each step's memory: take a
+ * mark, run a step, copy what must survive into tensors made before the
+ * mark, and release back to it.  Release makes every tensor allocated
+ * after the mark invalid.  It is only for a tape that recorded no node
+ * since the mark (gradients off): otherwise it changes nothing, records
+ * REEL_ERR_ARG on the tape and returns it. */
+typedef struct reel_tape_mark {
+	void *chunk;
+	size_t chunk_used, used, nnodes;
+	void *grad_list;
+} reel_tape_mark;
+reel_tape_mark reel_tape_get_mark(const reel_tape *t);
+reel_status reel_tape_release(reel_tape *t, const reel_tape_mark *m);
+
 /* Cap the bytes a step may take from the tape's arena (a memory budget);
  * 0 or anything above REEL_MAX_ARENA_BYTES means REEL_MAX_ARENA_BYTES.  A
  * request past the cap fails like an out-of-memory: NULL, REEL_ERR_NOMEM
