@@ -12,6 +12,7 @@ double bench_median(double *v, int n);  /* sorts v */
 int bench_overhead(int argc, char **argv);
 int bench_s2s(int argc, char **argv);
 int bench_rnn(int argc, char **argv);
+int bench_cells(int argc, char **argv); /* a JSON-compiled LSTM vs the built-in (bench/cells.c) */
 int bench_grid(int argc, char **argv);
 int bench_train(int argc, char **argv);
 int bench_s2s_table(int argc, char **argv);

@@ -113,3 +113,19 @@ reel_status reel_cell_register(const reel_cell *cell, reel_err *err)
 	user[nuser++] = cell;
 	return REEL_OK;
 }
+
+reel_status reel_cell_define(const reel_cell *cell, reel_err *err)
+{
+	reel_status s = reel_cell_validate(cell, err);
+	if (s != REEL_OK)
+		return s;
+	for (int i = 0; i < NBUILTIN; i++)
+		if (!strcmp(BUILTIN[i]->name, cell->name))
+			return reel_err_set(err, REEL_ERR_ARG, "cell %s: the name of a built-in cell", cell->name);
+	for (int i = 0; i < nuser; i++)
+		if (!strcmp(user[i]->name, cell->name)) {
+			user[i] = cell;
+			return REEL_OK;
+		}
+	return reel_cell_register(cell, err);
+}

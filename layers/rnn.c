@@ -76,6 +76,8 @@ reel_status reel_rnn_init(reel_rnn *r, reel_params *ps, const char *prefix, cons
 				int fl = cell->params[i].flags;
 				if (!w)
 					continue;
+				if (fl & REEL_CP_FROZEN)
+					reel_param_freeze(w, 1);
 				if (q->orthogonal && (fl & REEL_CP_RECURRENT) && reel_param_orthogonal(w, rng, H, 1.0) != REEL_OK)
 					return reel_err_set(err, REEL_ERR_ARG, "rnn: orthogonal init failed");
 				/* the forget block [f*H, (f+1)*H): the forget biases sum to forget_bias */

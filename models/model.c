@@ -1,6 +1,7 @@
 /* Models from configs (see model.h): the sections, building, loss,
  * evaluation, summary, saving and loading. */
 #include "model.h"
+#include "cellc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -328,6 +329,8 @@ static void build_layers(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 			continue;
 		const char *tn = reel_cfg_str(&mo, "type", NULL, "layer type (reel list)");
 		const reel_layer_type *ty = reel_layer_type_find(tn);
+		if (!ty && reel_cells_failed(tn))
+			continue; /* its cell's errors are reported */
 		if (!ty) {
 			const char *names[32];
 			int k = 0;
@@ -483,6 +486,7 @@ static void read_all(reel_model *m, reel_cfg *c, reel_build_ctx *b)
 	int before = reel_cfg_nerrors(c);
 	m->task = (reel_task_type)reel_cfg_enum(&root, "task", -1, TASKS, "lm, classify, tag, regress or seq2seq");
 	read_data(&root, m->task, reel_cfg_nerrors(c) == before, &m->data_opts);
+	reel_cells_read(&root); /* before the layers: each cell is a layer type */
 	if (m->task == REEL_TASK_SEQ2SEQ)
 		build_s2s(m, &root, b);
 	else
@@ -896,6 +900,9 @@ void reel_model_summary(const reel_model *m, FILE *f)
 				np += reel_params_at(m->ps, k)->size;
 			fprintf(f, "%-4d %-12s %-16s %-20s %12zu\n", i, L->type->name, L->name, s, np);
 			print_params(m, L->first_param, L->nparams, f);
+			const char *eqs = reel_cells_text(reel_cell_find(L->type->name));
+			if (eqs)
+				fprintf(f, "  cell %s, equations as parsed:\n%s", L->type->name, eqs);
 		}
 	}
 	size_t total = 0;
@@ -959,6 +966,7 @@ void reel_model_describe(FILE *f)
 	reel_cfg_array(&root, "model", 1, "layers in order (lm, classify, tag, regress) or an object (seq2seq)");
 	reel_data_opts d;
 	read_data(&root, REEL_TASK_LM, 0, &d);
+	reel_cells_read(&root);
 	reel_cfg_section(c, "layer types (entries of \"model\" for lm, classify, tag, regress)",
 	                 "every layer also takes \"type\" and \"name\" (the parameter prefix; default: its index)");
 	reel_data_info info = {0};
@@ -1295,6 +1303,10 @@ reel_status reel_model_gradcheck(reel_model *m, int per_param, double rtol, doub
 	fprintf(out, "  %-36s %10s %14s  %s\n", "parameter", "elements", "worst rel err", "");
 	for (int i = 0; i < reel_params_count(m->ps); i++) {
 		reel_tensor *p = reel_params_at(m->ps, i);
+		if (!p->requires_grad) {
+			fprintf(out, "  %-36s %10zu %14s  frozen\n", p->name, (size_t)0, "-");
+			continue;
+		}
 		const reel_real *g = reel_tensor_grad(p);
 		size_t n = p->size, k = (size_t)per_param < n ? (size_t)per_param : n;
 		double worst = 0, worst_ratio = 0;

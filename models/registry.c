@@ -6,6 +6,7 @@
  * the bottom of this file.  Builders read their options through config.h,
  * so `reel list` documents them and unknown keys are errors. */
 #include "model.h"
+#include "cellc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -119,7 +120,8 @@ static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in
 	b->act_bytes += (double)b->T * b->B * D * ro.num_layers * H * (G + 6) * rsz * 2;
 	if (!b->ps)
 		return REEL_OK;
-	return reel_rnn_init(&s->rnn, b->ps, L->prefix, &ro, b->rng, &b->err);
+	reel_status st = reel_rnn_init(&s->rnn, b->ps, L->prefix, &ro, b->rng, &b->err);
+	return st == REEL_OK ? reel_cells_init(&s->rnn, b->rng, &b->err) : st; /* a JSON cell's constant, spectral */
 }
 
 static reel_tensor *rec_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
@@ -348,8 +350,9 @@ static int n_rec_types;
 
 static int sync_rec_types(void)
 {
+	/* every time: a program's cell may have been replaced (reel_cell_define) */
 	int n = reel_cell_count();
-	for (; n_rec_types < n && n_rec_types < MAX_REC_TYPES; n_rec_types++) {
+	for (n_rec_types = 0; n_rec_types < n && n_rec_types < MAX_REC_TYPES; n_rec_types++) {
 		const reel_cell *c = reel_cell_at(n_rec_types);
 		rec_types[n_rec_types] = (reel_layer_type){c->name, c->doc ? c->doc : "a recurrent cell over time",
 		                                           sizeof(rec_state), rec_build, rec_forward, rec_free, rec_carry};

@@ -25,8 +25,8 @@ expect "list: a layer type per registered cell" 0 "indrnn " "peephole_lstm " "ln
 
 expect "configs/README.md documents every key (make docs)" 0 -- sh test/reel_list_doc.sh "$REEL" --check
 
-# ---- every config: check, a few steps of training, eval of what it wrote -----------
-for cfg in configs/*.json; do
+# ---- every config (and every cell in configs/cells/): check, a few steps of training, eval ----
+for cfg in configs/*.json configs/cells/*.json; do
 	name=$(basename "$cfg" .json)
 	few="--set train.steps=3 --set train.epochs=0 --set train.valid_every=3 --set train.valid_batches=1 --set train.log_every=1"
 	expect "$name: check" 0 ": ok (task" -- "$REEL" check "$cfg"

@@ -95,6 +95,7 @@ enum {
 	REEL_CP_RECURRENT = 8,    /* (k*H, H) recurrent weight: the driver's orthogonal option applies */
 	REEL_CP_FORGET = 16,      /* forget_bias option: the forget gate's block is set to it */
 	REEL_CP_FORGET_ZERO = 32, /* forget_bias option: the forget gate's block is zeroed */
+	REEL_CP_FROZEN = 64,      /* no gradient, never updated (an echo-state reservoir) */
 };
 
 typedef struct reel_cell_param {
@@ -181,6 +182,11 @@ extern const reel_cell reel_cell_ln_lstm;
  * malformed descriptor (no step, nstate not 1 or 2, a bad parameter list),
  * or a full registry. */
 reel_status reel_cell_register(const reel_cell *cell, reel_err *err);
+/* Register cell, or put it in the place of the program's own cell of the
+ * same name (a cell compiled from a config that is read again, or changed).
+ * Built-in names are refused.  The old descriptor is no longer found, but
+ * models built with it keep using it: the caller keeps it alive. */
+reel_status reel_cell_define(const reel_cell *cell, reel_err *err);
 const reel_cell *reel_cell_find(const char *name); /* NULL if unknown */
 int reel_cell_count(void);
 const reel_cell *reel_cell_at(int i); /* 0 <= i < count: built-ins first, then registration order */

@@ -61,6 +61,12 @@ void reel_param_fill_range(reel_tensor *p, size_t start, size_t n, reel_real v);
  * Returns REEL_ERR_SHAPE if p is not (k * block, block). */
 reel_status reel_param_orthogonal(reel_tensor *p, reel_rng *rng, int block, double gain);
 
+/* Echo-state reservoir init (Jaeger 2001): a square 2-d p from U(-1, 1),
+ * scaled so that its spectral radius (the largest |eigenvalue|, estimated
+ * by power iteration as the mean growth rate of ||p^k v||) is radius.
+ * Returns REEL_ERR_SHAPE if p is not square. */
+reel_status reel_param_spectral(reel_tensor *p, reel_rng *rng, double radius);
+
 /* Add every parameter to a safetensors writer under its name. */
 reel_status reel_params_add_to(const reel_params *ps, reel_st_writer *w, reel_err *err);
 
