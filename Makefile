@@ -16,7 +16,16 @@ CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP
 LDLIBS  := -lblis -lcjson -lm
 SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
-LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c,$(wildcard models/*.c))
+LIB_SRCS  := $(wildcard engine/*.c layers/*.c optim/*.c) $(filter-out models/main.c models/reduce_mpi.c,$(wildcard models/*.c))
+
+# MPI (data-parallel `mpirun -np N reel train`): Open MPI's compile and link
+# flags from its mpicc wrapper, looked up when used (after `deps` may have
+# installed it).  Only the program links MPI (models/reduce_mpi.c), never
+# libreel.a; without Open MPI the program is built without it and trains as
+# one process.
+MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   = $(shell mpicc --showme:link 2>/dev/null)
+MPI_DEF    = $(if $(MPI_LIBS),-DREEL_HAVE_MPI $(MPI_CFLAGS))
 TEST_SRCS := $(wildcard test/*.c) bench/hand.c
 BENCH_SRCS := $(wildcard bench/*.c)
 
@@ -33,6 +42,7 @@ FLAGS_vg-d   := -O1 -DREEL_DOUBLE
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
 
 DEPS_OK := build/.deps-ok
+DEPS_MPI := build/.deps-mpi
 
 .PHONY: all test asan valgrind fuzz bench run docs clean deps
 all: build/f/libreel.a build/d/libreel.a build/f/reel build/d/reel build/f/reel_bench
@@ -42,6 +52,12 @@ build/$(1)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC [$(1)] $$<"
 	@$$(CC) $$(CFLAGS_BASE) $$(FLAGS_$(1)) -c $$< -o $$@
+
+# the MPI reducer: with Open MPI's flags when it is installed
+build/$(1)/models/reduce_mpi.o: models/reduce_mpi.c $(DEPS_MPI) | $(DEPS_OK)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC [$(1)] $$<$$(if $$(MPI_LIBS),, (without MPI))"
+	@$$(CC) $$(CFLAGS_BASE) $$(FLAGS_$(1)) $$(MPI_DEF) -c $$< -o $$@
 
 build/$(1)/libreel.a: $$(LIB_SRCS:%.c=build/$(1)/%.o)
 	@rm -f $$@
@@ -58,30 +74,37 @@ $(foreach v,$(VARIANTS),$(eval $(call variant,$(v))))
 build/f/reel_bench: $(BENCH_SRCS:%.c=build/f/%.o) build/f/libreel.a
 	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
 
-build/f/reel: build/f/models/main.o build/f/libreel.a
+build/f/reel: build/f/models/main.o build/f/models/reduce_mpi.o build/f/libreel.a
 	@echo "  LD [f] $@"
-	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS)
+	@$(CC) $(FLAGS_f) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 
-# the double build of the program, for `reel gradcheck`
-build/d/reel: build/d/models/main.o build/d/libreel.a
+# the double build of the program, for `reel gradcheck` (and the MPI test
+# in double precision)
+build/d/reel: build/d/models/main.o build/d/models/reduce_mpi.o build/d/libreel.a
 	@echo "  LD [d] $@"
-	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS)
+	@$(CC) $(FLAGS_d) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 
-test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel build/svgcheck
-	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh test/infer.sh
+test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel build/svgcheck build/stcmp
+	@sh test/run.sh build/f/reel_tests build/d/reel_tests test/cli.sh test/infer.sh test/mpi.sh
 
-asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel build/d/reel build/svgcheck
+asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel build/d/reel build/svgcheck build/stcmp
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel \
-		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh test/infer.sh
+		LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan-mpi.supp \
+		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh test/infer.sh test/mpi.sh
+
+# The MPI test's comparison of two checkpoints (test/mpi.sh).
+build/stcmp: test/tools/stcmp.c build/d/libreel.a | $(DEPS_OK)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_BASE) -O1 -DREEL_DOUBLE -o $@ $< build/d/libreel.a $(LDLIBS)
 
 # The tests' XML well-formedness checker for the SVGs reel writes (test/infer.sh).
 build/svgcheck: test/tools/svgcheck.c | $(DEPS_OK)
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $<
 
-build/asan-f/reel: build/asan-f/models/main.o build/asan-f/libreel.a
+build/asan-f/reel: build/asan-f/models/main.o build/asan-f/models/reduce_mpi.o build/asan-f/libreel.a
 	@echo "  LD [asan-f] $@"
-	@$(CC) $(FLAGS_asan-f) -o $@ $^ $(LDLIBS)
+	@$(CC) $(FLAGS_asan-f) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 
 # The main job: train the default model (bidirectional LSTM encoder,
 # additive attention, LSTM decoder on date normalisation) and show what it
@@ -161,7 +184,26 @@ docs: build/f/reel
 
 # Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
 # and linking a probe; installed with apt-get when missing and possible.
-deps: $(DEPS_OK)
+deps: $(DEPS_OK) $(DEPS_MPI)
+
+# Open MPI (libopenmpi-dev, openmpi-bin) for data-parallel training: installed
+# like BLIS and cJSON when possible, but optional: without it the program
+# trains as one process and test/mpi.sh says it skipped.
+$(DEPS_MPI):
+	@mkdir -p build
+	@if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then \
+		pkgs="libopenmpi-dev openmpi-bin"; \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "deps: Open MPI missing; installing $$pkgs with apt-get"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || true; \
+		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+			echo "deps: Open MPI missing; installing $$pkgs with sudo apt-get"; \
+			sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || true; \
+		else \
+			echo "deps: Open MPI missing (optional, for mpirun -np N reel train): sudo apt-get install -y $$pkgs"; \
+		fi; \
+	fi; touch $@
+
 $(DEPS_OK):
 	@mkdir -p build
 	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return 0;}\n' \
