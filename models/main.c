@@ -429,6 +429,9 @@ static int cmd_train(const args *a)
 	       res.epochs, res.epochs == 1 ? "" : "s", res.seconds, res.stopped_early ? ", stopped early" : "");
 	if (res.skipped)
 		printf(", %ld of them skipped for non-finite values", res.skipped);
+	if (res.ranks > 1)
+		printf(" on %d processes (%.2f s, %.1f%%, in %ld MPI_Allreduce calls)", res.ranks, res.reduce_seconds,
+		       res.seconds > 0 ? 100 * res.reduce_seconds / res.seconds : 0, res.reduce_calls);
 	printf("; ");
 	if (res.valid.n) {
 		printf("validation: ");

@@ -1109,6 +1109,9 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 	res->seconds = now() - L.t0;
 	res->last_loss = r->avg;
 	res->skipped = reel_optim_skipped(L.opt);
+	res->ranks = L.size;
+	res->reduce_seconds = L.red ? L.red->seconds : 0;
+	res->reduce_calls = L.red ? L.red->calls : 0;
 out:
 	if (L.metrics)
 		fclose(L.metrics);
