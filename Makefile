@@ -89,7 +89,6 @@ test: build/f/reel_tests build/d/reel_tests build/f/reel build/d/reel build/svgc
 
 asan: build/asan-f/reel_tests build/asan-d/reel_tests build/asan-f/reel build/d/reel build/svgcheck build/stcmp
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=build/asan-f/reel \
-		LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan-mpi.supp \
 		sh test/run.sh build/asan-f/reel_tests build/asan-d/reel_tests test/cli.sh test/infer.sh test/mpi.sh
 
 # The MPI test's comparison of two checkpoints (test/mpi.sh).
