@@ -34,7 +34,16 @@ SOMAJOR := 0
 # loops, the CLI's verbs; linked into the reel program and the tests, not
 # installed (see DESIGN.md).
 LIB_SRCS    := $(wildcard engine/*.c layers/*.c optim/*.c)
-MODELS_SRCS := $(filter-out models/main.c,$(wildcard models/*.c))
+MODELS_SRCS := $(filter-out models/main.c models/reduce_mpi.c,$(wildcard models/*.c))
+
+# MPI (data-parallel `mpirun -np N reel train`): Open MPI's compile and link
+# flags from its mpicc wrapper, looked up when used (after `deps` may have
+# installed it).  Only the program links MPI (models/reduce_mpi.c), never a
+# library; without Open MPI the program is built without it and trains as
+# one process.
+MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   = $(shell mpicc --showme:link 2>/dev/null)
+MPI_DEF    = $(if $(MPI_LIBS),-DREEL_HAVE_MPI $(MPI_CFLAGS))
 TEST_SRCS   := $(filter-out test/stcmp.c,$(wildcard test/*.c)) bench/hand.c
 BENCH_SRCS  := $(wildcard bench/*.c)
 PUBLIC_HEADERS := $(wildcard include/reel/*.h)
@@ -59,6 +68,7 @@ LIB_vg-d   := reel_f64
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
 
 DEPS_OK := $(B)/.deps-ok
+DEPS_MPI := $(B)/.deps-mpi
 
 .PHONY: all test asan valgrind fuzz bench run docs clean deps install
 all: $(B)/f/libreel.a $(B)/f/libreel.so $(B)/d/libreel_f64.a $(B)/d/libreel_f64.so $(B)/f/reel $(B)/d/reel $(B)/f/reel_bench
@@ -89,9 +99,15 @@ $(B)/$(1)/reel_tests: $$(TEST_SRCS:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libreel_models.a
 	@echo "  LD [$(1)] $$@"
 	@$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS)
 
-$(B)/$(1)/reel: $(B)/$(1)/models/main.o $(B)/$(1)/libreel_models.a $(B)/$(1)/lib$(LIB_$(1)).a
+# the MPI reducer: with Open MPI's flags when it is installed
+$(B)/$(1)/models/reduce_mpi.o: models/reduce_mpi.c $(DEPS_MPI) | $(DEPS_OK)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC [$(1)] $$<$$(if $$(MPI_LIBS),, (without MPI))"
+	@$$(CC) $$(CFLAGS_BASE) $$(FLAGS_$(1)) $$(MPI_DEF) -c $$< -o $$@
+
+$(B)/$(1)/reel: $(B)/$(1)/models/main.o $(B)/$(1)/models/reduce_mpi.o $(B)/$(1)/libreel_models.a $(B)/$(1)/lib$(LIB_$(1)).a
 	@echo "  LD [$(1)] $$@"
-	@$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS)
+	@$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS) $$(MPI_LIBS)
 
 -include $$(shell find $(B)/$(1) -name '*.d' 2>/dev/null)
 endef
@@ -105,12 +121,12 @@ $(B)/f/reel_bench: $(BENCH_SRCS:%.c=$(B)/f/%.o) $(B)/f/libreel_models.a $(B)/f/l
 test: $(B)/f/reel_tests $(B)/d/reel_tests $(B)/f/reel $(B)/d/reel $(B)/svgcheck $(B)/stcmp \
       $(B)/f/libreel.so $(B)/d/libreel_f64.so $(B)/d/libreel_f64.a
 	@REEL=$(B)/f/reel REEL_D=$(B)/d/reel SVGCHECK=$(B)/svgcheck STCMP=$(B)/stcmp REEL_MAKE="$(MAKE) NATIVE=$(NATIVE)" \
-		sh test/run.sh $(B)/f/reel_tests $(B)/d/reel_tests test/cli.sh test/infer.sh test/interop.sh test/install.sh
+		sh test/run.sh $(B)/f/reel_tests $(B)/d/reel_tests test/cli.sh test/infer.sh test/interop.sh test/mpi.sh test/install.sh
 
 asan: $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests $(B)/asan-f/reel $(B)/asan-d/reel $(B)/svgcheck $(B)/stcmp
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 REEL=$(B)/asan-f/reel REEL_D=$(B)/asan-d/reel \
 		SVGCHECK=$(B)/svgcheck STCMP=$(B)/stcmp \
-		sh test/run.sh $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests test/cli.sh test/infer.sh test/interop.sh
+		sh test/run.sh $(B)/asan-f/reel_tests $(B)/asan-d/reel_tests test/cli.sh test/infer.sh test/interop.sh test/mpi.sh
 
 # compares two safetensors files tensor by tensor (test/interop.sh: reel grad vs PyTorch)
 $(B)/stcmp: $(B)/d/test/stcmp.o $(B)/d/libreel_f64.a
@@ -244,7 +260,25 @@ docs: $(B)/f/reel
 
 # Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
 # and linking a probe; installed with apt-get when missing and possible.
-deps: $(DEPS_OK)
+deps: $(DEPS_OK) $(DEPS_MPI)
+
+# Open MPI (libopenmpi-dev, openmpi-bin) for data-parallel training: installed
+# like BLIS and cJSON when possible, but optional: without it the program
+# trains as one process and test/mpi.sh says it skipped.
+$(DEPS_MPI):
+	@mkdir -p $(B)
+	@if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then \
+		pkgs="libopenmpi-dev openmpi-bin"; \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "deps: Open MPI missing; installing $$pkgs with apt-get"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || true; \
+		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+			echo "deps: Open MPI missing; installing $$pkgs with sudo apt-get"; \
+			sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || true; \
+		else \
+			echo "deps: Open MPI missing (optional, for mpirun -np N reel train): sudo apt-get install -y $$pkgs"; \
+		fi; \
+	fi; touch $@
 $(DEPS_OK):
 	@mkdir -p $(B)
 	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return 0;}\n' \

@@ -242,6 +242,7 @@ reel_data_opts reel_data_defaults(void)
 	o.test_size = 1000;
 	o.epoch_size = 10000;
 	o.shuffle = 1;
+	o.shard_count = 1;
 	return o;
 }
 
@@ -283,6 +284,8 @@ static reel_status check_opts(const reel_data_opts *o, reel_err *err)
 	NEED(o->valid_size >= 0 && o->test_size >= 0, "data: valid_size and test_size must be >= 0");
 	NEED(o->epoch_size >= 1, "data: epoch_size must be >= 1, got %d", o->epoch_size);
 	NEED(o->n_columns >= 0 && o->n_targets >= 0, "data: negative column count");
+	NEED(o->shard_count >= 1 && o->shard_rank >= 0 && o->shard_rank < o->shard_count,
+	     "data: shard %d of %d is not a shard", o->shard_rank, o->shard_count);
 	return REEL_OK;
 #undef NEED
 }
@@ -600,13 +603,23 @@ static int next_stream(reel_data *d, reel__split *sp, reel_data_split split, int
 	}
 	size_t left = sp->stream_len - sp->stream_t;
 	int T = left < (size_t)d->o.seq_len ? (int)left : d->o.seq_len;
+	/* data parallel: this rank's streams [lo, hi) of the B */
+	int lo, hi;
+	reel_data_shard_range(B, d->o.shard_rank, d->o.shard_count, &lo, &hi);
+	b->stream_reset = sp->stream_t == 0;
+	if (hi == lo) {
+		sp->stream_t += (size_t)T;
+		return 1;
+	}
+	const int32_t *ids = sp->ids + (size_t)lo * sp->stream_len;
+	B = hi - lo;
 	size_t TB = (size_t)T * (size_t)B; /* <= n_ids: no overflow */
 	if (reel__grow(&d->b_tokens, &d->cap_tokens, TB, sizeof *d->b_tokens) ||
 	    reel__grow(&d->b_labels, &d->cap_labels, TB, sizeof *d->b_labels) ||
 	    reel__grow(&d->b_lengths, &d->cap_lengths, (size_t)B, sizeof *d->b_lengths))
 		return nomem(err, "for a batch"), -1;
 	for (int i = 0; i < B; i++) {
-		const int32_t *row = sp->ids + (size_t)i * sp->stream_len + sp->stream_t;
+		const int32_t *row = ids + (size_t)i * sp->stream_len + sp->stream_t;
 		for (int t = 0; t < T; t++) {
 			d->b_tokens[(size_t)t * B + i] = row[t];
 			d->b_labels[(size_t)t * B + i] = row[t + 1];
@@ -618,7 +631,6 @@ static int next_stream(reel_data *d, reel__split *sp, reel_data_split split, int
 	b->tokens = d->b_tokens;
 	b->labels = d->b_labels;
 	b->lengths = d->b_lengths;
-	b->stream_reset = sp->stream_t == 0;
 	sp->stream_t += (size_t)T;
 	return 1;
 }
@@ -698,6 +710,15 @@ int reel_data_next(reel_data *d, reel_data_split split, int B, reel_batch *b, re
 	int m = left < (size_t)B ? (int)left : B;
 	const reel__exset *set = &sp->set;
 	const size_t *idx = sp->order + sp->pos;
+	/* data parallel: the whole global batch is consumed, this rank's part
+	 * [lo, hi) of it assembled */
+	int lo, hi;
+	reel_data_shard_range(m, d->o.shard_rank, d->o.shard_count, &lo, &hi);
+	sp->pos += (size_t)m;
+	idx += lo;
+	m = hi - lo;
+	if (m == 0)
+		return 1;
 	if (sp->kind == REEL__SERIES) {
 		if (reel__grow(&d->b_idx, &d->cap_idx, (size_t)m, sizeof *d->b_idx))
 			return nomem(err, "for a batch"), -1;
@@ -712,8 +733,22 @@ int reel_data_next(reel_data *d, reel_data_split split, int B, reel_batch *b, re
 	}
 	if (assemble(d, set, idx, m, b, err))
 		return -1;
-	sp->pos += (size_t)m;
 	return 1;
+}
+
+void reel_data_shard_range(int B, int rank, int count, int *lo, int *hi)
+{
+	*lo = (int)((long long)B * rank / count);
+	*hi = (int)((long long)B * (rank + 1) / count);
+}
+
+reel_status reel_data_set_shard(reel_data *d, int rank, int count, reel_err *err)
+{
+	if (!d || count < 1 || rank < 0 || rank >= count)
+		return reel_err_set(err, REEL_ERR_ARG, "reel_data_set_shard: shard %d of %d is not a shard", rank, count);
+	d->o.shard_rank = rank;
+	d->o.shard_count = count;
+	return REEL_OK;
 }
 
 void reel_data_rewind(reel_data *d, reel_data_split split)

@@ -124,6 +124,9 @@ typedef struct reel_data_opts {
 	/* batching */
 	int bucket;             /* 1: group examples of similar length into batches (default 0) */
 	int shuffle;            /* 1: reshuffle training examples each epoch (default 1) */
+	/* data parallel: this process takes part shard_rank of shard_count of
+	 * every batch (default 0 of 1: all of it); see reel_data_set_shard */
+	int shard_rank, shard_count;
 } reel_data_opts;
 
 /* Defaults for every field (source NULL, task LM). */
@@ -175,6 +178,21 @@ reel_data_info reel_data_get_info(const reel_data *d);
  * Training passes over generators are epoch_size examples long.  The last
  * batch of a pass may be smaller than B (b->B says). */
 int reel_data_next(reel_data *d, reel_data_split split, int B, reel_batch *b, reel_err *err);
+
+/* Data parallel: from now on every batch of every split is the global
+ * batch of B examples (or B streams) that one process would get, of which
+ * this source assembles only part rank of count: the examples (streams)
+ * [lo, hi) of reel_data_shard_range.  Every rank draws the same sequence of
+ * global batches (the order is deterministic from the seed; generators
+ * still generate every example, file and series sources read only the
+ * shard's), so the ranks together see exactly what one process sees.  A
+ * shard may be empty (a last batch smaller than count): reel_data_next then
+ * returns 1 with b->B == 0 and no arrays.  REEL_ERR_ARG unless
+ * 0 <= rank < count. */
+reel_status reel_data_set_shard(reel_data *d, int rank, int count, reel_err *err);
+/* The part [*lo, *hi) of a global batch of B that rank of count takes:
+ * contiguous, sizes differing by at most one. */
+void reel_data_shard_range(int B, int rank, int count, int *lo, int *hi);
 
 /* Start split over from its beginning (valid/test before each evaluation). */
 void reel_data_rewind(reel_data *d, reel_data_split split);

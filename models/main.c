@@ -246,6 +246,9 @@ static void default_dir(const char *config, char *out, size_t n)
 	snprintf(out, n, "runs/%.*s", (int)len, base);
 }
 
+/* Data parallel: the MPI reducer when mpirun started us (train), else NULL. */
+static reel_reduce *ranks;
+
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
@@ -267,7 +270,19 @@ static int cmd_train(const args *a)
 	size_t np = 0;
 	for (int i = 0; i < reel_params_count(m->ps); i++)
 		np += reel_params_at(m->ps, i)->size;
-	fprintf(stderr, "reel: training %s (task %s, %zu parameters) into %s\n", a->config, reel_task_name(m->task), np, dir);
+	reel_err rerr = {0};
+	if (ranks && reel_model_set_reduce(m, ranks, &rerr) != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", rerr.msg);
+		reel_model_free(m);
+		return EXIT_RUNTIME;
+	}
+	int rank0 = reel_reduce_rank(ranks) == 0;
+	if (rank0 && ranks)
+		fprintf(stderr, "reel: data parallel over %d processes (each takes its part of every batch of %d)\n",
+		        ranks->size, m->train.batch_size);
+	if (rank0)
+		fprintf(stderr, "reel: training %s (task %s, %zu parameters) into %s\n", a->config, reel_task_name(m->task), np,
+		        dir);
 	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -293,8 +308,8 @@ static int cmd_train(const args *a)
 		}
 		fprintf(stderr, "reel: parameters initialised from %s\n", a->init);
 	}
-	reel_train_opts o = {.dir = dir, .force = a->force, .resume = a->resume, .log = stderr, .tty = isatty(2),
-	                     .stop = &stop_flag};
+	reel_train_opts o = {.dir = dir, .force = a->force, .resume = a->resume, .log = rank0 ? stderr : NULL,
+	                     .tty = isatty(2), .stop = &stop_flag};
 	reel_train_result res;
 	reel_err err = {0};
 	reel_status st = reel_train(m, &o, &res, &err);
@@ -304,6 +319,10 @@ static int cmd_train(const args *a)
 		int usage = st == REEL_ERR_CONFIG || (st == REEL_ERR_IO && (strstr(err.msg, "not empty") ||
 		                                                            strstr(err.msg, "no checkpoint to resume")));
 		return usage ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (!rank0) { /* rank 0 reports and draws */
+		reel_model_free(m);
+		return 0;
 	}
 	if (res.already_finished) {
 		printf("%s: the run already finished (%ld updates, %d epochs); nothing to do (raise train.steps or train.epochs "
@@ -333,6 +352,9 @@ static int cmd_train(const args *a)
 	       res.epochs, res.epochs == 1 ? "" : "s", res.seconds, res.stopped_early ? ", stopped early" : "");
 	if (res.skipped)
 		printf(", %ld of them skipped for non-finite values", res.skipped);
+	if (res.ranks > 1)
+		printf(" on %d processes (%.2f s, %.1f%%, in %ld MPI_Allreduce calls)", res.ranks, res.reduce_seconds,
+		       res.seconds > 0 ? 100 * res.reduce_seconds / res.seconds : 0, res.reduce_calls);
 	printf("; ");
 	if (res.valid.n) {
 		printf("validation: ");
@@ -867,6 +889,18 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(a.verb, "plot") && a.npos > 1)
 		return usage_error("unexpected argument \"%s\"", a.pos[1]);
+	if (!strcmp(a.verb, "train")) {
+		/* under mpirun: data parallel (reduce.h); otherwise NULL, one process */
+		reel_err err = {0};
+		ranks = reel_reduce_mpi_new(&argc, &argv, &err);
+		if (!ranks && err.code) {
+			fprintf(stderr, "reel: %s\n", err.msg);
+			return EXIT_RUNTIME;
+		}
+		rc = cmd_train(&a);
+		reel_reduce_free(ranks, rc);
+		return rc;
+	}
 	for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
 		if (VERBS[i].run && !strcmp(a.verb, VERBS[i].name))
 			return VERBS[i].run(&a);

@@ -637,6 +637,14 @@ fail:
 
 static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset);
 
+reel_status reel_model_set_reduce(reel_model *m, reel_reduce *r, reel_err *err)
+{
+	reel_status st = reel_data_set_shard(m->data, reel_reduce_rank(r), reel_reduce_size(r), err);
+	if (st == REEL_OK)
+		m->reduce = r;
+	return st;
+}
+
 /* ---- forward and loss -------------------------------------------------------------------------- */
 
 reel_tensor *reel_model_forward(reel_tape *t, reel_model *m, const reel_batch *b, int carry)
@@ -742,6 +750,34 @@ reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, d
 	}
 }
 
+double reel_model_loss_count(const reel_model *m, const reel_batch *b)
+{
+	double cnt = 0;
+	size_t TB = (size_t)b->T * b->B;
+	if (b->B == 0)
+		return 0;
+	if (m->is_s2s) {
+		for (size_t i = 0; i < (size_t)b->TT * b->B; i++)
+			cnt += b->tgt[i] != m->s2s.o.pad;
+		return cnt;
+	}
+	switch (m->task) {
+	case REEL_TASK_CLASSIFY: return b->B;
+	case REEL_TASK_LM:
+	case REEL_TASK_TAG:
+		for (size_t i = 0; i < TB; i++)
+			cnt += b->labels[i] != REEL_DATA_IGNORE;
+		return cnt;
+	case REEL_TASK_REGRESS:
+		if (!m->data_opts.per_step)
+			return (double)b->B * b->O;
+		for (int i = 0; i < b->B; i++)
+			cnt += (double)b->lengths[i] * b->O;
+		return cnt;
+	default: return 0;
+	}
+}
+
 /* ---- evaluation ------------------------------------------------------------------------------------ */
 
 static void s2s_decode_stats(reel_tape *t, reel_model *m, const reel_batch *b, reel_batch_stats *st, reel_status *rs)
@@ -799,6 +835,8 @@ reel_status reel_model_evaluate(reel_model *m, reel_data_split split, int max_ba
 		if (r == 0)
 			break;
 		nb++;
+		if (b.B == 0) /* data parallel: an empty shard of a small last batch */
+			continue;
 		reel_tape_reset(t);
 		if (carry && nb == 1)
 			b.stream_reset = 1;
@@ -820,6 +858,12 @@ reel_status reel_model_evaluate(reel_model *m, reel_data_split split, int max_ba
 	reel_data_rewind(m->data, split);
 	if (rs != REEL_OK)
 		return rs;
+	if (m->reduce) { /* every rank: the statistics of the whole split */
+		double v[] = {st.loss_sum, st.count, st.correct, st.abs_err, st.sq_err, st.seqs, st.tok_ok, st.tok_n};
+		if ((rs = reel_reduce_sum_double(m->reduce, v, sizeof v / sizeof *v, err)) != REEL_OK)
+			return rs;
+		st = (reel_batch_stats){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+	}
 	if (st.count == 0)
 		return reel_err_set(err, REEL_ERR_IO, "evaluate: the %s split is empty",
 		                    split == REEL_VALID ? "validation" : split == REEL_TEST ? "test" : "training");

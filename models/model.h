@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "data.h"
+#include "reduce.h"
 #include "optim.h"
 #include "seq2seq.h"
 
@@ -168,6 +169,7 @@ typedef struct reel_model {
 	size_t n_params;
 	double est_bytes;         /* estimated memory: parameters, gradients, optimizer state, one step */
 	int est_T;
+	reel_reduce *reduce;      /* data parallel (not owned); NULL: one process */
 } reel_model;
 
 /* Build a model from config file path with --set overrides.  Returns
@@ -178,6 +180,13 @@ typedef struct reel_model {
 reel_status reel_model_new(const char *path, const char *const *sets, int nsets, reel_model **out, char **errors,
                            reel_err *err);
 void reel_model_free(reel_model *m);
+
+/* Data parallel: train and evaluate as rank r->rank of r->size (the model
+ * does not own r).  Shards the data source (reel_data_set_shard), so each
+ * rank assembles only its part of every global batch; reel_train then sums
+ * the gradients and reel_model_evaluate the statistics through r.  NULL or
+ * a size-1 reducer: one process, as before. */
+reel_status reel_model_set_reduce(reel_model *m, reel_reduce *r, reel_err *err);
 
 /* Task names and metric names of a task. */
 const char *reel_task_name(reel_task_type t);
@@ -200,8 +209,15 @@ typedef struct reel_batch_stats {
 reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, double tf_ratio, int carry,
                              reel_batch_stats *st);
 
+/* The number of items reel_model_loss averages over for batch b (tokens
+ * not ignored, sequences, target values, target tokens): data parallel
+ * training weighs each rank's mean by it. */
+double reel_model_loss_count(const reel_model *m, const reel_batch *b);
+
 /* Run the model over a split without gradients: its metrics.  max_batches
- * 0: all. */
+ * 0: all.  Data parallel (m->reduce): each rank runs its shard of every
+ * batch and the statistics are summed, so every rank gets the metrics of
+ * the whole split; a collective call. */
 reel_status reel_model_evaluate(reel_model *m, reel_data_split split, int max_batches, reel_metrics *out, reel_err *err);
 
 /* Print the Keras-like summary (layers, output shapes, parameters, counts,

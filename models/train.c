@@ -126,6 +126,8 @@ void reel_metrics_print(const reel_metrics *mt, FILE *f)
 
 static void metrics_json(FILE *f, long step, int epoch, double elapsed, const reel_metrics *mt)
 {
+	if (!f) /* data parallel: ranks other than 0 write nothing */
+		return;
 	fprintf(f, "{\"step\": %ld, \"epoch\": %d, \"elapsed_s\": %.3f", step, epoch, elapsed);
 	for (int i = 0; i < mt->n; i++)
 		fprintf(f, ", \"%s\": %.9g", mt->name[i], mt->value[i]);
@@ -177,6 +179,10 @@ typedef struct loop {
 	int sub_cap;
 	run_state rs;
 	reel_train_result *res;
+	/* data parallel: this rank of size (0 of 1: one process); the
+	 * checkpoint's rank count when resuming */
+	reel_reduce *red;
+	int rank, size, ck_ranks;
 } loop;
 
 /* FNV-1a over a batch's arrays. */
@@ -247,6 +253,7 @@ static char *state_json(const loop *L)
 	cJSON_AddNumberToObject(o, "lr0", s->lr0);
 	cJSON_AddNumberToObject(o, "bad_validations", s->bad);
 	cJSON_AddBoolToObject(o, "finished", s->finished);
+	cJSON_AddNumberToObject(o, "ranks", L->size);
 	cJSON *pl = cJSON_AddObjectToObject(o, "plateau");
 	cJSON_AddNumberToObject(pl, "best", s->plateau.best);
 	cJSON_AddNumberToObject(pl, "bad_epochs", s->plateau.bad_epochs);
@@ -311,6 +318,7 @@ static int parse_state(loop *L, const char *txt, const char *path, reel_err *err
 	s->rng.has_spare = (int)v[11];
 	s->batch_hash = strtoull(hash->valuestring, NULL, 16);
 	double p;
+	L->ck_ranks = num(o, "ranks", &p) && p >= 1 && p < 1e9 ? (int)p : 1; /* older checkpoints: one process */
 	if (num(pl, "best", &p))
 		s->plateau.best = p;
 	if (num(pl, "bad_epochs", &p))
@@ -335,9 +343,67 @@ static int parse_state(loop *L, const char *txt, const char *path, reel_err *err
 	return 1;
 }
 
+/* A layer's carried training state over the whole global batch
+ * (layers*dirs, B, H): on one process the carry itself; data parallel, each
+ * rank's columns [lo, hi) of the B streams put in place and summed over
+ * the ranks into owned buffers (the caller frees h and c).  Collective. */
+typedef struct gcarry {
+	reel_real *h, *c;
+	int shape[3];
+	int valid, owned;
+} gcarry;
+
+static reel_status carry_global(loop *L, reel_layer *ly, gcarry *g, reel_err *err)
+{
+	int B = L->m->train.batch_size, lo, hi;
+	reel_data_shard_range(B, L->rank, L->size, &lo, &hi);
+	memset(g, 0, sizeof *g);
+	reel_rnn_carry *cy = ly->type->carry(ly, hi - lo);
+	if (!cy)
+		return reel_err_set(err, REEL_ERR_NOMEM, "checkpoint: out of memory");
+	if (L->size == 1) {
+		*g = (gcarry){cy->h, cy->c, {cy->shape[0], cy->shape[1], cy->shape[2]}, cy->valid, 0};
+		return REEL_OK;
+	}
+	/* valid on one rank is valid on all: they ran the same updates */
+	int LD = cy->shape[0], H = cy->shape[2], two = cy->c ? 2 : 1;
+	size_t n = (size_t)LD * B * H;
+	double *buf = calloc(n * two + 1, sizeof *buf);
+	g->h = malloc(n * sizeof *g->h);
+	g->c = cy->c ? malloc(n * sizeof *g->c) : NULL;
+	g->owned = 1;
+	if (!buf || !g->h || (cy->c && !g->c)) {
+		free(buf);
+		return reel_err_set(err, REEL_ERR_NOMEM, "checkpoint: out of memory");
+	}
+	for (int k = 0; k < two; k++) {
+		const reel_real *src = k ? cy->c : cy->h;
+		for (int l = 0; l < LD; l++)
+			for (int i = 0; i < hi - lo; i++)
+				for (int j = 0; j < H; j++)
+					buf[k * n + ((size_t)l * B + lo + i) * H + j] = src[((size_t)l * (hi - lo) + i) * H + j];
+	}
+	buf[n * two] = cy->valid;
+	reel_status st = reel_reduce_sum_double(L->red, buf, n * two + 1, err);
+	for (size_t i = 0; st == REEL_OK && i < n; i++) {
+		g->h[i] = (reel_real)buf[i];
+		if (g->c)
+			g->c[i] = (reel_real)buf[n + i];
+	}
+	g->shape[0] = LD;
+	g->shape[1] = B;
+	g->shape[2] = H;
+	g->valid = buf[n * two] == L->size;
+	free(buf);
+	return st;
+}
+
+static reel_status write_checkpoint(loop *L, const char *path, const gcarry *gc, reel_err *err);
+
 /* Checkpoint: parameters, optimizer moments, carried stream states, and in
  * the metadata the resolved config, the data source's vocabularies and the
- * run state.  Written atomically. */
+ * run state.  Written atomically, by rank 0 alone; collective (every rank
+ * calls it at the same update). */
 static reel_status save_checkpoint(loop *L, const char *name, reel_err *err)
 {
 	reel_model *m = L->m;
@@ -350,6 +416,27 @@ static reel_status save_checkpoint(loop *L, const char *name, reel_err *err)
 			return reel_err_set(err, REEL_ERR_NUMERIC, "%s: not written: a parameter is not finite (element %zu)", path, i);
 	L->rs.rng = *reel_tape_rng(L->t);
 	L->rs.elapsed = now() - L->t0;
+	/* data parallel: the carried stream states are the ranks' columns of
+	 * the global batch's, summed here (collective); rank 0 writes */
+	gcarry gc[REEL_RNN_MAX_LAYERS * 2];
+	int ngc = 0;
+	reel_status st = REEL_OK;
+	for (int i = 0; i < m->nlayers && ngc < (int)(sizeof gc / sizeof *gc); i++)
+		if (m->layers[i].type->carry && (st = carry_global(L, &m->layers[i], &gc[ngc++], err)) != REEL_OK)
+			break;
+	if (st == REEL_OK && L->rank == 0)
+		st = write_checkpoint(L, path, gc, err);
+	for (int i = 0; i < ngc; i++)
+		if (gc[i].owned) {
+			free(gc[i].h);
+			free(gc[i].c);
+		}
+	return st;
+}
+
+static reel_status write_checkpoint(loop *L, const char *path, const gcarry *gc, reel_err *err)
+{
+	reel_model *m = L->m;
 	reel_st_writer *w = reel_st_writer_new();
 	if (!w)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
@@ -363,10 +450,12 @@ static reel_status save_checkpoint(loop *L, const char *name, reel_err *err)
 		st = reel_optim_add_to(L->opt, w, err);
 	char names[REEL_RNN_MAX_LAYERS * 2][96];
 	int nn = 0;
-	for (int i = 0; st == REEL_OK && i < m->nlayers; i++) {
+	for (int i = 0, k = 0; st == REEL_OK && i < m->nlayers; i++) {
 		reel_layer *ly = &m->layers[i];
-		reel_rnn_carry *cy = ly->type->carry ? ly->type->carry(ly, m->train.batch_size) : NULL;
-		if (!cy || !cy->valid || nn + 2 > (int)(sizeof names / sizeof names[0]))
+		if (!ly->type->carry || k >= REEL_RNN_MAX_LAYERS * 2)
+			continue;
+		const gcarry *cy = &gc[k++];
+		if (!cy->valid || nn + 2 > (int)(sizeof names / sizeof names[0]))
 			continue;
 		snprintf(names[nn], sizeof names[nn], "state.%s.h", ly->name);
 		st = reel_st_add_real(w, names[nn++], 3, cy->shape, cy->h, err);
@@ -528,16 +617,28 @@ static reel_status load_carries(loop *L, const reel_st_file *f, const char *path
 		const reel_st_tensor *h = reel_st_find(f, hn), *c = reel_st_find(f, cn);
 		if (!h)
 			continue;
-		reel_rnn_carry *cy = ly->type->carry(ly, m->train.batch_size);
+		int B = m->train.batch_size, lo, hi;
+		reel_data_shard_range(B, L->rank, L->size, &lo, &hi);
+		reel_rnn_carry *cy = ly->type->carry(ly, hi - lo);
 		if (!cy)
 			return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
-		size_t n = (size_t)cy->shape[0] * cy->shape[1] * cy->shape[2];
+		/* the file holds the global batch's B streams; this rank takes [lo, hi) */
+		int LD = cy->shape[0], H = cy->shape[2];
+		size_t n = (size_t)LD * B * H;
 		if (h->count != n || (cy->c && (!c || c->count != n)))
 			return reel_err_set(err, REEL_ERR_IO, "%s: %s has %zu elements, expected %zu (%dx%dx%d)", path, hn,
-			                    h->count, n, cy->shape[0], cy->shape[1], cy->shape[2]);
-		reel_st_to_real(h, cy->h);
-		if (cy->c)
-			reel_st_to_real(c, cy->c);
+			                    h->count, n, LD, B, H);
+		reel_real *tmp = malloc(n * sizeof *tmp);
+		if (!tmp)
+			return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+		for (int k = 0; k < (cy->c ? 2 : 1); k++) {
+			reel_st_to_real(k ? c : h, tmp);
+			reel_real *dst = k ? cy->c : cy->h;
+			for (int l = 0; l < LD; l++)
+				memcpy(dst + (size_t)l * (hi - lo) * H, tmp + ((size_t)l * B + lo) * H,
+				       (size_t)(hi - lo) * H * sizeof *dst);
+		}
+		free(tmp);
 		cy->valid = 1;
 	}
 	return REEL_OK;
@@ -607,7 +708,12 @@ static reel_status resume(loop *L, reel_err *err)
 		if (r > 0)
 			h = batch_hash(&b);
 	}
-	if (L->rs.drawn > 0 && h != L->rs.batch_hash) {
+	/* the hash is of rank 0's part of the batch: comparable on rank 0 with
+	 * as many ranks as the checkpoint's run had */
+	if (L->rank == 0 && L->ck_ranks != L->size && L->o->log)
+		fprintf(L->o->log, "reel: the checkpoint was written by %d process%s, this run has %d: the data position is "
+		        "replayed but not checked\n", L->ck_ranks, L->ck_ranks == 1 ? "" : "es", L->size);
+	if (L->rank == 0 && L->ck_ranks == L->size && L->rs.drawn > 0 && h != L->rs.batch_hash) {
 		st = reel_err_set(err, REEL_ERR_IO,
 		                  "%s: the training data differ from the checkpoint's (batch %ld is not the same): the data file "
 		                  "or the data source changed",
@@ -618,23 +724,62 @@ static reel_status resume(loop *L, reel_err *err)
 	L->res->epochs = L->rs.epoch;
 	char mpath[4200];
 	snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", L->dir);
-	st = trim_metrics(mpath, L->rs.step, err);
+	if (L->rank == 0)
+		st = trim_metrics(mpath, L->rs.step, err);
 out:
 	reel_st_free(f);
 	return st;
 }
 
+static reel_status finish_update(loop *L, long step, double loss, double *gnorm, reel_err *err);
+
 /* ---- one update -------------------------------------------------------------------------- */
 
+/* Data parallel: turn this rank's gradient of its mean loss (over count
+ * items) into the gradient of the global batch's mean loss (over total
+ * items), summed over the ranks:  g = sum_r (count_r / total) g_r.
+ * Collective. */
+static reel_status reduce_grads(loop *L, double count, double total, reel_err *err)
+{
+	size_t n;
+	reel_real *g = reel_params_grads(L->m->ps, &n);
+	reel_real w = (reel_real)(total > 0 ? count / total : 0);
+	if (w != 1)
+		for (size_t i = 0; i < n; i++)
+			g[i] *= w;
+	return reel_reduce_sum_real(L->red, g, n, err);
+}
+
 /* One update from batch b (with truncated BPTT for streams).  *loss gets the
- * batch's mean loss, *gnorm the gradient norm before clipping. */
-static reel_status update(loop *L, reel_batch *b, long step, double *loss, double *gnorm, reel_err *err)
+ * batch's mean loss, *gnorm the gradient norm before clipping.  Data
+ * parallel, b is this rank's shard (possibly empty), *loss the global
+ * batch's mean and *seqs its size; every rank makes the same update. */
+static reel_status update(loop *L, reel_batch *b, long step, double *loss, double *gnorm, double *seqs, reel_err *err)
 {
 	reel_model *m = L->m;
 	const reel_train_cfg *tr = &m->train;
 	int carry = m->task == REEL_TASK_LM && m->data_opts.stream ? 1 : 0;
 	reel_tape_reset(L->t);
 	reel_params_zero_grad(m->ps);
+	*seqs = b->B;
+	if (L->size > 1) {
+		/* ranks > 0 draw their dropout masks from a stream of their own per
+		 * update, so a checkpoint needs only rank 0's */
+		if (L->rank > 0)
+			reel_rng_seed(reel_tape_rng(L->t), (tr->seed ^ 0x7a9e) + 0x9e3779b97f4a7c15ULL * (uint64_t)L->rank +
+			                                       0xbf58476d1ce4e5b9ULL * (uint64_t)step);
+		if (b->B == 0) { /* an empty shard: no gradient, but its part in the sums */
+			double v[3] = {0, 0, 0};
+			reel_status st = reel_reduce_sum_double(L->red, v, 3, err);
+			if (st == REEL_OK)
+				st = reduce_grads(L, 0, v[0], err);
+			if (st != REEL_OK)
+				return st;
+			*loss = v[0] > 0 ? v[1] / v[0] : 0;
+			*seqs = v[2];
+			return finish_update(L, step, *loss, gnorm, err);
+		}
+	}
 	reel_batch g = *b;
 	int k2 = tr->bptt_k2;
 	if (carry && k2 > 0 && k2 < b->T) {
@@ -670,14 +815,42 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 	if (tr->tf_steps > 0)
 		tf += (tr->tf_end - tr->tf_start) * fmin(1.0, (double)step / (double)tr->tf_steps);
 	reel_tensor *l = reel_model_loss(L->t, m, &g, tf, carry, NULL);
-	if (!l || reel_backward(L->t, l) != REEL_OK)
+	if (!l)
 		return reel_err_set(err, reel_tape_status(L->t), "step %ld: %s", step + 1, reel_tape_error(L->t));
 	*loss = l->data[0];
+	double count = 0, total = 0;
+	if (L->size > 1) {
+		/* the global item count, loss and batch size, before backward: the
+		 * gradient's weight is known when the sweep starts */
+		count = reel_model_loss_count(m, &g);
+		double v[3] = {count, count * l->data[0], b->B};
+		reel_status st = reel_reduce_sum_double(L->red, v, 3, err);
+		if (st != REEL_OK)
+			return st;
+		total = v[0];
+		*loss = total > 0 ? v[1] / total : 0;
+		*seqs = v[2];
+	}
+	if (reel_backward(L->t, l) != REEL_OK)
+		return reel_err_set(err, reel_tape_status(L->t), "step %ld: %s", step + 1, reel_tape_error(L->t));
+	if (L->size > 1) {
+		reel_status st = reduce_grads(L, count, total, err);
+		if (st != REEL_OK)
+			return st;
+	}
+	return finish_update(L, step, *loss, gnorm, err);
+}
+
+/* Clip (by the norm of the whole, reduced gradient) and step. */
+static reel_status finish_update(loop *L, long step, double loss, double *gnorm, reel_err *err)
+{
+	reel_model *m = L->m;
+	const reel_train_cfg *tr = &m->train;
 	*gnorm = reel_clip_grad_norm(m->ps, tr->clip_norm > 0 ? tr->clip_norm : INFINITY);
 	if (tr->clip_value > 0)
 		reel_clip_grad_value(m->ps, tr->clip_value);
 	reel_optim_set_lr(L->opt, reel_sched_lr(&tr->sched, L->rs.lr0, step));
-	reel_status st = reel_optim_step(L->opt, *loss, err);
+	reel_status st = reel_optim_step(L->opt, loss, err);
 	if (st != REEL_OK) {
 		char msg[sizeof err->msg];
 		snprintf(msg, sizeof msg, "%s", err->msg);
@@ -764,15 +937,45 @@ static reel_status write_config(loop *L, reel_err *err)
 	return st;
 }
 
+/* Data parallel: every rank must end with rank 0's parameters, bit for
+ * bit.  Rank 0's FNV-1a hash of the parameter block, in 16-bit pieces
+ * (exact in doubles), is summed with zeros from the others: every rank
+ * gets it and compares.  Collective. */
+static reel_status check_in_sync(loop *L, reel_err *err)
+{
+	size_t n;
+	const reel_real *p = reel_params_values(L->m->ps, &n);
+	uint64_t h = fnv(1469598103934665603ULL, p, n * sizeof *p);
+	double v[4];
+	for (int i = 0; i < 4; i++)
+		v[i] = L->rank == 0 ? (double)((h >> (16 * i)) & 0xffff) : 0;
+	reel_status st = reel_reduce_sum_double(L->red, v, 4, err);
+	if (st != REEL_OK)
+		return st;
+	uint64_t h0 = 0;
+	for (int i = 0; i < 4; i++)
+		h0 |= (uint64_t)v[i] << (16 * i);
+	if (h0 != h)
+		return reel_err_set(err, REEL_ERR_NUMERIC,
+		                    "train: rank %d's parameters differ from rank 0's at the end (the ranks diverged)", L->rank);
+	return REEL_OK;
+}
+
 reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_result *res, reel_err *err)
 {
 	memset(res, 0, sizeof *res);
 	reel_train_cfg *tr = &m->train;
-	loop L = {.m = m, .o = o, .res = res};
+	loop L = {.m = m, .o = o, .res = res, .red = m->reduce, .rank = reel_reduce_rank(m->reduce),
+	          .size = reel_reduce_size(m->reduce), .ck_ranks = 1};
 	run_state *r = &L.rs;
-	reel_status st = o->resume ? REEL_OK : reel_run_dir(o->dir, o->force, err);
+	/* data parallel: rank 0 alone writes the run directory */
+	reel_status st = o->resume || L.rank ? REEL_OK : reel_run_dir(o->dir, o->force, err);
 	if (st != REEL_OK)
 		return st;
+	if (L.size > 1 && m->task == REEL_TASK_LM && m->data_opts.stream && tr->batch_size < L.size)
+		return reel_err_set(err, REEL_ERR_CONFIG,
+		                    "train: %d processes need at least as many text streams: train.batch_size is %d", L.size,
+		                    tr->batch_size);
 	snprintf(L.dir, sizeof L.dir, "%s", o->dir);
 	if (reel_set_threads(tr->threads) != REEL_OK)
 		return reel_err_set(err, REEL_ERR_ARG, "train: cannot use %d threads", tr->threads);
@@ -807,12 +1010,12 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 		if (o->log)
 			fprintf(o->log, "reel: resuming %s at update %ld (epoch %d)\n", L.dir, r->step, r->epoch);
 	}
-	if ((st = write_config(&L, err)) != REEL_OK)
+	if (L.rank == 0 && (st = write_config(&L, err)) != REEL_OK)
 		goto out;
 	char path[4200];
 	snprintf(path, sizeof path, "%s/metrics.jsonl", L.dir);
-	L.metrics = fopen(path, o->resume ? "a" : "w");
-	if (!L.metrics) {
+	L.metrics = L.rank ? NULL : fopen(path, o->resume ? "a" : "w");
+	if (L.rank == 0 && !L.metrics) {
 		st = reel_err_set(err, REEL_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
 		goto out;
 	}
@@ -824,7 +1027,14 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 	for (;;) {
 		if (tr->steps && r->step >= tr->steps)
 			break;
-		if (o->stop && *o->stop) {
+		int stop_now = o->stop && *o->stop;
+		if (L.size > 1) { /* a signal may reach one rank first: stop together */
+			double v = stop_now;
+			if ((st = reel_reduce_sum_double(L.red, &v, 1, err)) != REEL_OK)
+				goto out;
+			stop_now = v > 0;
+		}
+		if (stop_now) {
 			res->interrupted = 1;
 			break;
 		}
@@ -854,15 +1064,15 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 			continue;
 		}
 		r->batch_hash = batch_hash(&b);
-		double loss = 0;
-		if ((st = update(&L, &b, r->step, &loss, &gnorm, err)) != REEL_OK)
+		double loss = 0, seqs = 0;
+		if ((st = update(&L, &b, r->step, &loss, &gnorm, &seqs, err)) != REEL_OK)
 			goto out;
 		r->step++;
 		r->epoch_steps++;
-		r->seqs += b.B;
+		r->seqs += seqs;
 		r->avg = r->step == 1 ? loss : 0.95 * r->avg + 0.05 * loss;
 		res->steps = r->step;
-		if (r->step % log_every == 0 || r->step == L.total) {
+		if (L.metrics && (r->step % log_every == 0 || r->step == L.total)) {
 			fprintf(L.metrics,
 			        "{\"step\": %ld, \"epoch\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"elapsed_s\": %.3f, "
 			        "\"seq_per_s\": %.1f}\n",
@@ -892,11 +1102,16 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 		goto out;
 	if ((st = save_checkpoint(&L, "last.safetensors", err)) != REEL_OK)
 		goto out;
+	if (L.size > 1 && (st = check_in_sync(&L, err)) != REEL_OK)
+		goto out;
 	res->steps = r->step;
 	res->epochs = r->epoch;
 	res->seconds = now() - L.t0;
 	res->last_loss = r->avg;
 	res->skipped = reel_optim_skipped(L.opt);
+	res->ranks = L.size;
+	res->reduce_seconds = L.red ? L.red->seconds : 0;
+	res->reduce_calls = L.red ? L.red->calls : 0;
 out:
 	if (L.metrics)
 		fclose(L.metrics);

@@ -47,6 +47,9 @@ typedef struct reel_train_result {
 	int stopped_early, interrupted;
 	int already_finished;            /* resume: the checkpoint's run had ended; nothing was done */
 	long skipped;                    /* updates skipped for non-finite values */
+	int ranks;                       /* data parallel: processes (1: one) */
+	double reduce_seconds;           /* data parallel: wall time in the sums (gradients, counts, statistics) */
+	long reduce_calls;
 } reel_train_result;
 
 /* Train m as its config says, writing the run directory.  Returns REEL_OK,

@@ -2,10 +2,12 @@
  * so that `make test` compares reel's output with PyTorch's fixtures without
  * Python).
  *
- *   stcmp GOT EXPECTED [--rtol R] [--atol A] [--subset]
+ *   stcmp GOT EXPECTED [--rtol R] [--atol A] [--subset] [--skip PREFIX]
  *
+ * (also test/mpi.sh: parameters trained by 1 and by N processes, --skip optim.)
  * Both files must hold the same tensor names (--subset: GOT may hold more,
- * e.g. a checkpoint's optimizer moments) with the same shapes; every
+ * e.g. a checkpoint's optimizer moments; --skip: tensors whose names start
+ * with PREFIX are left out in both) with the same shapes; every
  * element must satisfy |got - expected| <= atol + rtol * |expected| (defaults
  * rtol 1e-10, atol 0).  Prints one line per tensor with its worst element,
  * then the worst tensor overall; exit 0 when all match, 1 on a mismatch, 2 on
@@ -43,6 +45,7 @@ int main(int argc, char **argv)
 {
 	const char *paths[2] = {0};
 	int np = 0, subset = 0;
+	const char *skip = NULL;
 	double rtol = 1e-10, atol = 0;
 	for (int i = 1; i < argc; i++) {
 		if ((!strcmp(argv[i], "--rtol") || !strcmp(argv[i], "--atol")) && i + 1 < argc) {
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(argv[i], "--subset")) {
 			subset = 1;
+		} else if (!strcmp(argv[i], "--skip") && i + 1 < argc) {
+			skip = argv[++i];
 		} else if (np < 2 && argv[i][0] != '-') {
 			paths[np++] = argv[i];
 		} else {
@@ -61,7 +66,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (np != 2) {
-		fprintf(stderr, "usage: stcmp GOT EXPECTED [--rtol R] [--atol A] [--subset]\n");
+		fprintf(stderr, "usage: stcmp GOT EXPECTED [--rtol R] [--atol A] [--subset] [--skip PREFIX]\n");
 		return 2;
 	}
 	reel_st_file *f[2] = {0};
@@ -80,6 +85,8 @@ int main(int argc, char **argv)
 	for (int k = subset; k < 2; k++)
 		for (int i = 0; i < reel_st_count(f[k]); i++) {
 			const reel_st_tensor *t = reel_st_at(f[k], i);
+			if (skip && !strncmp(t->name, skip, strlen(skip)))
+				continue;
 			if (!reel_st_find(f[1 - k], t->name)) {
 				printf("  %s: only in %s\n", t->name, paths[k]);
 				bad++;
@@ -87,7 +94,7 @@ int main(int argc, char **argv)
 		}
 	for (int i = 0; i < reel_st_count(f[1]); i++) {
 		const reel_st_tensor *e = reel_st_at(f[1], i), *g = reel_st_find(f[0], e->name);
-		if (!g)
+		if (!g || (skip && !strncmp(e->name, skip, strlen(skip))))
 			continue;
 		char se[64], sg[64];
 		shape_str(e, se, sizeof se);
