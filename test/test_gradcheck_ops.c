@@ -149,6 +149,22 @@ static reel_tensor *f_blend(reel_tape *t, reel_tensor **x, void *c)
 	return reel_blend(t, mask, x[0], x[1]);
 }
 
+/* CTC over (T=6, B=3, C=4) log-probabilities (any reals: the gradient is
+ * exact for unnormalised ones too): variable input and target lengths, a
+ * repeated label (needs a blank between), an empty target; iarg is the
+ * reduction, farg the blank. */
+static reel_tensor *f_ctc(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	int blank = (int)cur->farg;
+	int32_t tg[3 * 3];
+	static const int32_t base[9] = {1, 2, 2, 3, 1, 0, 2, 0, 0}; /* rows: 1 2 2 | 3 1 | 2 */
+	for (int i = 0; i < 9; i++) /* relabel so that no target is the blank */
+		tg[i] = blank == 0 ? base[i] : base[i] == blank ? 0 : base[i];
+	int il[3] = {6, 4, 5}, tl[3] = {3, 2, cur->iarg ? 0 : 1};
+	return reel_ctc_loss(t, x[0], tg, 3, il, tl, blank, cur->iarg);
+}
+
 #define S1(a) {1, a}
 #define S2(a, b) {2, a, b}
 #define S3(a, b, c) {3, a, b, c}
@@ -244,6 +260,8 @@ static const gcase cases[] = {
 	{"dropout", REEL_OP_DROPOUT, f_dropout, 1, {S2(6, 5)}, -1, 1, 0, 0, 0, 0.3},
 	{"blend full mask", REEL_OP_BLEND, f_blend, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"blend column mask", REEL_OP_BLEND, f_blend, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 1, 0},
+	{"ctc_loss mean, blank 0", REEL_OP_CTC_LOSS, f_ctc, 1, {S3(6, 3, 4)}, -2, 0, 0, 0, REEL_CTC_MEAN, 0},
+	{"ctc_loss sum, blank 3, empty target", REEL_OP_CTC_LOSS, f_ctc, 1, {S3(6, 3, 4)}, -2, 0, 0, 0, REEL_CTC_SUM, 3},
 };
 
 void suite_gradcheck_ops(void)

