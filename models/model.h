@@ -192,6 +192,7 @@ typedef struct reel_batch_stats {
 	double sq_err;
 	double seqs;       /* seq2seq: sequences */
 	double tok_ok, tok_n; /* seq2seq token accuracy */
+	double edits, ref_len; /* ctc: edit distance of greedy decodings, reference labels */
 } reel_batch_stats;
 
 /* The training loss of a batch (mean over counted items) on t; stats
@@ -199,6 +200,13 @@ typedef struct reel_batch_stats {
  * NULL on error (message on the tape). */
 reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, double tf_ratio, int carry,
                              reel_batch_stats *st);
+
+/* The ctc task's loss (models/ctc_task.c): logits y (T, B, C) through
+ * log_softmax into reel_ctc_loss with blank 0 and PyTorch's 'mean'
+ * reduction, the targets the labels of b (T, B) up to the first
+ * REEL_DATA_IGNORE of each column; stats (when non-NULL) get the loss per
+ * sequence and the greedy decodings' edit distance. */
+reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, reel_batch_stats *st);
 
 /* Run the model over a split without gradients: its metrics.  max_batches
  * 0: all. */

@@ -3,6 +3,7 @@
  * test/gen_ctc.py), greedy CTC decoding, the time-delay window and the
  * residual stack.  Gradient checks of the ops themselves are in
  * test_gradcheck_ops.c with every op's. */
+#include "data.h"
 #include "gradcheck.h"
 #include "harness.h"
 
@@ -115,8 +116,47 @@ static void ctc_errors(void)
 	reel_tape_free(t);
 }
 
+/* The unsegmented generator: labels left-aligned then ignored, every
+ * sequence long enough for its labels (2 frames a letter at least), the
+ * features zero past each length. */
+static void unsegmented_data(void)
+{
+	th_case("ctc data: unsegmented batches");
+	reel_data_opts o = reel_data_defaults();
+	o.source = "unsegmented";
+	o.task = REEL_TASK_CTC;
+	o.min_len = 2;
+	o.max_len = 6;
+	o.valid_size = o.test_size = 20;
+	reel_err e = {0};
+	reel_data *d = reel_data_open(&o, &e);
+	if (!CHECK(d, "%s", e.msg))
+		return;
+	reel_data_info in = reel_data_get_info(d);
+	CHECK(in.classes == 6 && in.features == 8 && !in.tokens_in, "classes %d features %d", in.classes, in.features);
+	reel_batch b;
+	CHECK(reel_data_next(d, REEL_TRAIN, 8, &b, &e) == 1, "%s", e.msg);
+	int bad = 0;
+	for (int i = 0; i < b.B; i++) {
+		int U = 0;
+		while (U < b.T && b.labels[U * b.B + i] != REEL_DATA_IGNORE)
+			U++;
+		bad += U < 2 || U > 6 || b.lengths[i] < 2 * U || b.lengths[i] > 5 * U;
+		for (int t = U; t < b.T; t++)
+			bad += b.labels[t * b.B + i] != REEL_DATA_IGNORE;
+		for (int t = 0; t < U; t++)
+			bad += b.labels[t * b.B + i] < 1 || b.labels[t * b.B + i] > 5;
+		for (int t = b.lengths[i]; t < b.T; t++)
+			for (int f = 0; f < 8; f++)
+				bad += b.inputs[((size_t)t * b.B + i) * 8 + f] != 0;
+	}
+	CHECK(bad == 0, "%d malformed entries", bad);
+	reel_data_free(d);
+}
+
 void suite_classic(void)
 {
+	unsegmented_data();
 	ctc_golden();
 	ctc_decode();
 	ctc_errors();
