@@ -276,8 +276,18 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	reel_cfg_end(&b);
 	reel_cfg_obj tf = reel_cfg_child(&o, "teacher_forcing", "scheduled sampling (Bengio et al. 2015)");
 	tr->tf_start = reel_cfg_real(&tf, "ratio", 1, 0, 1, "probability of the gold token at the start");
-	tr->tf_end = reel_cfg_real(&tf, "final_ratio", tr->tf_start, 0, 1, "probability after decay_steps (linear decay)");
-	tr->tf_steps = reel_cfg_int(&tf, "decay_steps", 0, 0, INT32_MAX, "updates of the decay (0: no decay)");
+	static const char *const TFS[] = {"linear", "exponential", "inverse_sigmoid", NULL};
+	tr->tf_schedule = reel_cfg_enum(&tf, "schedule", REEL_TF_LINEAR, TFS,
+	                                "decay of the ratio towards final_ratio (Bengio et al. 2015; models/model.h)");
+	tr->tf_end = reel_cfg_real(&tf, "final_ratio", tr->tf_start, 0, 1, "the ratio the decay tends to (linear: reaches after decay_steps)");
+	if (desc || tr->tf_schedule == REEL_TF_LINEAR)
+		tr->tf_steps = reel_cfg_int(&tf, "decay_steps", 0, 0, INT32_MAX, "updates of the linear decay (0: no decay)");
+	if (desc || tr->tf_schedule == REEL_TF_EXPONENTIAL)
+		tr->tf_k = reel_cfg_real(&tf, "decay", 0.999, 1e-9, 0.999999999, "exponential: ratio factor per update, k^step");
+	if (!desc && tr->tf_schedule == REEL_TF_INVERSE_SIGMOID)
+		tr->tf_k = reel_cfg_real(&tf, "k", 1000, 1, 1e9, "inverse_sigmoid: k / (k + exp(step / k)); larger k decays later");
+	else if (desc)
+		reel_cfg_real(&tf, "k", 1000, 1, 1e9, "inverse_sigmoid: k / (k + exp(step / k)); larger k decays later");
 	reel_cfg_end(&tf);
 	tr->valid_every = reel_cfg_int(&o, "valid_every", 0, 0, INT32_MAX, "updates between validations (0: every epoch)");
 	tr->valid_batches = reel_cfg_int(&o, "valid_batches", 0, 0, INT32_MAX, "batches per validation (0: all)");

@@ -4,6 +4,7 @@
  * residual stack.  Gradient checks of the ops themselves are in
  * test_gradcheck_ops.c with every op's. */
 #include "data.h"
+#include "model.h"
 #include "gradcheck.h"
 #include "harness.h"
 
@@ -154,8 +155,146 @@ static void unsegmented_data(void)
 	reel_data_free(d);
 }
 
+/* window + product against torch conv1d (causal, dilated): output and the
+ * gradients of x, weight and bias. */
+static void tdnn_golden(void)
+{
+	static const char *const cases[] = {"k3", "k2_dil2", "k4_dil3_short", "k1"};
+	reel_st_file *f = NULL;
+	reel_err e = {0};
+	th_case("tdnn golden: fixture file");
+	if (!CHECK(reel_st_read("test/fixtures/tdnn.safetensors", &f, &e) == REEL_OK, "%s", e.msg))
+		return;
+	FX = f;
+	static char names[sizeof cases / sizeof cases[0]][64];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *c = cases[i];
+		snprintf(names[i], sizeof names[i], "tdnn golden: %s", c);
+		th_case(names[i]);
+		if (!th_selected())
+			continue;
+		reel_tape *t = reel_tape_new(0, 1);
+		reel_tensor *x = fx_leaf(t, fx(c, "x"), REEL_GRAD), *w = fx_leaf(t, fx(c, "weight"), REEL_GRAD);
+		reel_tensor *b = fx_leaf(t, fx(c, "bias"), REEL_GRAD);
+		int32_t *k = ints(c, "k", NULL), *dil = ints(c, "dilation", NULL);
+		reel_tensor *win = reel_time_window(t, x, k[0], dil[0]);
+		reel_tensor *y = win ? reel_addmm(t, b, reel_reshape2(t, win, -1, win->shape[2]), w, REEL_TRANS_B) : NULL;
+		if (CHECK(y, "forward: %s", reel_tape_error(t))) {
+			FX_COMPARE("out", y->data, y->size, fx(c, "out"));
+			reel_real *seed = malloc(y->size * sizeof *seed);
+			reel_st_to_real(fx(c, "seed"), seed);
+			CHECK(reel_backward_seed(t, y, seed) == REEL_OK, "backward: %s", reel_tape_error(t));
+			free(seed);
+			FX_COMPARE("grad_x", reel_tensor_grad(x), x->size, fx(c, "grad_x"));
+			FX_COMPARE("grad_weight", reel_tensor_grad(w), w->size, fx(c, "grad_weight"));
+			FX_COMPARE("grad_bias", reel_tensor_grad(b), b->size, fx(c, "grad_bias"));
+		}
+		free(k), free(dil);
+		reel_tape_free(t);
+	}
+	reel_st_free(f);
+}
+
+/* Residual stacks (GNMT): gradient-checked through the driver, 3 layers,
+ * both directions, variable lengths (every parameter and x); and the
+ * outputs stay zero past each length. */
+typedef struct res_ctx {
+	reel_rnn *rnn;
+	const int *lengths;
+} res_ctx;
+
+static reel_tensor *res_forward(reel_tape *t, reel_tensor **in, void *vc)
+{
+	res_ctx *c = vc;
+	reel_rnn_out out;
+	if (reel_rnn_forward(t, c->rnn, in[0], c->lengths, NULL, NULL, &out) != REEL_OK)
+		return NULL;
+	return out.y;
+}
+
+static void residual_stack(void)
+{
+	static const char *const cells[] = {"lstm", "gru"};
+	static char names[2][64];
+	for (int ci = 0; ci < 2; ci++) {
+		snprintf(names[ci], sizeof names[ci], "residual stack: %s, 3 layers, bidirectional, lengths", cells[ci]);
+		th_case(names[ci]);
+		if (!th_selected())
+			continue;
+		reel_params *ps = reel_params_new();
+		reel_rng rng;
+		reel_rng_seed(&rng, 7);
+		reel_rnn rnn, plain;
+		reel_err e = {0};
+		reel_rnn_opts o = {.cell = reel_cell_find(cells[ci]), .input_size = 3, .hidden_size = 2, .num_layers = 3,
+		                   .bidirectional = 1, .residual = 1};
+		if (!CHECK(reel_rnn_init(&rnn, ps, "r.", &o, &rng, &e) == REEL_OK, "%s", e.msg))
+			continue;
+		enum { T = 4, B = 2, I = 3 };
+		reel_real x[T * B * I];
+		for (int i = 0; i < T * B * I; i++)
+			x[i] = (reel_real)reel_rng_range(&rng, -1, 1);
+		int lengths[B] = {4, 2};
+		/* the same parameters without the residual path give other outputs; both zero past the lengths */
+		plain = rnn;
+		plain.o.residual = 0;
+		reel_tape *t = reel_tape_new(0, 1);
+		reel_tensor *xt = reel_tensor_from(t, 3, (int[]){T, B, I}, x, REEL_NOGRAD);
+		reel_rnn_out a, b;
+		CHECK(reel_rnn_forward(t, &rnn, xt, lengths, NULL, NULL, &a) == REEL_OK &&
+		          reel_rnn_forward(t, &plain, xt, lengths, NULL, NULL, &b) == REEL_OK,
+		      "%s", reel_tape_error(t));
+		double diff = 0, pad = 0;
+		for (size_t i = 0; a.y && b.y && i < a.y->size; i++)
+			diff += fabs((double)a.y->data[i] - (double)b.y->data[i]);
+		for (int s = 2; a.y && s < T; s++)
+			for (int j = 0; j < 4; j++)
+				pad += fabs((double)a.y->data[(s * B + 1) * 4 + j]);
+		CHECK(diff > 1e-3 && pad == 0, "residual changes the outputs by %g; past the length %g", diff, pad);
+		reel_tape_free(t);
+#ifdef REEL_DOUBLE
+		res_ctx c = {&rnn, lengths};
+		gc_input in = {3, {T, B, I}, x, 1};
+		gradcheck(res_forward, &c, 1, &in, ps, (gc_opts){0});
+#else
+		(void)res_forward;
+#endif
+		reel_params_free(ps);
+	}
+}
+
+/* Scheduled sampling: the three decays against their formulas, and the
+ * inverse sigmoid decreasing from k/(k+1) towards the final ratio. */
+static void tf_schedules(void)
+{
+	th_case("teacher forcing: linear, exponential, inverse sigmoid");
+	reel_train_cfg tr = {.tf_start = 1, .tf_end = 0.2, .tf_steps = 100, .tf_schedule = REEL_TF_LINEAR};
+	CHECK(fabs(reel_tf_ratio(&tr, 0) - 1) < 1e-12 && fabs(reel_tf_ratio(&tr, 50) - 0.6) < 1e-12 &&
+	          fabs(reel_tf_ratio(&tr, 500) - 0.2) < 1e-12,
+	      "linear %g %g %g", reel_tf_ratio(&tr, 0), reel_tf_ratio(&tr, 50), reel_tf_ratio(&tr, 500));
+	tr.tf_schedule = REEL_TF_EXPONENTIAL;
+	tr.tf_k = 0.99;
+	CHECK(fabs(reel_tf_ratio(&tr, 100) - (0.2 + 0.8 * pow(0.99, 100))) < 1e-12, "exponential %g", reel_tf_ratio(&tr, 100));
+	tr.tf_schedule = REEL_TF_INVERSE_SIGMOID;
+	tr.tf_k = 50;
+	tr.tf_end = 0;
+	double prev = 2;
+	int mono = 1;
+	for (long i = 0; i < 2000000; i += 997) {
+		double r = reel_tf_ratio(&tr, i);
+		mono &= r <= prev && r >= 0;
+		prev = r;
+	}
+	CHECK(mono && fabs(reel_tf_ratio(&tr, 0) - 50.0 / 51) < 1e-12 &&
+	          fabs(reel_tf_ratio(&tr, 200) - 50 / (50 + exp(4.0))) < 1e-12 && reel_tf_ratio(&tr, 2000000) == 0,
+	      "inverse sigmoid: monotone %d, %g at 0, %g at 200", mono, reel_tf_ratio(&tr, 0), reel_tf_ratio(&tr, 200));
+}
+
 void suite_classic(void)
 {
+	tf_schedules();
+	residual_stack();
+	tdnn_golden();
 	unsegmented_data();
 	ctc_golden();
 	ctc_decode();

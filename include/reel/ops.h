@@ -67,7 +67,8 @@ extern "C" {
 	X(MSE, "mse")              \
 	X(DROPOUT, "dropout")      \
 	X(BLEND, "blend")          \
-	X(CTC_LOSS, "ctc_loss")
+	X(CTC_LOSS, "ctc_loss")    \
+	X(TIME_WINDOW, "time_window")
 
 typedef enum reel_op {
 #define REEL_X_ENUM(id, name) REEL_OP_##id,
@@ -244,6 +245,17 @@ reel_tensor *reel_index(reel_tape *t, reel_tensor *x, int i);
 reel_tensor *reel_reshape(reel_tape *t, reel_tensor *x, int ndim, const int *shape);
 reel_tensor *reel_reshape2(reel_tape *t, reel_tensor *x, int rows, int cols);
 reel_tensor *reel_reshape3(reel_tape *t, reel_tensor *x, int d0, int d1, int d2);
+
+/* The time-delay window (Waibel et al. 1989): x (T, B, F) time-major ->
+ * (T, B, k*F), where block j (columns j*F .. j*F + F - 1) of step s is
+ * x[s - j * dilation], zeros before the first step (causal: no step sees
+ * a later one).  A product with one (O, k*F) weight after it is the
+ * time-delay layer, shared across time: the causal
+ * torch.nn.functional.conv1d with left padding (k - 1) * dilation, its
+ * kernel tap i being block k - 1 - i.  Backward adds each block's gradient
+ * into the step it was copied from.  Saves nothing but x.  Errors: x not
+ * 3-d; k or dilation below 1. */
+reel_tensor *reel_time_window(reel_tape *t, reel_tensor *x, int k, int dilation);
 
 /* Swap the last two dims (copy): (..., m, n) -> (..., n, m). */
 reel_tensor *reel_transpose(reel_tape *t, reel_tensor *x);
