@@ -197,7 +197,9 @@ reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, co
 			fin[l * D + d] = state[0];
 			fin[L * D + l * D + d] = state[1];
 		}
-		layer_in = D == 2 ? reel_concat(t, dir_out, 2, -1) : dir_out[0];
+		reel_tensor *y = D == 2 ? reel_concat(t, dir_out, 2, -1) : dir_out[0];
+		/* residual (l >= 1): y_l = cell outputs + x_l; both are zero past each length */
+		layer_in = o->residual && l > 0 ? reel_add(t, y, layer_in) : y;
 	}
 	out->y = layer_in;
 	out->h_n = reel_stack(t, fin, L * D);

@@ -272,7 +272,7 @@ static reel_status check_opts(const reel_data_opts *o, reel_err *err)
 			return reel_err_set(err, REEL_ERR_CONFIG, __VA_ARGS__); \
 	} while (0)
 	NEED(o->source && *o->source, "data: no source given");
-	NEED((unsigned)o->task <= REEL_TASK_SEQ2SEQ, "data: unknown task %d", (int)o->task);
+	NEED((unsigned)o->task <= REEL_TASK_CTC, "data: unknown task %d", (int)o->task);
 	NEED(o->valid_frac >= 0 && o->test_frac >= 0 && o->valid_frac + o->test_frac < 1,
 	     "data: valid_frac (%g) and test_frac (%g) must be >= 0 and sum to less than 1", o->valid_frac, o->test_frac);
 	NEED(o->seq_len >= 1, "data: seq_len must be >= 1, got %d", o->seq_len);
@@ -290,7 +290,7 @@ static reel_status check_opts(const reel_data_opts *o, reel_err *err)
 #undef NEED
 }
 
-static const char *const GEN_SOURCES[] = {"adding", "copy", "reverse", "dates", "mackey_glass", "sine"};
+static const char *const GEN_SOURCES[] = {"adding", "copy", "reverse", "dates", "mackey_glass", "sine", "unsegmented"};
 static const char *const FILE_SOURCES[] = {"text", "csv", "tsv", "labelled", "safetensors"};
 
 reel_data *reel_data_open(const reel_data_opts *o, reel_err *err)
@@ -328,7 +328,7 @@ reel_data *reel_data_open(const reel_data_opts *o, reel_err *err)
 		}
 	if (!known)
 		reel_err_set(err, REEL_ERR_CONFIG,
-		             "data: unknown source \"%s\" (adding, copy, reverse, dates, mackey_glass, sine, text, csv, tsv, "
+		             "data: unknown source \"%s\" (adding, copy, reverse, dates, mackey_glass, sine, unsegmented, text, csv, tsv, "
 		             "labelled, safetensors)",
 		             o->source);
 	if (rc) {
@@ -528,6 +528,7 @@ static int assemble(reel_data *d, const reel__exset *s, const size_t *idx, int m
 		break;
 	case REEL_TASK_TAG:
 	case REEL_TASK_LM:
+	case REEL_TASK_CTC: /* ctc: the labels, left-aligned, then REEL_DATA_IGNORE */
 		if (reel__grow(&d->b_labels, &d->cap_labels, TB, sizeof *d->b_labels))
 			return nomem(err, "for a batch"), -1;
 		for (int i = 0; i < m; i++) {

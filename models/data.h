@@ -28,6 +28,12 @@
  *                 task regress: a window of `window` values from a random
  *                 start -> the value `horizon` steps after the window's
  *                 end (or, per_step, each step's value `horizon` on).
+ *     "unsegmented"  letter strings (min_len..max_len of 5 letters) rendered
+ *                 as 8 real features per frame, 2-4 frames a letter under a
+ *                 rise-and-fall envelope, 0-1 silent frames between, noise
+ *                 std `noise` (models/data_ctc.c); task ctc: the labels are
+ *                 the letters only (1..5; class 0 is the blank), no
+ *                 alignment.
  *     "sine"      noisy sines (noise std `noise`) of random frequency and
  *                 phase, `window` steps; targets as mackey_glass, noiseless.
  *   Generators' splits: adding, copy, sine, reverse and dates split their
@@ -88,7 +94,10 @@
 
 #include "reel.h"
 
-typedef enum reel_task_type { REEL_TASK_LM, REEL_TASK_CLASSIFY, REEL_TASK_TAG, REEL_TASK_REGRESS, REEL_TASK_SEQ2SEQ } reel_task_type;
+typedef enum reel_task_type {
+	REEL_TASK_LM, REEL_TASK_CLASSIFY, REEL_TASK_TAG, REEL_TASK_REGRESS, REEL_TASK_SEQ2SEQ,
+	REEL_TASK_CTC /* unsegmented labels (T, B), left-aligned and padded with REEL_DATA_IGNORE; class 0 the blank */
+} reel_task_type;
 
 /* (Named reel_data_split: reel_split is the engine's op that splits a tensor.) */
 typedef enum reel_data_split { REEL_TRAIN, REEL_VALID, REEL_TEST } reel_data_split;

@@ -911,6 +911,7 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 		break;
 	case REEL_TASK_TAG:
 	case REEL_TASK_LM:
+	case REEL_TASK_CTC:
 	case REEL_TASK_SEQ2SEQ:
 		if (tg->ndim != 2 || (size_t)tg->shape[1] != N || (task != REEL_TASK_SEQ2SEQ && (size_t)tg->shape[0] != T) ||
 		    tg->shape[0] < 1 || tg->shape[0] > INT_MAX / 2)
@@ -1003,6 +1004,7 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 			break;
 		case REEL_TASK_TAG:
 		case REEL_TASK_LM:
+		case REEL_TASK_CTC: /* labels left-aligned, -100 after them */
 			for (int t = 0; t < len; t++)
 				if (reel__push_lab(set, ti[(size_t)t * N + k]))
 					goto nomem;

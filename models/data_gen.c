@@ -326,6 +326,14 @@ int reel__gen_open(reel_data *d, reel_err *err)
 		in->eos = REEL_TASK_EOS;
 		in->pad = REEL_TASK_PAD;
 		in->max_len = !strcmp(s, "reverse") ? d->o.max_len + 1 : REEL_TASK_MAX_LEN;
+	} else if (!strcmp(s, "unsegmented")) {
+		want = REEL_TASK_CTC;
+		d->gen = reel__gen_unsegmented;
+		d->F = 8;
+		static const char *const outs[] = {"_"}; /* class 0: the CTC blank */
+		if (vocab_specials(&d->out_vocab, outs, 1, "abcde"))
+			return oom(err);
+		in->max_len = 5 * d->o.max_len;
 	} else if (!strcmp(s, "sine")) {
 		want = REEL_TASK_REGRESS;
 		d->gen = gen_sine;
@@ -340,13 +348,13 @@ int reel__gen_open(reel_data *d, reel_err *err)
 		return 0;
 	}
 	if (d->task != want) {
-		static const char *const names[] = {"lm", "classify", "tag", "regress", "seq2seq"};
+		static const char *const names[] = {"lm", "classify", "tag", "regress", "seq2seq", "ctc"};
 		return reel__task_mismatch(d, names[want], err), -1;
 	}
 	in->tokens_in = d->tokens_in;
 	if (d->tokens_in && d->task != REEL_TASK_SEQ2SEQ)
 		in->vocab = d->in_vocab.n;
-	in->classes = d->task == REEL_TASK_TAG ? d->out_vocab.n : 0;
+	in->classes = d->task == REEL_TASK_TAG || d->task == REEL_TASK_CTC ? d->out_vocab.n : 0;
 	in->features = d->F;
 	in->outputs = d->O;
 	in->n[REEL_TRAIN] = -1;

@@ -134,6 +134,9 @@ struct reel_data {
 	size_t cap_idx;
 };
 
+/* data_ctc.c: the "unsegmented" generator (ctc task). */
+int reel__gen_unsegmented(reel_data *d, reel_data_split split, reel_rng *rng, reel__exset *out, reel_err *err);
+
 /* data_gen.c: series sources (csv, mackey_glass).  Row ranges [rlo, rhi)
  * per split; required[s] makes a split too short for one window an error
  * (otherwise it is empty).  n_random > 0: training draws that many random

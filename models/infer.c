@@ -834,7 +834,8 @@ reel_status reel_infer_evaluate(reel_model *m, reel_data_split split, reel_eval_
 		}
 		return st;
 	case REEL_TASK_SEQ2SEQ: return eval_s2s_cer(m, split, r, err);
-	case REEL_TASK_LM: return REEL_OK;
+	case REEL_TASK_LM:
+	case REEL_TASK_CTC: return REEL_OK;
 	}
 	return REEL_OK;
 }

@@ -8,14 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const TASKS[] = {"lm", "classify", "tag", "regress", "seq2seq", NULL};
+static const char *const TASKS[] = {"lm", "classify", "tag", "regress", "seq2seq", "ctc", NULL};
 static const char *const SOURCES[] = {"adding", "copy",  "reverse",  "dates",    "mackey_glass", "sine",
-                                      "text",   "csv",   "tsv",      "labelled", "safetensors",  NULL};
-enum { S_ADDING, S_COPY, S_REVERSE, S_DATES, S_MG, S_SINE, S_TEXT, S_CSV, S_TSV, S_LABELLED, S_ST };
+                                      "text",   "csv",   "tsv",      "labelled", "safetensors",  "unsegmented", NULL};
+enum { S_ADDING, S_COPY, S_REVERSE, S_DATES, S_MG, S_SINE, S_TEXT, S_CSV, S_TSV, S_LABELLED, S_ST, S_UNSEG };
 
 const char *reel_task_name(reel_task_type t)
 {
-	return t >= 0 && t <= REEL_TASK_SEQ2SEQ ? TASKS[t] : "?";
+	return t >= 0 && t <= REEL_TASK_CTC ? TASKS[t] : "?";
 }
 
 reel_metrics reel_task_metrics(reel_task_type t)
@@ -46,6 +46,10 @@ reel_metrics reel_task_metrics(reel_task_type t)
 		m.higher_better[1] = m.higher_better[2] = 1;
 		m.n = 3;
 		break;
+	case REEL_TASK_CTC:
+		m.name[1] = "label_error_rate"; /* edit distance of greedy decodings / reference labels */
+		m.n = 2;
+		break;
 	}
 	return m;
 }
@@ -55,7 +59,7 @@ reel_metrics reel_task_metrics(reel_task_type t)
 /* Which keys of "data" apply to which sources (bit per source). */
 #define B(s) (1u << (s))
 #define FILES (B(S_TEXT) | B(S_CSV) | B(S_TSV) | B(S_LABELLED) | B(S_ST))
-#define GENS (B(S_ADDING) | B(S_COPY) | B(S_REVERSE) | B(S_DATES) | B(S_MG) | B(S_SINE))
+#define GENS (B(S_ADDING) | B(S_COPY) | B(S_REVERSE) | B(S_DATES) | B(S_MG) | B(S_SINE) | B(S_UNSEG))
 #define SERIES (B(S_CSV) | B(S_MG) | B(S_SINE))
 
 static int task_of_source(int s, int *alt)
@@ -66,6 +70,7 @@ static int task_of_source(int s, int *alt)
 	case S_COPY: return REEL_TASK_TAG;
 	case S_REVERSE: case S_DATES: case S_TSV: return REEL_TASK_SEQ2SEQ;
 	case S_TEXT: return REEL_TASK_LM;
+	case S_UNSEG: return REEL_TASK_CTC;
 	case S_LABELLED: *alt = REEL_TASK_TAG; return REEL_TASK_CLASSIFY;
 	default: *alt = -2; return -1; /* safetensors: any but seq2seq */
 	}
@@ -140,14 +145,14 @@ static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel
 		d->length = reel_cfg_int(&o, "length", d->length, 2, 100000, "sequence length");
 	IF(B(S_COPY))
 		d->delay = reel_cfg_int(&o, "delay", d->delay, 1, 10000, "blanks between the symbols and the go marker");
-	IF(B(S_REVERSE))
+	IF(B(S_REVERSE) | B(S_UNSEG))
 	{
-		d->min_len = reel_cfg_int(&o, "min_len", d->min_len, 1, 62, "shortest source");
-		d->max_len = reel_cfg_int(&o, "max_len", d->max_len, 1, 62, "longest source");
+		d->min_len = reel_cfg_int(&o, "min_len", d->min_len, 1, 62, "shortest source (unsegmented: fewest letters)");
+		d->max_len = reel_cfg_int(&o, "max_len", d->max_len, 1, 62, "longest source (unsegmented: most letters)");
 		if (!desc && d->min_len > d->max_len)
 			reel_cfg_error(&o, "min_len", "expected at most max_len (%d), found %d", d->max_len, d->min_len);
 	}
-	IF(B(S_SINE))
+	IF(B(S_SINE) | B(S_UNSEG))
 		d->noise = reel_cfg_real(&o, "noise", d->noise, 0, 10, "Gaussian noise std");
 	IF(GENS)
 	{
@@ -272,8 +277,18 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	reel_cfg_end(&b);
 	reel_cfg_obj tf = reel_cfg_child(&o, "teacher_forcing", "scheduled sampling (Bengio et al. 2015)");
 	tr->tf_start = reel_cfg_real(&tf, "ratio", 1, 0, 1, "probability of the gold token at the start");
-	tr->tf_end = reel_cfg_real(&tf, "final_ratio", tr->tf_start, 0, 1, "probability after decay_steps (linear decay)");
-	tr->tf_steps = reel_cfg_int(&tf, "decay_steps", 0, 0, INT32_MAX, "updates of the decay (0: no decay)");
+	static const char *const TFS[] = {"linear", "exponential", "inverse_sigmoid", NULL};
+	tr->tf_schedule = reel_cfg_enum(&tf, "schedule", REEL_TF_LINEAR, TFS,
+	                                "decay of the ratio towards final_ratio (Bengio et al. 2015; models/model.h)");
+	tr->tf_end = reel_cfg_real(&tf, "final_ratio", tr->tf_start, 0, 1, "the ratio the decay tends to (linear: reaches after decay_steps)");
+	if (desc || tr->tf_schedule == REEL_TF_LINEAR)
+		tr->tf_steps = reel_cfg_int(&tf, "decay_steps", 0, 0, INT32_MAX, "updates of the linear decay (0: no decay)");
+	if (desc || tr->tf_schedule == REEL_TF_EXPONENTIAL)
+		tr->tf_k = reel_cfg_real(&tf, "decay", 0.999, 1e-9, 0.999999999, "exponential: ratio factor per update, k^step");
+	if (!desc && tr->tf_schedule == REEL_TF_INVERSE_SIGMOID)
+		tr->tf_k = reel_cfg_real(&tf, "k", 1000, 1, 1e9, "inverse_sigmoid: k / (k + exp(step / k)); larger k decays later");
+	else if (desc)
+		reel_cfg_real(&tf, "k", 1000, 1, 1e9, "inverse_sigmoid: k / (k + exp(step / k)); larger k decays later");
 	reel_cfg_end(&tf);
 	tr->valid_every = reel_cfg_int(&o, "valid_every", 0, 0, INT32_MAX, "updates between validations (0: every epoch)");
 	tr->valid_batches = reel_cfg_int(&o, "valid_batches", 0, 0, INT32_MAX, "batches per validation (0: all)");
@@ -285,7 +300,7 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	const char *names[REEL_MAX_METRICS + 1] = {0};
 	for (int i = 0; i < mt.n; i++)
 		names[i] = mt.name[i];
-	tr->metric = reel_cfg_enum(&es, "metric", 0, desc ? (const char *const[]){"valid_loss", "accuracy", "perplexity", "bits_per_token", "mse", "mae", "exact_match", "token_accuracy", NULL} : names,
+	tr->metric = reel_cfg_enum(&es, "metric", 0, desc ? (const char *const[]){"valid_loss", "accuracy", "perplexity", "bits_per_token", "mse", "mae", "exact_match", "token_accuracy", "label_error_rate", NULL} : names,
 	                           "what to watch");
 	tr->metric_max = desc ? 0 : mt.higher_better[tr->metric];
 	reel_cfg_end(&es);
@@ -746,6 +761,7 @@ reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, d
 	case REEL_TASK_LM:
 	case REEL_TASK_TAG: return ce_loss(t, y, b->labels, b->T * b->B, st);
 	case REEL_TASK_REGRESS: return mse_loss(t, y, b, m->data_opts.per_step, st);
+	case REEL_TASK_CTC: return reel__ctc_task_loss(t, y, b, st);
 	default: return reel_tape_fail(t, REEL_ERR_ARG, "model: unknown task");
 	}
 }
@@ -762,7 +778,8 @@ double reel_model_loss_count(const reel_model *m, const reel_batch *b)
 		return cnt;
 	}
 	switch (m->task) {
-	case REEL_TASK_CLASSIFY: return b->B;
+	case REEL_TASK_CLASSIFY:
+	case REEL_TASK_CTC: return b->B; /* ctc: a mean over sequences (of loss / target length) */
 	case REEL_TASK_LM:
 	case REEL_TASK_TAG:
 		for (size_t i = 0; i < TB; i++)
@@ -859,10 +876,11 @@ reel_status reel_model_evaluate(reel_model *m, reel_data_split split, int max_ba
 	if (rs != REEL_OK)
 		return rs;
 	if (m->reduce) { /* every rank: the statistics of the whole split */
-		double v[] = {st.loss_sum, st.count, st.correct, st.abs_err, st.sq_err, st.seqs, st.tok_ok, st.tok_n};
+		double v[] = {st.loss_sum, st.count, st.correct, st.abs_err, st.sq_err, st.seqs, st.tok_ok, st.tok_n,
+		              st.edits, st.ref_len};
 		if ((rs = reel_reduce_sum_double(m->reduce, v, sizeof v / sizeof *v, err)) != REEL_OK)
 			return rs;
-		st = (reel_batch_stats){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+		st = (reel_batch_stats){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
 	}
 	if (st.count == 0)
 		return reel_err_set(err, REEL_ERR_IO, "evaluate: the %s split is empty",
@@ -885,6 +903,7 @@ reel_status reel_model_evaluate(reel_model *m, reel_data_split split, int max_ba
 		out->value[1] = st.seqs ? st.correct / st.seqs : 0;
 		out->value[2] = st.tok_n ? st.tok_ok / st.tok_n : 0;
 		break;
+	case REEL_TASK_CTC: out->value[1] = st.ref_len ? st.edits / st.ref_len : 0; break;
 	}
 	return REEL_OK;
 }
@@ -1275,6 +1294,7 @@ reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *o
 		switch (m->task) {
 		case REEL_TASK_CLASSIFY: loss = ce_loss(t, y, lb.b.labels, lb.b.B, NULL); break;
 		case REEL_TASK_REGRESS: loss = mse_loss(t, y, &lb.b, m->data_opts.per_step, NULL); break;
+		case REEL_TASK_CTC: loss = reel__ctc_task_loss(t, y, &lb.b, NULL); break;
 		default: loss = ce_loss(t, y, lb.b.labels, lb.b.T * lb.b.B, NULL); break;
 		}
 	}

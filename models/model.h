@@ -49,8 +49,10 @@ typedef struct reel_train_cfg {
 	int plateau;              /* 1: reduce on plateau of the validation loss */
 	reel_plateau plateau_opts;
 	int bptt_k1, bptt_k2;     /* truncated BPTT for streams (0: the data's seq_len) */
-	double tf_start, tf_end;  /* teacher-forcing ratio, linearly from start to end over tf_steps */
-	long tf_steps;
+	double tf_start, tf_end;  /* teacher-forcing ratio from start towards end (reel_tf_ratio) */
+	long tf_steps;            /* linear: updates of the decay (0: none) */
+	int tf_schedule;          /* REEL_TF_LINEAR, _EXPONENTIAL, _INVERSE_SIGMOID */
+	double tf_k;              /* exponential: decay per update; inverse_sigmoid: k */
 	long valid_every;         /* updates between validations (0: each epoch) */
 	long checkpoint_every;    /* updates between checkpoints (0: at every validation) */
 	int valid_batches;        /* 0: the whole validation split */
@@ -66,6 +68,16 @@ typedef struct reel_decode_cfg {
 	int beam, max_len, n_best;
 	double alpha;
 } reel_decode_cfg;
+
+/* Scheduled sampling (Bengio et al. 2015): the teacher-forcing ratio at
+ * update `step` (from 0), going from tf_start (s) towards tf_end (e):
+ *   linear           s + (e - s) min(1, step / tf_steps)  (s throughout if tf_steps is 0)
+ *   exponential      e + (s - e) k^step                   (0 < k < 1)
+ *   inverse_sigmoid  e + (s - e) k / (k + exp(step / k))  (k >= 1)
+ * The paper's schedules are these with s = 1, e = 0 (linear: its
+ * max(epsilon, 1 - c i) with e = epsilon, tf_steps = (1 - e) / c). */
+enum { REEL_TF_LINEAR, REEL_TF_EXPONENTIAL, REEL_TF_INVERSE_SIGMOID };
+double reel_tf_ratio(const reel_train_cfg *tr, long step);
 
 /* ---- layers -------------------------------------------------------------------------- */
 
@@ -201,6 +213,7 @@ typedef struct reel_batch_stats {
 	double sq_err;
 	double seqs;       /* seq2seq: sequences */
 	double tok_ok, tok_n; /* seq2seq token accuracy */
+	double edits, ref_len; /* ctc: edit distance of greedy decodings, reference labels */
 } reel_batch_stats;
 
 /* The training loss of a batch (mean over counted items) on t; stats
@@ -213,6 +226,13 @@ reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, d
  * not ignored, sequences, target values, target tokens): data parallel
  * training weighs each rank's mean by it. */
 double reel_model_loss_count(const reel_model *m, const reel_batch *b);
+
+/* The ctc task's loss (models/ctc_task.c): logits y (T, B, C) through
+ * log_softmax into reel_ctc_loss with blank 0 and PyTorch's 'mean'
+ * reduction, the targets the labels of b (T, B) up to the first
+ * REEL_DATA_IGNORE of each column; stats (when non-NULL) get the loss per
+ * sequence and the greedy decodings' edit distance. */
+reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, reel_batch_stats *st);
 
 /* Run the model over a split without gradients: its metrics.  max_batches
  * 0: all.  Data parallel (m->reduce): each rank runs its shard of every

@@ -82,6 +82,11 @@ static reel_status rec_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in
 	                                     "variational dropout on h before W_hh, one mask per sequence (Gal & Ghahramani 2016)");
 	ro.no_bias = !reel_cfg_bool(o, "bias", 1, "the cell's bias vectors (b_ih and b_hh, or its own)");
 	ro.orthogonal = reel_cfg_bool(o, "orthogonal_init", 0, "orthogonal W_hh blocks (Saxe et al. 2014)");
+	ro.residual = reel_cfg_bool(o, "residual", 0,
+	                            "residual connections between stacked layers (GNMT, Wu et al. 2016): layers 2.. add their input to their output");
+	if (ro.residual && ro.num_layers < 2 && !reel_cfg_describing(o->c))
+		reel_cfg_error(o, "residual", "residual connections join stacked layers: expected num_layers >= 2, found %d",
+		               ro.num_layers);
 	int forget = 0;
 	for (int i = 0; i < cell->nparams; i++)
 		forget |= cell->params[i].flags & REEL_CP_FORGET;
@@ -268,6 +273,54 @@ static reel_tensor *activation_forward(reel_tape *t, reel_layer *L, reel_tensor 
 	return fn == 0 ? reel_tanh(t, x) : fn == 1 ? reel_relu(t, x) : reel_sigmoid(t, x);
 }
 
+/* ---- time-delay layer (Waibel et al. 1989) ----------------------------------------------- */
+
+typedef struct tdnn_state {
+	reel_linear lin; /* weight (O, k*F): block j for the input j*dilation steps back */
+	int k, dilation, act; /* act: 0 none, else ACTS[act - 1] */
+} tdnn_state;
+
+static const char *const TDNN_ACTS[] = {"none", "tanh", "relu", "sigmoid", NULL};
+
+static reel_status tdnn_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
+{
+	tdnn_state *s = L->state;
+	int nout = reel_cfg_int(o, "out_features", REEL_CFG_REQUIRED, 1, 1 << 20, "outputs per step");
+	s->k = reel_cfg_int(o, "context", 3, 1, 1024, "taps: the step itself and context - 1 earlier ones");
+	s->dilation = reel_cfg_int(o, "dilation", 1, 1, 1 << 16, "steps between taps");
+	s->act = reel_cfg_enum(o, "activation", 3, TDNN_ACTS, "after the product (Waibel et al. used the sigmoid)");
+	int bias = reel_cfg_bool(o, "bias", 1, "add a bias vector");
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (!in->unknown && (in->tokens || in->pooled))
+		reel_cfg_error(o, NULL, "tdnn needs a sequence of vectors (T, B, F), found %s: %s",
+		               in->tokens ? "token ids" : "a pooled input", in->tokens ? "put an embedding before it" : "move the pool after it");
+	int F = in->F > 0 ? in->F : 1;
+	*out = (reel_flow){.tokens = 0, .pooled = 0, .F = nout, .unknown = in->unknown};
+	L->n_params = (size_t)nout * s->k * F + (bias ? (size_t)nout : 0);
+	b->act_bytes += (double)b->T * b->B * ((double)s->k * F + 2.0 * nout) * rsz * 2;
+	if (!b->ps)
+		return REEL_OK;
+	return reel_linear_init(&s->lin, b->ps, L->prefix, s->k * F, nout, bias, b->rng, &b->err);
+}
+
+/* y[s] = act(W [x[s]; x[s - d]; ...; x[s - (k-1) d]] + b), zeros before the first step:
+ * a causal convolution over time with weights shared across steps */
+static reel_tensor *tdnn_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                 const reel_fwd_ctx *c)
+{
+	(void)tokens;
+	(void)c;
+	tdnn_state *s = L->state;
+	reel_tensor *y = reel_linear_forward(t, &s->lin, reel_time_window(t, x, s->k, s->dilation)); /* (T, B, O) */
+	switch (s->act) {
+	case 1: return reel_tanh(t, y);
+	case 2: return reel_relu(t, y);
+	case 3: return reel_sigmoid(t, y);
+	default: return y;
+	}
+}
+
 /* ---- pooling over time ------------------------------------------------------------------ */
 
 static const char *const POOLS[] = {"last", "mean", "max", NULL};
@@ -338,6 +391,8 @@ static const reel_layer_type TYPES[] = {
 	 NULL, NULL},
 	{"activation", "elementwise tanh, relu or sigmoid", sizeof(int), activation_build, activation_forward, NULL, NULL},
 	{"pool", "pool over time, masked by lengths: (T, B, F) -> (B, F)", sizeof(int), pool_build, pool_forward, NULL, NULL},
+	{"tdnn", "time-delay layer (Waibel et al. 1989): a causal, dilated window of the last steps, weights shared over time",
+	 sizeof(tdnn_state), tdnn_build, tdnn_forward, NULL, NULL},
 };
 
 #define NFIXED ((int)(sizeof TYPES / sizeof TYPES[0]))

@@ -811,9 +811,7 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 			L->sub_len[i] = k2;
 		g.stream_reset = 0;
 	}
-	double tf = tr->tf_start;
-	if (tr->tf_steps > 0)
-		tf += (tr->tf_end - tr->tf_start) * fmin(1.0, (double)step / (double)tr->tf_steps);
+	double tf = reel_tf_ratio(tr, step);
 	reel_tensor *l = reel_model_loss(L->t, m, &g, tf, carry, NULL);
 	if (!l)
 		return reel_err_set(err, reel_tape_status(L->t), "step %ld: %s", step + 1, reel_tape_error(L->t));

@@ -149,6 +149,31 @@ static reel_tensor *f_blend(reel_tape *t, reel_tensor **x, void *c)
 	return reel_blend(t, mask, x[0], x[1]);
 }
 
+/* CTC over (T=6, B=3, C=4) log-probabilities (any reals: the gradient is
+ * exact for unnormalised ones too): variable input and target lengths, a
+ * repeated label (needs a blank between), an empty target; iarg is the
+ * reduction, farg the blank. */
+static reel_tensor *f_ctc(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	int blank = (int)cur->farg;
+	int32_t tg[3 * 3];
+	static const int32_t base[9] = {1, 2, 2, 3, 1, 0, 2, 0, 0}; /* rows: 1 2 2 | 3 1 | 2 */
+	for (int i = 0; i < 9; i++) /* relabel so that no target is the blank */
+		tg[i] = blank == 0 ? base[i] : base[i] == blank ? 0 : base[i];
+	int il[3] = {6, 4, 5}, tl[3] = {3, 2, cur->iarg ? 0 : 1};
+	return reel_ctc_loss(t, x[0], tg, 3, il, tl, blank, cur->iarg);
+}
+
+/* window of k = iarg taps, dilation farg, times a weight so that every
+ * block's gradient differs */
+static reel_tensor *f_window(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *w = reel_time_window(t, x[0], cur->iarg, (int)cur->farg);
+	return reel_matmul(t, reel_reshape2(t, w, -1, w->shape[2]), x[1], REEL_TRANS_B);
+}
+
 #define S1(a) {1, a}
 #define S2(a, b) {2, a, b}
 #define S3(a, b, c) {3, a, b, c}
@@ -244,6 +269,11 @@ static const gcase cases[] = {
 	{"dropout", REEL_OP_DROPOUT, f_dropout, 1, {S2(6, 5)}, -1, 1, 0, 0, 0, 0.3},
 	{"blend full mask", REEL_OP_BLEND, f_blend, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
 	{"blend column mask", REEL_OP_BLEND, f_blend, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 1, 0},
+	{"time_window k 3, dilation 1", REEL_OP_TIME_WINDOW, f_window, 2, {S3(5, 2, 3), S2(4, 9)}, -1, 1, 0, 0, 3, 1},
+	{"time_window k 2, dilation 2", REEL_OP_TIME_WINDOW, f_window, 2, {S3(6, 3, 2), S2(3, 4)}, -1, 1, 0, 0, 2, 2},
+	{"time_window k 3, dilation 3, longer than T", REEL_OP_TIME_WINDOW, f_window, 2, {S3(4, 2, 2), S2(2, 6)}, -1, 1, 0, 0, 3, 3},
+	{"ctc_loss mean, blank 0", REEL_OP_CTC_LOSS, f_ctc, 1, {S3(6, 3, 4)}, -2, 0, 0, 0, REEL_CTC_MEAN, 0},
+	{"ctc_loss sum, blank 3, empty target", REEL_OP_CTC_LOSS, f_ctc, 1, {S3(6, 3, 4)}, -2, 0, 0, 0, REEL_CTC_SUM, 3},
 };
 
 void suite_gradcheck_ops(void)

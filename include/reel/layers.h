@@ -211,6 +211,9 @@ typedef struct reel_rnn_opts {
 	int orthogonal;           /* orthogonal init of REEL_CP_RECURRENT weights' H x H blocks (Saxe et al. 2014) */
 	double forget_bias;       /* cells with REEL_CP_FORGET biases (LSTMs): forget-gate bias init
 	                           * (Jozefowicz et al. 2015 use 1); 0 = PyTorch default */
+	int residual;             /* residual connections between stacked layers (GNMT, Wu et al. 2016):
+	                           * every layer l >= 1 outputs its cell's outputs plus its input
+	                           * (after inter-layer dropout), both (T, B, dirs*H) */
 } reel_rnn_opts;
 
 #define REEL_RNN_MAX_LAYERS 8

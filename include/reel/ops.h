@@ -66,7 +66,9 @@ extern "C" {
 	X(CROSS_ENTROPY, "cross_entropy") \
 	X(MSE, "mse")              \
 	X(DROPOUT, "dropout")      \
-	X(BLEND, "blend")
+	X(BLEND, "blend")          \
+	X(CTC_LOSS, "ctc_loss")    \
+	X(TIME_WINDOW, "time_window")
 
 typedef enum reel_op {
 #define REEL_X_ENUM(id, name) REEL_OP_##id,
@@ -244,6 +246,17 @@ reel_tensor *reel_reshape(reel_tape *t, reel_tensor *x, int ndim, const int *sha
 reel_tensor *reel_reshape2(reel_tape *t, reel_tensor *x, int rows, int cols);
 reel_tensor *reel_reshape3(reel_tape *t, reel_tensor *x, int d0, int d1, int d2);
 
+/* The time-delay window (Waibel et al. 1989): x (T, B, F) time-major ->
+ * (T, B, k*F), where block j (columns j*F .. j*F + F - 1) of step s is
+ * x[s - j * dilation], zeros before the first step (causal: no step sees
+ * a later one).  A product with one (O, k*F) weight after it is the
+ * time-delay layer, shared across time: the causal
+ * torch.nn.functional.conv1d with left padding (k - 1) * dilation, its
+ * kernel tap i being block k - 1 - i.  Backward adds each block's gradient
+ * into the step it was copied from.  Saves nothing but x.  Errors: x not
+ * 3-d; k or dilation below 1. */
+reel_tensor *reel_time_window(reel_tape *t, reel_tensor *x, int k, int dilation);
+
 /* Swap the last two dims (copy): (..., m, n) -> (..., n, m). */
 reel_tensor *reel_transpose(reel_tape *t, reel_tensor *x);
 
@@ -332,6 +345,39 @@ reel_tensor *reel_cross_entropy(reel_tape *t, reel_tensor *logits, const int32_t
 
 /* Mean squared error mean((a - b)^2): a scalar; both operands get gradients. */
 reel_tensor *reel_mse(reel_tape *t, reel_tensor *a, reel_tensor *b);
+
+/* Connectionist temporal classification loss (Graves et al. 2006), as
+ * torch.nn.functional.ctc_loss: log_probs (T, B, C) time-major per-frame
+ * log-probabilities (reel_log_softmax of the logits); targets (B,
+ * max_target_len) label ids, row b holding target_lengths[b] labels in
+ * [0, C) other than blank (the rest of the row is not read);
+ * input_lengths (B) in [1, T] frames per sequence.  The loss of sequence b
+ * is -log of the summed probability of every frame labelling that
+ * collapses (repeats merged, then blanks removed) to its targets, by the
+ * forward-backward recursion in log space, in double (engine/op_ctc.c).
+ * Reduction: REEL_CTC_MEAN is PyTorch's 'mean' (each loss divided by its
+ * target length, at least 1, then the mean over the batch); REEL_CTC_SUM
+ * the sum.  A sequence no labelling can reach (too few frames for its
+ * labels and the blanks between repeats) has loss +inf, as PyTorch with
+ * zero_infinity=False, and gets no gradient.
+ * Gradient: the exact d loss / d log_probs, -exp(log occupancy(t, c) -
+ * lp + nll), zero past a sequence's frames.  PyTorch's kernel returns
+ * that plus exp(lp), a term that vanishes through log_softmax (each
+ * frame's exp(lp) sums to 1), so both give the same gradient of the
+ * logits; test/gen_ctc.py compares there.
+ * Saves the log-alpha tables (double, sum of T_b (2 U_b + 1)), the
+ * targets, lengths and per-sequence losses.  Errors: log_probs not 3-d;
+ * a length outside its range; a target that is the blank or not a class;
+ * blank outside [0, C). */
+enum { REEL_CTC_MEAN = 0, REEL_CTC_SUM = 1 };
+reel_tensor *reel_ctc_loss(reel_tape *t, reel_tensor *log_probs, const int32_t *targets, int max_target_len,
+                           const int *input_lengths, const int *target_lengths, int blank, int reduction);
+
+/* Greedy (best-path) CTC decoding of per-frame scores x (T, B, C): the
+ * argmax class of each frame within input_lengths[b], repeats merged,
+ * blanks removed, into out (B, T) row b, its length in out_len[b].
+ * No gradient, no node. */
+void reel_ctc_greedy(const reel_tensor *x, const int *input_lengths, int blank, int32_t *out, int *out_len);
 
 #ifdef __cplusplus
 }
