@@ -3,28 +3,6 @@
 
 #include <stdlib.h>
 
-/* Levenshtein distance of a[0..n) and b[0..m), with one row of m + 1. */
-static int edit_distance(const int32_t *a, int n, const int32_t *b, int m, int *row)
-{
-	for (int j = 0; j <= m; j++)
-		row[j] = j;
-	for (int i = 1; i <= n; i++) {
-		int diag = row[0];
-		row[0] = i;
-		for (int j = 1; j <= m; j++) {
-			int up = row[j];
-			int best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[m];
-}
-
 reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, reel_batch_stats *st)
 {
 	int T = b->T, B = b->B;
@@ -50,7 +28,7 @@ reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch 
 		return NULL;
 	reel_ctc_greedy(y, b->lengths, 0, dec, dl);
 	for (int i = 0; i < B; i++) {
-		st->edits += edit_distance(dec + (size_t)i * T, dl[i], tg + (size_t)i * T, tl[i], row);
+		st->edits += reel__edit_distance(dec + (size_t)i * T, dl[i], tg + (size_t)i * T, 1, tl[i], row);
 		st->ref_len += tl[i];
 	}
 	st->loss_sum += (double)loss->data[0] * B;

@@ -736,8 +736,7 @@ static reel_status eval_batch(reel_model *m, const reel_batch *b, const reel_ten
 	return REEL_OK;
 }
 
-/* Levenshtein distance between a[0..n) and b[0..m) (row of m + 1 ints). */
-static int edit_distance(const int32_t *a, int n, const int32_t *b, int bstride, int m, int *row)
+int reel__edit_distance(const int32_t *a, int n, const int32_t *b, int bstride, int m, int *row)
 {
 	for (int j = 0; j <= m; j++)
 		row[j] = j;
@@ -794,7 +793,7 @@ static reel_status eval_s2s_cer(reel_model *m, reel_data_split split, reel_eval_
 			while (tl < b.TT && b.tgt[tl * B + k] != eos && b.tgt[tl * B + k] != pad)
 				tl++;
 			const int32_t *out = res.tokens + (size_t)k * maxlen;
-			dist += edit_distance(out, out_len(m, out, res.len[k]), b.tgt + k, B, tl, row);
+			dist += reel__edit_distance(out, out_len(m, out, res.len[k]), b.tgt + k, B, tl, row);
 			toks += tl;
 		}
 		r->examples += B;

@@ -232,6 +232,11 @@ double reel_model_loss_count(const reel_model *m, const reel_batch *b);
  * reduction, the targets the labels of b (T, B) up to the first
  * REEL_DATA_IGNORE of each column; stats (when non-NULL) get the loss per
  * sequence and the greedy decodings' edit distance. */
+/* Levenshtein distance between a[0..n) and b[0], b[bstride], ... (m ids),
+ * with a scratch row of m + 1 ints (models/infer.c; CER and CTC's label
+ * error rate). */
+int reel__edit_distance(const int32_t *a, int n, const int32_t *b, int bstride, int m, int *row);
+
 reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, reel_batch_stats *st);
 
 /* Run the model over a split without gradients: its metrics.  max_batches
