@@ -2,6 +2,7 @@
  * read the arguments, call the library, print, map errors to the exit
  * status (0 success, 1 runtime failure, 2 bad usage or a bad config). */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,6 +75,79 @@ static int usage_error(const char *fmt, const char *a)
 	return EXIT_USAGE;
 }
 
+/* The options: each with its kind and range, and where it goes in args.
+ * s: a string; i: an int in [lo, hi]; L: a long long in [lo, hi]; r: a
+ * number in [lo, hi]; f: a flag (no value). */
+typedef struct option {
+	const char *name;
+	char kind;
+	double lo, hi;
+	size_t off;
+} option;
+
+#define OPT(name, kind, lo, hi, field) {name, kind, lo, hi, offsetof(args, field)}
+static const option OPTIONS[] = {
+	OPT("-o", 's', 0, 0, out),
+	OPT("--out", 's', 0, 0, out),
+	OPT("--params", 's', 0, 0, params),
+	OPT("--batch", 's', 0, 0, batch),
+	OPT("--init", 's', 0, 0, init),
+	OPT("--init-prefix", 's', 0, 0, init_prefix),
+	OPT("--split", 's', 0, 0, split),
+	OPT("--input", 's', 0, 0, input),
+	OPT("--attention-svg", 's', 0, 0, attention_svg),
+	OPT("--svg", 's', 0, 0, svg),
+	OPT("--prime", 's', 0, 0, prime),
+	OPT("--per-param", 'i', 1, 1000000, per_param),
+	OPT("--show", 'i', 0, 1000, show),
+	OPT("--beam", 'i', 1, 1000, beam),
+	OPT("--n-best", 'i', 1, 1000, n_best),
+	OPT("--top-k", 'i', 0, 1000, top_k),
+	OPT("--length", 'i', 0, 10000000, length),
+	OPT("--seed", 'L', 0, 4611686018427387904.0, seed),
+	OPT("--length-penalty", 'r', 0, 100, alpha),
+	OPT("--temperature", 'r', 0, 100, temperature),
+	OPT("--scores", 'f', 0, 0, scores),
+	OPT("--attention", 'f', 0, 0, attention),
+	OPT("--probs", 'f', 0, 0, probs),
+	OPT("--force", 'f', 0, 0, force),
+	OPT("--resume", 'f', 0, 0, resume),
+	OPT("--json", 'f', 0, 0, json),
+	OPT("--help", 'f', 0, 0, help),
+	OPT("-h", 'f', 0, 0, help),
+};
+#undef OPT
+
+/* Store value v of option o into a; 0, or the usage exit code. */
+static int set_option(args *a, const option *o, const char *v)
+{
+	char *field = (char *)a + o->off, *end;
+	errno = 0;
+	if (o->kind == 's') {
+		*(const char **)field = v;
+	} else if (o->kind == 'r') {
+		double x = strtod(v, &end);
+		if (*end || end == v || !isfinite(x) || x < o->lo || x > o->hi) {
+			fprintf(stderr, "reel: %s: expected a number in [%g, %g], found \"%s\"\n(reel --help for usage)\n", o->name,
+			        o->lo, o->hi, v);
+			return EXIT_USAGE;
+		}
+		*(double *)field = x;
+	} else {
+		long long n = strtoll(v, &end, 10);
+		if (*end || end == v || errno || n < (long long)o->lo || n > (long long)o->hi) {
+			fprintf(stderr, "reel: %s: expected an integer in [%lld, %lld], found \"%s\"\n(reel --help for usage)\n",
+			        o->name, (long long)o->lo, (long long)o->hi, v);
+			return EXIT_USAGE;
+		}
+		if (o->kind == 'L')
+			*(long long *)field = n;
+		else
+			*(int *)field = (int)n;
+	}
+	return 0;
+}
+
 static int parse(int argc, char **argv, args *a)
 {
 	memset(a, 0, sizeof *a);
@@ -81,6 +155,7 @@ static int parse(int argc, char **argv, args *a)
 	a->length = 200;
 	a->temperature = 1;
 	a->seed = 1;
+	a->alpha = NAN; /* given or not: has_alpha */
 	if (argc < 2) {
 		fputs(USAGE, stderr);
 		return EXIT_USAGE;
@@ -88,121 +163,29 @@ static int parse(int argc, char **argv, args *a)
 	a->verb = argv[1];
 	for (int i = 2; i < argc; i++) {
 		const char *o = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED()                                                        \
-	do {                                                              \
-		if (!v)                                                       \
-			return usage_error("%s needs a value", o);                \
-		i++;                                                          \
-	} while (0)
-		if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-			a->help = 1;
-		} else if (!strcmp(o, "-o") || !strcmp(o, "--out")) {
-			NEED();
-			a->out = v;
-		} else if (!strcmp(o, "--set")) {
-			NEED();
-			if (a->nsets == MAX_SETS)
+		const option *opt = NULL;
+		for (size_t k = 0; k < sizeof OPTIONS / sizeof OPTIONS[0] && !opt; k++)
+			if (!strcmp(o, OPTIONS[k].name))
+				opt = &OPTIONS[k];
+		if (opt && opt->kind == 'f') {
+			*(int *)((char *)a + opt->off) = 1;
+		} else if (opt || !strcmp(o, "--set")) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs a value", o);
+			const char *v = argv[++i];
+			if (opt) {
+				int rc = set_option(a, opt, v);
+				if (rc)
+					return rc;
+			} else if (a->nsets == MAX_SETS) {
 				return usage_error("at most 64 --set options, found more at %s", v);
-			a->sets[a->nsets++] = v;
+			} else {
+				a->sets[a->nsets++] = v;
+			}
 		} else if (!strncmp(o, "--set=", 6)) {
 			if (a->nsets == MAX_SETS)
 				return usage_error("at most 64 --set options, found more at %s", o);
 			a->sets[a->nsets++] = o + 6;
-		} else if (!strcmp(o, "--params")) {
-			NEED();
-			a->params = v;
-		} else if (!strcmp(o, "--batch")) {
-			NEED();
-			a->batch = v;
-		} else if (!strcmp(o, "--init")) {
-			NEED();
-			a->init = v;
-		} else if (!strcmp(o, "--init-prefix")) {
-			NEED();
-			if (!strchr(v, '='))
-				return usage_error("--init-prefix: expected FROM=TO (the file's FROM+X initialises TO+X), found \"%s\"", v);
-			a->init_prefix = v;
-		} else if (!strcmp(o, "--per-param")) {
-			NEED();
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (*end || end == v || n < 1 || n > 1000000)
-				return usage_error("--per-param: expected a count in [1, 1000000], found \"%s\"", v);
-			a->per_param = (int)n;
-		} else if (!strcmp(o, "--split")) {
-			NEED();
-			if (strcmp(v, "valid") && strcmp(v, "test") && strcmp(v, "train"))
-				return usage_error("--split: expected valid, test or train, found \"%s\"", v);
-			a->split = v;
-		} else if (!strcmp(o, "--show")) {
-			NEED();
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (*end || end == v || n < 0 || n > 1000)
-				return usage_error("--show: expected a count in [0, 1000], found \"%s\"", v);
-			a->show = (int)n;
-		} else if (!strcmp(o, "--input")) {
-			NEED();
-			a->input = v;
-		} else if (!strcmp(o, "--attention-svg")) {
-			NEED();
-			a->attention_svg = v;
-		} else if (!strcmp(o, "--svg")) {
-			NEED();
-			a->svg = v;
-		} else if (!strcmp(o, "--prime")) {
-			NEED();
-			a->prime = v;
-		} else if (!strcmp(o, "--beam") || !strcmp(o, "--n-best") || !strcmp(o, "--top-k") || !strcmp(o, "--length") ||
-		           !strcmp(o, "--seed")) {
-			NEED();
-			char *end;
-			errno = 0;
-			long long n = strtoll(v, &end, 10);
-			long long lo = !strcmp(o, "--beam") || !strcmp(o, "--n-best") ? 1 : 0;
-			long long hi = !strcmp(o, "--seed") ? (1LL << 62) : !strcmp(o, "--length") ? 10000000 : 1000;
-			if (*end || end == v || errno || n < lo || n > hi) {
-				fprintf(stderr, "reel: %s: expected an integer in [%lld, %lld], found \"%s\"\n(reel --help for usage)\n",
-				        o, lo, hi, v);
-				return EXIT_USAGE;
-			}
-			if (!strcmp(o, "--beam"))
-				a->beam = (int)n;
-			else if (!strcmp(o, "--n-best"))
-				a->n_best = (int)n;
-			else if (!strcmp(o, "--top-k"))
-				a->top_k = (int)n;
-			else if (!strcmp(o, "--length"))
-				a->length = (int)n;
-			else
-				a->seed = n;
-		} else if (!strcmp(o, "--length-penalty") || !strcmp(o, "--temperature")) {
-			NEED();
-			char *end;
-			double x = strtod(v, &end);
-			if (*end || end == v || !isfinite(x) || x < 0 || x > 100) {
-				fprintf(stderr, "reel: %s: expected a number in [0, 100], found \"%s\"\n(reel --help for usage)\n", o, v);
-				return EXIT_USAGE;
-			}
-			if (!strcmp(o, "--temperature")) {
-				a->temperature = x;
-			} else {
-				a->alpha = x;
-				a->has_alpha = 1;
-			}
-		} else if (!strcmp(o, "--scores")) {
-			a->scores = 1;
-		} else if (!strcmp(o, "--attention")) {
-			a->attention = 1;
-		} else if (!strcmp(o, "--probs")) {
-			a->probs = 1;
-		} else if (!strcmp(o, "--force")) {
-			a->force = 1;
-		} else if (!strcmp(o, "--resume")) {
-			a->resume = 1;
-		} else if (!strcmp(o, "--json")) {
-			a->json = 1;
 		} else if (o[0] == '-' && o[1]) {
 			return usage_error("unknown option %s", o);
 		} else if (a->npos < MAX_POS) {
@@ -212,8 +195,15 @@ static int parse(int argc, char **argv, args *a)
 		} else {
 			return usage_error("too many arguments at \"%s\"", o);
 		}
-#undef NEED
 	}
+	if (a->split && strcmp(a->split, "valid") && strcmp(a->split, "test") && strcmp(a->split, "train"))
+		return usage_error("--split: expected valid, test or train, found \"%s\"", a->split);
+	if (a->init_prefix && !strchr(a->init_prefix, '='))
+		return usage_error("--init-prefix: expected FROM=TO (the file's FROM+X initialises TO+X), found \"%s\"",
+		                   a->init_prefix);
+	a->has_alpha = !isnan(a->alpha);
+	if (!a->has_alpha)
+		a->alpha = 0;
 	return 0;
 }
 
