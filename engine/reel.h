@@ -6,6 +6,7 @@
 #ifndef REEL_H
 #define REEL_H
 
+#include "fault.h"
 #include "gradcheck.h"
 #include "reel_limits.h"
 #include "ops.h"
