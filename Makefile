@@ -30,7 +30,8 @@ FLAGS_asan-f := -O1 $(SAN)
 FLAGS_asan-d := -O1 $(SAN) -DREEL_DOUBLE
 FLAGS_vg-f   := -O1
 FLAGS_vg-d   := -O1 -DREEL_DOUBLE
-VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
+# (--show-possibly-lost=no: BLIS's OpenMP thread pool keeps its blocks to the end)
+VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-possibly-lost=no -q
 
 DEPS_OK := build/.deps-ok
 

@@ -993,9 +993,17 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 					goto nomem;
 				d->info.vocab = iv[at] + 1 > d->info.vocab ? iv[at] + 1 : d->info.vocab;
 			} else {
-				for (size_t c = 0; c < F; c++)
+				for (size_t c = 0; c < F; c++) {
+					/* as csv: a NaN or infinity (or a double beyond float) is a data error here, not a NaN
+					 * loss many updates later */
+					if (!isfinite(xv[at * F + c])) {
+						reel_err_set(err, REEL_ERR_IO, "%s: \"inputs\"[%d, %zu, %zu]: expected a finite number, found %g",
+						             path, t, k, c, (double)xv[at * F + c]);
+						goto out;
+					}
 					if (reel__push_x(set, xv[at * F + c]))
 						goto nomem;
+				}
 			}
 		}
 		switch (task) {
@@ -1025,16 +1033,17 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 			break;
 		}
 		case REEL_TASK_REGRESS:
-			if (d->o.per_step) {
-				for (size_t t = 0; t < (size_t)len; t++)
-					for (size_t c = 0; c < O; c++)
-						if (reel__push_y(set, yv[(t * N + k) * O + c]))
-							goto nomem;
-			} else {
-				for (size_t c = 0; c < O; c++)
-					if (reel__push_y(set, yv[k * O + c]))
+			for (size_t t = 0; t < (d->o.per_step ? (size_t)len : 1); t++)
+				for (size_t c = 0; c < O; c++) {
+					size_t at = d->o.per_step ? (t * N + k) * O + c : k * O + c;
+					if (!isfinite(yv[at])) {
+						reel_err_set(err, REEL_ERR_IO, "%s: \"targets\" element %zu (example %zu): expected a finite number, "
+						             "found %g", path, at, k, (double)yv[at]);
+						goto out;
+					}
+					if (reel__push_y(set, yv[at]))
 						goto nomem;
-			}
+				}
 			break;
 		}
 		if (t_ints && task != REEL_TASK_SEQ2SEQ) {
@@ -1049,9 +1058,15 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 			}
 		}
 		if (task == REEL_TASK_SEQ2SEQ)
-			for (int t = 0; t < e->out_len; t++)
-				d->info.tgt_vocab = set->lab[e->out + t] + 1 > d->info.tgt_vocab ? set->lab[e->out + t] + 1
-				                                                                  : d->info.tgt_vocab;
+			for (int t = 0; t < e->out_len; t++) {
+				int32_t id = set->lab[e->out + t];
+				if (id < 0) { /* the decoder would embed it: an index below its table */
+					reel_err_set(err, REEL_ERR_IO, "%s: \"targets\"[%d, %zu]: expected an id >= 0, found %d", path, t, k,
+					             (int)id);
+					goto out;
+				}
+				d->info.tgt_vocab = id + 1 > d->info.tgt_vocab ? id + 1 : d->info.tgt_vocab;
+			}
 		d->info.max_len = len > d->info.max_len ? len : d->info.max_len;
 	}
 	rc = 0;

@@ -566,6 +566,60 @@ static void fuzz_regressions(const char *cfg)
 		CHECK(st == REEL_ERR_IO && strstr(e.msg, "inconsistent"), "got %s: %s", reel_status_name(st), e.msg);
 		reel_model_free(m);
 	}
+	th_case("fuzz regressions: safetensors batches with a NaN input or an infinite target are refused at open "
+	        "(fuzz_data crash b67d3da8)");
+	if (th_selected()) {
+		char st_path[450];
+		snprintf(st_path, sizeof st_path, "%s/nan-batches.safetensors", tmpdir);
+		float x[3 * 4 * 2], y[4] = {0, 1, 2, 3};
+		for (int i = 0; i < 24; i++)
+			x[i] = (float)i;
+		for (int k = 0; k < 2; k++) {
+			if (k == 0)
+				x[2 * 4 * 2 + 3] = NAN; /* inputs[2, 1, 1] */
+			else
+				y[2] = INFINITY;
+			reel_st_writer *sw = reel_st_writer_new();
+			reel_st_add(sw, "inputs", REEL_F32, 3, (int64_t[]){3, 4, 2}, x, &e);
+			reel_st_add(sw, "targets", REEL_F32, 2, (int64_t[]){4, 1}, y, &e);
+			CHECK(reel_st_write(sw, st_path, &e) == REEL_OK, "%s", e.msg);
+			reel_st_writer_free(sw);
+			reel_data_opts dopt = reel_data_defaults();
+			dopt.source = "safetensors";
+			dopt.task = REEL_TASK_REGRESS;
+			dopt.path = st_path;
+			dopt.valid_frac = dopt.test_frac = 0;
+			reel_data *d = reel_data_open(&dopt, &e);
+			CHECK(!d && e.code == REEL_ERR_IO && strstr(e.msg, k ? "\"targets\" element 2" : "\"inputs\"[2, 1, 1]") &&
+			          strstr(e.msg, "expected a finite number"),
+			      "%s: %s", k ? "infinite target" : "NaN input", d ? "opened" : e.msg);
+			reel_data_free(d);
+			x[2 * 4 * 2 + 3] = 0;
+		}
+	}
+	th_case("fuzz regressions: safetensors seq2seq targets with a negative id are refused at open (fuzz_data crash "
+	        "e0ee85ad)");
+	if (th_selected()) {
+		char st_path[450];
+		snprintf(st_path, sizeof st_path, "%s/neg-target.safetensors", tmpdir);
+		int32_t src[2 * 3] = {4, 5, 6, 7, 0, 8}, len3[3] = {2, 1, 2};
+		int32_t tg[3 * 3] = {9, -5, 10, 2, 2, 11, 0, 0, 2}; /* example 1's target starts with -5 */
+		reel_st_writer *sw = reel_st_writer_new();
+		reel_st_add(sw, "tokens", REEL_I32, 2, (int64_t[]){2, 3}, src, &e);
+		reel_st_add(sw, "lengths", REEL_I32, 1, (int64_t[]){3}, len3, &e);
+		reel_st_add(sw, "targets", REEL_I32, 2, (int64_t[]){3, 3}, tg, &e);
+		CHECK(reel_st_write(sw, st_path, &e) == REEL_OK, "%s", e.msg);
+		reel_st_writer_free(sw);
+		reel_data_opts dopt = reel_data_defaults();
+		dopt.source = "safetensors";
+		dopt.task = REEL_TASK_SEQ2SEQ;
+		dopt.path = st_path;
+		dopt.valid_frac = dopt.test_frac = 0;
+		reel_data *d = reel_data_open(&dopt, &e);
+		CHECK(!d && e.code == REEL_ERR_IO && strstr(e.msg, "\"targets\"[0, 1]: expected an id >= 0, found -5"), "%s",
+		      d ? "opened" : e.msg);
+		reel_data_free(d);
+	}
 	/* and the good checkpoint still resumes */
 	put_bytes(ckpt, good, n);
 	m = build(cfg, two, 1, &e);

@@ -23,11 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64], path[128];
 
-static void check(int ok)
+static void check_at(int ok, int line)
 {
-	if (!ok)
+	if (!ok) {
+		fprintf(stderr, "fuzz_data: the check at test/fuzz/fuzz_data.c:%d failed\n", line);
 		abort();
+	}
 }
+#define check(ok) check_at(!!(ok), __LINE__)
 
 static void check_batch(const reel_batch *b, const reel_data_info *in, reel_task_type task, int per_step, int B)
 {

@@ -9,7 +9,7 @@ secs=${FUZZ_SHORT:-3}
 pass=0; fail=0
 if [ ! -x build/fuzz/fuzz_safetensors ]; then
 	echo "fuzz: skipped (clang not found: the short fuzz runs need clang's libFuzzer)"
-	echo "0 passed, 0 failed"
+	echo "fuzz: 0 passed, 0 failed"
 	exit 0
 fi
 out=$(mktemp -d)
@@ -29,5 +29,5 @@ for bin in build/fuzz/fuzz_*; do
 	fi
 done
 rm -rf "$out"
-echo "$pass passed, $fail failed"
+echo "fuzz: $pass passed, $fail failed"
 [ "$fail" = 0 ]
