@@ -23,6 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64], path[128];
 
+/* The temporary directory goes when the fuzzer exits. */
+static void remove_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void put(const char *name, const char *text)
 {
 	char p[160];
@@ -39,6 +48,7 @@ static void setup(void)
 	snprintf(dir, sizeof dir, "/tmp/reel-fuzz-config-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(remove_dir);
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	put("corpus.txt", "the quick brown fox jumps over the lazy dog\nsphinx of black quartz, judge my vow\n"
 	                  "how vexingly quick daft zebras jump\npack my box with five dozen liquor jugs\n"

@@ -23,6 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64], path[128];
 
+/* The temporary directory goes when the fuzzer exits. */
+static void remove_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void check_at(int ok, int line)
 {
 	if (!ok) {
@@ -79,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(dir, sizeof dir, "/tmp/reel-fuzz-data-XXXXXX");
 		if (!mkdtemp(dir))
 			abort();
+		atexit(remove_dir);
 	}
 	uint8_t k = data[0], s = data[1];
 	static const char *const ext[] = {"txt", "csv", "tsv", "tsv", "safetensors"};

@@ -38,6 +38,15 @@ static const char CORPUS[] = "the quick brown fox jumps over the lazy dog\nsphin
 
 static char dir[64], cfg_path[128], ckpt[128];
 
+/* The temporary directory goes when the fuzzer exits. */
+static void remove_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void put(const char *p, const void *bytes, size_t n)
 {
 	FILE *f = fopen(p, "wb");
@@ -51,6 +60,7 @@ static void setup(void)
 	snprintf(dir, sizeof dir, "/tmp/reel-fuzz-resume-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(remove_dir);
 	char p[160];
 	snprintf(p, sizeof p, "%s/corpus.txt", dir);
 	put(p, CORPUS, strlen(CORPUS));
