@@ -10,7 +10,7 @@
  * e^-87 (1.6e-38) are returned as e^-87 rather than as subnormals.
  * tanh: |x| < 0.625 by x + x^3 P(x^2) (degree-4 P, least-squares fit on
  * Chebyshev nodes, made for reel); otherwise 1 - 2 / (e^{2|x|} + 1) with the
- * sign of x.  sigmoid: 1 / (1 + e^-x). */
+ * sign of x.  sigmoid: 1 / (1 + e^-x).  NaN gives NaN. */
 #ifndef REEL_FASTMATH_H
 #define REEL_FASTMATH_H
 
@@ -33,6 +33,9 @@ static inline float reel__fexp(float x)
 	p = p * r + 0.5f;
 	p = p * r + 1.0f;
 	p = p * r + 1.0f;
+	/* NaN in, NaN out (through p), without converting NaN to int (undefined
+	 * behaviour); a select, so the loop still vectorizes */
+	k = k == k ? k : 0.0f;
 	int32_t bits = ((int32_t)k + 127) << 23;
 	float scale;
 	memcpy(&scale, &bits, sizeof scale);

@@ -1,5 +1,6 @@
 /* Finite-difference gradient checking (gradcheck.h says what and how). */
 #include "gradcheck.h"
+#include "fault.h"
 
 #include "rng.h"
 
@@ -152,10 +153,10 @@ reel_status reel_gradcheck(reel_gc_fn f, void *ctx, int nin, reel_gc_input *in, 
 		o.atol = GC_ATOL;
 
 	struct gc g = {.f = f, .ctx = ctx, .nin = nin, .in = in, .o = o, .rep = rep};
-	double **an = calloc((size_t)nin + 1, sizeof *an);
+	double **an = reel__calloc((size_t)nin + 1, sizeof *an);
 	double *R = NULL, *pan = NULL;
 	reel_real *Rr = NULL;
-	g.leaves = calloc((size_t)nin + 1, sizeof *g.leaves);
+	g.leaves = reel__calloc((size_t)nin + 1, sizeof *g.leaves);
 	g.t = reel_tape_new(0, 1);
 	if (!an || !g.leaves || !g.t) {
 		fail(rep, REEL_ERR_NOMEM, "reel_gradcheck: out of memory");
@@ -174,8 +175,8 @@ reel_status reel_gradcheck(reel_gc_fn f, void *ctx, int nin, reel_gc_input *in, 
 		goto out;
 	}
 	g.nout = y->size;
-	R = malloc(y->size * sizeof *R);
-	Rr = malloc(y->size * sizeof *Rr);
+	R = reel__malloc(y->size * sizeof *R);
+	Rr = reel__malloc(y->size * sizeof *Rr);
 	if (!R || !Rr) {
 		fail(rep, REEL_ERR_NOMEM, "reel_gradcheck: out of memory");
 		goto out;
@@ -195,7 +196,7 @@ reel_status reel_gradcheck(reel_gc_fn f, void *ctx, int nin, reel_gc_input *in, 
 			continue;
 		size_t n = in_size(&in[i]);
 		const reel_real *gr = reel_tensor_grad(g.leaves[i]);
-		if (!(an[i] = malloc(n * sizeof **an))) {
+		if (!(an[i] = reel__malloc(n * sizeof **an))) {
 			fail(rep, REEL_ERR_NOMEM, "reel_gradcheck: out of memory");
 			goto out;
 		}
@@ -205,7 +206,7 @@ reel_status reel_gradcheck(reel_gc_fn f, void *ctx, int nin, reel_gc_input *in, 
 	if (ps) {
 		size_t np = 0;
 		const reel_real *gr = reel_params_grads(ps, &np);
-		if (!(pan = malloc((np + 1) * sizeof *pan))) {
+		if (!(pan = reel__malloc((np + 1) * sizeof *pan))) {
 			fail(rep, REEL_ERR_NOMEM, "reel_gradcheck: out of memory");
 			goto out;
 		}

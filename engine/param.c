@@ -1,5 +1,6 @@
 /* The parameter store (see param.h). */
 #include "param.h"
+#include "fault.h"
 #include "reel_limits.h"
 
 #include <math.h>
@@ -30,7 +31,7 @@ static reel_tensor *fail(reel_params *ps, const char *fmt, ...)
 
 reel_params *reel_params_new(void)
 {
-	return calloc(1, sizeof(reel_params));
+	return reel__calloc(1, sizeof(reel_params));
 }
 
 void reel_params_free(reel_params *ps)
@@ -109,14 +110,14 @@ reel_tensor *reel_param_new(reel_params *ps, const char *name, int ndim, const i
 	size_t padded = (size + PAD_ELEMS - 1) / PAD_ELEMS * PAD_ELEMS;
 	if (ps->n == ps->cap) {
 		int cap = ps->cap ? ps->cap * 2 : 32;
-		reel_tensor **p = realloc(ps->p, (size_t)cap * sizeof *p);
+		reel_tensor **p = reel__realloc(ps->p, (size_t)cap * sizeof *p);
 		if (!p)
 			return fail(ps, "reel_param_new: out of memory");
 		ps->p = p;
 		ps->cap = cap;
 	}
-	reel_tensor *t = calloc(1, sizeof *t);
-	char *nm = strdup(name);
+	reel_tensor *t = reel__calloc(1, sizeof *t);
+	char *nm = reel__strdup(name);
 	if (!t || !nm || !grow(ps, ps->used + padded)) {
 		free(t);
 		free(nm);
@@ -207,7 +208,7 @@ reel_status reel_param_orthogonal(reel_tensor *p, reel_rng *rng, int block, doub
 	if (p->ndim != 2 || block < 1 || p->shape[1] != block || p->shape[0] % block)
 		return REEL_ERR_SHAPE;
 	int n = block;
-	double *q = malloc((size_t)n * n * sizeof *q);
+	double *q = reel__malloc((size_t)n * n * sizeof *q);
 	if (!q)
 		return REEL_ERR_NOMEM;
 	for (int k = 0; k < p->shape[0] / n; k++) {

@@ -6,6 +6,7 @@
  * settle on an eigenvector; its growth rate does: ||W^k v||^(1/k) tends to
  * the spectral radius.  We take the mean log growth per step over the last
  * SPEC_ITERS - SPEC_BURN of SPEC_ITERS steps, renormalising every step. */
+#include "fault.h"
 #include "param.h"
 
 #include <math.h>
@@ -19,7 +20,7 @@ reel_status reel_param_spectral(reel_tensor *p, reel_rng *rng, double radius)
 	if (p->ndim != 2 || p->shape[0] != p->shape[1])
 		return REEL_ERR_SHAPE;
 	int n = p->shape[0];
-	double *v = malloc(2 * (size_t)n * sizeof *v);
+	double *v = reel__malloc(2 * (size_t)n * sizeof *v);
 	if (!v)
 		return REEL_ERR_NOMEM;
 	double *w = v + n;

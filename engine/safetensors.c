@@ -1,5 +1,6 @@
 /* Safetensors: strict reader and atomic writer (format in safetensors.h). */
 #include "safetensors.h"
+#include "fault.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -266,7 +267,7 @@ static reel_status read_file(const char *path, unsigned char **buf, size_t *len,
 		                    (long long)st.st_size);
 	}
 	size_t sz = (size_t)st.st_size;
-	*buf = malloc(sz + 1);
+	*buf = reel__malloc(sz + 1);
 	if (!*buf) {
 		fclose(fp);
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: no memory for its %zu bytes", path, sz);
@@ -343,13 +344,13 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 			n++;
 		}
 	}
-	f->t = calloc((size_t)n + 1, sizeof *f->t);
-	f->meta_kv = calloc(2 * (size_t)nmeta + 1, sizeof *f->meta_kv);
+	f->t = reel__calloc((size_t)n + 1, sizeof *f->t);
+	f->meta_kv = reel__calloc(2 * (size_t)nmeta + 1, sizeof *f->meta_kv);
 	if (!f->t || !f->meta_kv)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	const unsigned char *data = f->buf + 8 + hl;
 	size_t dlen = len - 8 - (size_t)hl;
-	uint64_t *ranges = calloc(2 * (size_t)n + 1, sizeof *ranges);
+	uint64_t *ranges = reel__calloc(2 * (size_t)n + 1, sizeof *ranges);
 	if (!ranges)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	int i = 0;
@@ -381,7 +382,7 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 		f->nmeta = nmeta;
 	}
 	/* names unique */
-	const reel_st_tensor **byname = malloc(((size_t)n + 1) * sizeof *byname);
+	const reel_st_tensor **byname = reel__malloc(((size_t)n + 1) * sizeof *byname);
 	if (!byname)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	for (int j = 0; j < n; j++)
@@ -396,7 +397,7 @@ static reel_status parse(const char *path, reel_st_file *f, size_t len, reel_err
 		}
 	free(byname);
 	/* byte ranges tile the data section: sort a copy by offset */
-	reel_st_tensor *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
+	reel_st_tensor *sorted = reel__malloc(((size_t)n + 1) * sizeof *sorted);
 	if (!sorted)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	memcpy(sorted, f->t, (size_t)n * sizeof *sorted);
@@ -424,7 +425,7 @@ reel_status reel_st_read(const char *path, reel_st_file **out, reel_err *err)
 	*out = NULL;
 	if (!host_is_little_endian())
 		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", path);
-	reel_st_file *f = calloc(1, sizeof *f);
+	reel_st_file *f = reel__calloc(1, sizeof *f);
 	if (!f)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	size_t len = 0;
@@ -446,8 +447,8 @@ reel_status reel_st_read_mem(const char *name, const void *bytes, size_t len, re
 		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", name);
 	if (!bytes && len)
 		return reel_err_set(err, REEL_ERR_ARG, "%s: bytes are NULL", name);
-	reel_st_file *f = calloc(1, sizeof *f);
-	if (!f || len == SIZE_MAX || !(f->buf = malloc(len + 1))) {
+	reel_st_file *f = reel__calloc(1, sizeof *f);
+	if (!f || len == SIZE_MAX || !(f->buf = reel__malloc(len + 1))) {
 		reel_st_free(f);
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: no memory for a copy of %zu bytes", name, len);
 	}
@@ -538,7 +539,7 @@ struct reel_st_writer {
 
 reel_st_writer *reel_st_writer_new(void)
 {
-	reel_st_writer *w = calloc(1, sizeof *w);
+	reel_st_writer *w = reel__calloc(1, sizeof *w);
 	if (w && !(w->meta = cJSON_CreateObject())) {
 		free(w);
 		return NULL;
@@ -576,14 +577,14 @@ reel_status reel_st_add(reel_st_writer *w, const char *name, reel_dtype dtype, i
 	}
 	if (w->n == w->cap) {
 		int cap = w->cap ? 2 * w->cap : 16;
-		struct st_entry *e = realloc(w->e, (size_t)cap * sizeof *e);
+		struct st_entry *e = reel__realloc(w->e, (size_t)cap * sizeof *e);
 		if (!e)
 			return reel_err_set(err, REEL_ERR_NOMEM, "safetensors: out of memory");
 		w->e = e;
 		w->cap = cap;
 	}
 	struct st_entry *e = &w->e[w->n];
-	if (!(e->name = strdup(name)))
+	if (!(e->name = reel__strdup(name)))
 		return reel_err_set(err, REEL_ERR_NOMEM, "safetensors: out of memory");
 	e->dtype = dtype;
 	e->ndim = ndim;
@@ -616,19 +617,36 @@ reel_status reel_st_add_meta(reel_st_writer *w, const char *key, const char *val
 	return REEL_OK;
 }
 
-static int write_all(int fd, const void *p, size_t n)
+/* write(2) all of p, retrying short writes; 0 with errno set on failure. */
+static int write_all(int fd, const char *path, const void *p, size_t n)
 {
 	const unsigned char *c = p;
 	while (n) {
-		ssize_t k = write(fd, c, n);
+		int fault = reel__io_fault(REEL_IO_WRITE, path);
+		ssize_t k = fault ? -1 : write(fd, c, n);
+		if (fault)
+			errno = fault;
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0)
+		if (k <= 0) {
+			if (k == 0)
+				errno = EIO;
 			return 0;
+		}
 		c += k;
 		n -= (size_t)k;
 	}
 	return 1;
+}
+
+/* Append a number to array a; 0 if memory ran out. */
+static int add_number(cJSON *a, double v)
+{
+	cJSON *n = cJSON_CreateNumber(v);
+	if (n && cJSON_AddItemToArray(a, n))
+		return 1;
+	cJSON_Delete(n);
+	return 0;
 }
 
 static char *header_json(const reel_st_writer *w, size_t *len)
@@ -642,7 +660,11 @@ static char *header_json(const reel_st_writer *w, size_t *len)
 			cJSON_Delete(root);
 			return NULL;
 		}
-		cJSON_AddItemToObject(root, "__metadata__", m);
+		if (!cJSON_AddItemToObject(root, "__metadata__", m)) {
+			cJSON_Delete(m);
+			cJSON_Delete(root);
+			return NULL;
+		}
 	}
 	size_t at = 0;
 	for (int i = 0; i < w->n; i++) {
@@ -654,10 +676,16 @@ static char *header_json(const reel_st_writer *w, size_t *len)
 			cJSON_Delete(root);
 			return NULL;
 		}
-		for (int d = 0; d < e->ndim; d++)
-			cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[d]));
-		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)at));
-		cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(at + e->nbytes)));
+		/* every number checked: a dropped one would write a header that
+		 * parses but describes other tensors */
+		int ok = 1;
+		for (int d = 0; ok && d < e->ndim; d++)
+			ok = add_number(sh, (double)e->shape[d]);
+		ok = ok && add_number(off, (double)at) && add_number(off, (double)(at + e->nbytes));
+		if (!ok) {
+			cJSON_Delete(root);
+			return NULL;
+		}
 		at += e->nbytes;
 	}
 	char *s = cJSON_PrintUnformatted(root);
@@ -665,6 +693,56 @@ static char *header_json(const reel_st_writer *w, size_t *len)
 	if (s)
 		*len = strlen(s);
 	return s;
+}
+
+/* Create a fresh temporary file "path.tmpNNNNNN" next to path, exclusively
+ * and with mode 0666 less the umask, as the target itself would be created
+ * (mkstemp's 0600 would make every checkpoint private).  Returns the fd
+ * (name in tmp, which has room for plen + 24 bytes) or -1 with errno set. */
+static int create_temp(const char *path, char *tmp, size_t cap)
+{
+	static unsigned long counter;
+	unsigned long seed = (unsigned long)getpid() * 2654435761UL;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		counter++;
+		snprintf(tmp, cap, "%s.tmp%06lu", path, (seed + counter * 40503UL) % 1000000UL);
+		int fault = reel__io_fault(REEL_IO_CREATE, tmp);
+		if (fault) {
+			errno = fault;
+			return -1;
+		}
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+/* fsync the directory holding path, so the rename itself is durable.
+ * Filesystems that cannot sync a directory (EINVAL) are not an error. */
+static int sync_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else if ((size_t)(slash - path) < sizeof dir)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	else
+		return errno = ENAMETOOLONG, 0;
+	int fault = reel__io_fault(REEL_IO_DIRSYNC, dir);
+	if (fault)
+		return errno = fault, 0;
+	int fd = open(dir, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int ok = fsync(fd) == 0 || errno == EINVAL;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return ok;
 }
 
 reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *err)
@@ -675,40 +753,56 @@ reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *e
 	char *hdr = header_json(w, &hlen);
 	if (!hdr)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory building the header", path);
+	reel_status st = REEL_OK;
 	size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned */
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
+	size_t cap = strlen(path) + 24;
+	char *tmp = reel__malloc(cap);
 	if (!tmp) {
-		cJSON_free(hdr);
-		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+		goto free_hdr;
 	}
-	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
+	int fd = create_temp(path, tmp, cap);
 	if (fd < 0) {
-		reel_err_set(err, REEL_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-		cJSON_free(hdr);
-		free(tmp);
-		return REEL_ERR_IO;
+		st = reel_err_set(err, REEL_ERR_IO, "%s: cannot create a temporary file: %s (the file is unchanged)", path,
+		                  strerror(errno));
+		goto free_tmp;
 	}
 	unsigned char len8[8];
 	for (int i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-	int ok = write_all(fd, len8, 8) && write_all(fd, hdr, hlen) &&
-	         write_all(fd, "        ", padded - hlen);
+	const char *step = "write failed";
+	int ok = write_all(fd, tmp, len8, 8) && write_all(fd, tmp, hdr, hlen) &&
+	         write_all(fd, tmp, "        ", padded - hlen);
 	for (int i = 0; ok && i < w->n; i++)
-		ok = write_all(fd, w->e[i].data, w->e[i].nbytes);
-	int saved_errno = errno;
-	ok = ok && fsync(fd) == 0;
-	if (close(fd) != 0)
-		ok = 0;
-	cJSON_free(hdr);
-	if (!ok || rename(tmp, path) != 0) {
-		if (ok)
-			saved_errno = errno;
-		unlink(tmp);
-		free(tmp);
-		return reel_err_set(err, REEL_ERR_IO, "%s: write failed: %s", path, strerror(saved_errno));
+		ok = write_all(fd, tmp, w->e[i].data, w->e[i].nbytes);
+	if (ok) {
+		int fault = reel__io_fault(REEL_IO_FSYNC, tmp);
+		ok = fault ? (errno = fault, 0) : fsync(fd) == 0;
+		step = "cannot flush to disk";
 	}
+	int saved_errno = errno;
+	if (close(fd) != 0 && ok) {
+		ok = 0;
+		saved_errno = errno;
+		step = "cannot close";
+	}
+	if (ok) {
+		int fault = reel__io_fault(REEL_IO_RENAME, path);
+		ok = fault ? (errno = fault, 0) : rename(tmp, path) == 0;
+		saved_errno = errno;
+		step = "cannot rename the temporary file into place";
+	}
+	if (!ok) {
+		unlink(tmp);
+		st = reel_err_set(err, REEL_ERR_IO, "%s: %s: %s (the file is unchanged)", path, step, strerror(saved_errno));
+		goto free_tmp;
+	}
+	if (!sync_dir(path))
+		st = reel_err_set(err, REEL_ERR_IO, "%s: written, but its directory cannot be flushed to disk: %s", path,
+		                  strerror(errno));
+free_tmp:
 	free(tmp);
-	return REEL_OK;
+free_hdr:
+	cJSON_free(hdr);
+	return st;
 }

@@ -1,5 +1,6 @@
 /* The tape: arena, tensors in it, node recording, and the backward sweep. */
 #include "internal.h"
+#include "fault.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -81,7 +82,7 @@ char *reel_shape_str(const reel_tensor *x, char *buf, size_t n)
 static reel__chunk *chunk_new(reel_tape *t, size_t cap)
 {
 	cap = (cap + ALIGN - 1) & ~(size_t)(ALIGN - 1); /* aligned_alloc wants a multiple of the alignment */
-	reel__chunk *c = malloc(sizeof *c);
+	reel__chunk *c = reel__malloc(sizeof *c);
 	if (!c)
 		return NULL;
 	c->mem = aligned_alloc(ALIGN, cap);
@@ -181,7 +182,7 @@ void *reel__alloc_small(reel_tape *t, size_t n)
 
 reel_tape *reel_tape_new(size_t initial_bytes, uint64_t seed)
 {
-	reel_tape *t = calloc(1, sizeof *t);
+	reel_tape *t = reel__calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
 	if (initial_bytes > REEL_MAX_ARENA_BYTES) {

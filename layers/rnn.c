@@ -2,6 +2,7 @@
  * with variable lengths, dropout between layers, variational recurrent
  * dropout and carried states.  Only op calls and C control flow. */
 #include "layers.h"
+#include "fault.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -217,9 +218,9 @@ reel_status reel_rnn_carry_init(reel_rnn_carry *cy, const reel_rnn *r, int batch
 	cy->shape[1] = batch;
 	cy->shape[2] = r->o.hidden_size;
 	size_t n = (size_t)cy->shape[0] * batch * r->o.hidden_size;
-	cy->h = calloc(n, sizeof(reel_real));
+	cy->h = reel__calloc(n, sizeof(reel_real));
 	if (r->o.cell->nstate > 1)
-		cy->c = calloc(n, sizeof(reel_real));
+		cy->c = reel__calloc(n, sizeof(reel_real));
 	if (!cy->h || (r->o.cell->nstate > 1 && !cy->c)) {
 		reel_rnn_carry_deinit(cy);
 		return REEL_ERR_NOMEM;

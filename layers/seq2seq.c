@@ -3,6 +3,7 @@
  * The decoding loops are C control flow over hypotheses; every number that
  * flows through the model is computed by engine ops. */
 #include "seq2seq.h"
+#include "fault.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -262,10 +263,10 @@ reel_status reel_s2s_result_init(reel_s2s_result *r, int B, int max_len, int S)
 	r->B = B;
 	r->max_len = max_len;
 	r->S = S;
-	r->tokens = calloc((size_t)B * max_len, sizeof *r->tokens);
-	r->len = calloc((size_t)B, sizeof *r->len);
-	r->score = calloc((size_t)B, sizeof *r->score);
-	r->attn = calloc((size_t)B * max_len * S, sizeof *r->attn);
+	r->tokens = reel__calloc((size_t)B * max_len, sizeof *r->tokens);
+	r->len = reel__calloc((size_t)B, sizeof *r->len);
+	r->score = reel__calloc((size_t)B, sizeof *r->score);
+	r->attn = reel__calloc((size_t)B * max_len * S, sizeof *r->attn);
 	if (!r->tokens || !r->len || !r->score || !r->attn) {
 		reel_s2s_result_deinit(r);
 		return REEL_ERR_NOMEM;
@@ -321,9 +322,9 @@ reel_status reel_seq2seq_greedy(reel_tape *t, const reel_seq2seq *m, const reel_
 	int *ended = NULL;
 	if (!check_batch(t, m, b, 0) || !check_result(t, b, max_len, r) || encode(t, m, b, &d) != REEL_OK)
 		goto out;
-	ids = malloc((size_t)B * sizeof *ids);
-	tok = malloc((size_t)B * sizeof *tok);
-	ended = calloc((size_t)B, sizeof *ended);
+	ids = reel__malloc((size_t)B * sizeof *ids);
+	tok = reel__malloc((size_t)B * sizeof *tok);
+	ended = reel__calloc((size_t)B, sizeof *ended);
 	if (!ids || !tok || !ended) {
 		reel_tape_fail(t, REEL_ERR_NOMEM, "seq2seq greedy: out of memory");
 		goto out;
@@ -436,20 +437,20 @@ static reel_status beam_search(reel_tape *t, const reel_seq2seq *m, const reel_s
 	if (!check_batch(t, m, b, 0) || !check_result(t, &rb, max_len, r))
 		goto out;
 	/* the batch with every source repeated K times: slot b*K + k */
-	src = malloc((size_t)S * N * sizeof *src);
-	len = malloc((size_t)N * sizeof *len);
-	ids = malloc((size_t)N * sizeof *ids);
-	slot_src = malloc((size_t)N * sizeof *slot_src);
-	cand = malloc((size_t)2 * K * sizeof *cand);
-	score = malloc((size_t)N * sizeof *score);
-	next_score = malloc((size_t)N * sizeof *next_score);
-	done = calloc((size_t)B, sizeof *done);
-	nend = calloc((size_t)B, sizeof *nend);
-	ends = calloc((size_t)B * (K + K), sizeof *ends);
-	end_attn = calloc((size_t)B * (K + K) * S, sizeof *end_attn);
-	h.tok = malloc((size_t)max_len * N * sizeof *h.tok);
-	h.parent = malloc((size_t)max_len * N * sizeof *h.parent);
-	h.attn = calloc((size_t)max_len * N * S, sizeof *h.attn);
+	src = reel__malloc((size_t)S * N * sizeof *src);
+	len = reel__malloc((size_t)N * sizeof *len);
+	ids = reel__malloc((size_t)N * sizeof *ids);
+	slot_src = reel__malloc((size_t)N * sizeof *slot_src);
+	cand = reel__malloc((size_t)2 * K * sizeof *cand);
+	score = reel__malloc((size_t)N * sizeof *score);
+	next_score = reel__malloc((size_t)N * sizeof *next_score);
+	done = reel__calloc((size_t)B, sizeof *done);
+	nend = reel__calloc((size_t)B, sizeof *nend);
+	ends = reel__calloc((size_t)B * (K + K), sizeof *ends);
+	end_attn = reel__calloc((size_t)B * (K + K) * S, sizeof *end_attn);
+	h.tok = reel__malloc((size_t)max_len * N * sizeof *h.tok);
+	h.parent = reel__malloc((size_t)max_len * N * sizeof *h.parent);
+	h.attn = reel__calloc((size_t)max_len * N * S, sizeof *h.attn);
 	if (!src || !len || !ids || !slot_src || !cand || !score || !next_score || !done || !nend || !ends ||
 	    !end_attn || !h.tok || !h.parent || !h.attn) {
 		reel_tape_fail(t, REEL_ERR_NOMEM, "seq2seq beam: out of memory");

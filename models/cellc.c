@@ -19,6 +19,7 @@
  *   primary := number | name | name "'" | x.gate | hh.gate | x
  *            | fn '(' sum ')' | '(' sum ')'
  *   fn      := sigmoid | tanh | relu | softsign | hardtanh | exp */
+#include "fault.h"
 #include "cellc.h"
 
 #include <cjson/cJSON.h>
@@ -878,7 +879,7 @@ static void put(char **buf, size_t *len, size_t *cap, const char *s)
 	size_t n = strlen(s);
 	if (*len + n + 1 > *cap) {
 		size_t nc = (*cap ? *cap * 2 : 256) + n;
-		char *nb = realloc(*buf, nc);
+		char *nb = reel__realloc(*buf, nc);
 		if (!nb)
 			return;
 		*buf = nb;
@@ -1040,8 +1041,8 @@ static void compile_cell(reel_cfg_obj *cells, const char *name)
 	int desc = reel_cfg_describing(cfg);
 	const cJSON *src = desc ? NULL : cJSON_GetObjectItemCaseSensitive(cells->j, name);
 	reel_cfg_obj o = reel_cfg_child(cells, name, "a cell; its name is a layer type");
-	cc *c = calloc(1, sizeof *c);
-	program *pg = calloc(1, sizeof *pg);
+	cc *c = reel__calloc(1, sizeof *c);
+	program *pg = reel__calloc(1, sizeof *pg);
 	if (!c || !pg) {
 		free(c);
 		free(pg);
@@ -1253,8 +1254,8 @@ static void compile_cell(reel_cfg_obj *cells, const char *name)
 	size_t need = strlen(name) + strlen(doc) + 2;
 	for (int i = 0; i < n; i++)
 		need += strlen(cp[i].name) + 1;
-	jcell *j = calloc(1, sizeof *j);
-	char *pool = malloc(need);
+	jcell *j = reel__calloc(1, sizeof *j);
+	char *pool = reel__malloc(need);
 	if (!j || !pool || !source || !text) {
 		free(j);
 		free(pool);

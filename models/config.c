@@ -1,5 +1,6 @@
 /* Strict, located config reading (see config.h). */
 #include "config.h"
+#include "fault.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -16,6 +17,7 @@ struct reel_cfg {
 	cJSON *root;
 	int describe;
 	int nerr;
+	int nomem;        /* memory ran out: the tree or the errors are incomplete */
 	char *errs;       /* "name: /path: msg\n"... */
 	size_t errs_len;
 	char *desc;       /* describe mode text */
@@ -26,42 +28,72 @@ struct reel_cfg {
 
 /* ---- small string buffers ------------------------------------------------ */
 
-static void append(char **buf, size_t *len, const char *fmt, va_list ap)
+/* Returns 0 if memory ran out (buf unchanged). */
+static int append(char **buf, size_t *len, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	va_copy(ap2, ap);
 	int n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
-		return;
-	char *nb = realloc(*buf, *len + (size_t)n + 1);
+		return 1;
+	char *nb = reel__realloc(*buf, *len + (size_t)n + 1);
 	if (!nb)
-		return;
+		return 0;
 	vsnprintf(nb + *len, (size_t)n + 1, fmt, ap);
 	*buf = nb;
 	*len += (size_t)n;
+	return 1;
 }
 
-static void appendf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void appendf(char **buf, size_t *len, const char *fmt, ...)
+static int appendf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int appendf(char **buf, size_t *len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	append(buf, len, fmt, ap);
+	int ok = append(buf, len, fmt, ap);
 	va_end(ap);
+	return ok;
+}
+
+/* Put v under key in obj, replacing a value there, keeping its position.
+ * Returns 0 (v freed) if memory ran out or v is NULL (its creation
+ * failed).  Not cJSON_ReplaceItemInObject: cJSON 1.7.15 inserts the
+ * replacement with a NULL name when copying the name fails. */
+static int set_key(cJSON *obj, const char *key, cJSON *v)
+{
+	if (!v)
+		return 0;
+	cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!old) {
+		if (cJSON_AddItemToObject(obj, key, v))
+			return 1;
+		cJSON_Delete(v);
+		return 0;
+	}
+	char *name = reel__strdup(key); /* freed by cJSON_Delete, whose free is free() */
+	if (!name) {
+		cJSON_Delete(v);
+		return 0;
+	}
+	free(v->string);
+	v->string = name;
+	v->type &= ~cJSON_StringIsConst;
+	cJSON_ReplaceItemViaPointer(obj, old, v);
+	return 1;
 }
 
 static const char *keep(reel_cfg *c, const char *s)
 {
 	if (c->nstrs == c->capstrs) {
 		int cap = c->capstrs ? 2 * c->capstrs : 16;
-		char **n = realloc(c->strs, (size_t)cap * sizeof *n);
+		char **n = reel__realloc(c->strs, (size_t)cap * sizeof *n);
 		if (!n)
 			return s;
 		c->strs = n;
 		c->capstrs = cap;
 	}
-	char *d = strdup(s);
+	char *d = reel__strdup(s);
 	if (!d)
 		return s;
 	c->strs[c->nstrs++] = d;
@@ -86,11 +118,14 @@ static void verror(reel_cfg *c, const char *path, const char *key, const char *f
 	c->nerr++;
 	if (c->nerr > MAX_ERRORS)
 		return;
-	appendf(&c->errs, &c->errs_len, "%s: %s%s%s: ", c->name, path, key ? "/" : path[0] ? "" : "/", key ? key : "");
-	append(&c->errs, &c->errs_len, fmt, ap);
-	appendf(&c->errs, &c->errs_len, "\n");
-	if (c->nerr == MAX_ERRORS)
-		appendf(&c->errs, &c->errs_len, "%s: (more errors not shown)\n", c->name);
+	int ok = appendf(&c->errs, &c->errs_len, "%s: %s%s%s: ", c->name, path, key ? "/" : path[0] ? "" : "/",
+	                 key ? key : "");
+	ok = ok && append(&c->errs, &c->errs_len, fmt, ap);
+	ok = ok && appendf(&c->errs, &c->errs_len, "\n");
+	if (ok && c->nerr == MAX_ERRORS)
+		ok = appendf(&c->errs, &c->errs_len, "%s: (more errors not shown)\n", c->name);
+	if (!ok)
+		c->nomem = 1;
 }
 
 void reel_cfg_error(reel_cfg_obj *o, const char *key, const char *fmt, ...)
@@ -216,17 +251,15 @@ static int apply_set(reel_cfg *c, const char *set, reel_err *err)
 				       0;
 			}
 			if (!next) {
-				cJSON_ReplaceItemInArray(node, (int)i, v);
+				cJSON_ReplaceItemInArray(node, (int)i, v); /* moves pointers only */
 				return 1;
 			}
 			node = cJSON_GetArrayItem(node, (int)i);
 		} else if (cJSON_IsObject(node)) {
 			cJSON *child = cJSON_GetObjectItemCaseSensitive(node, p);
 			if (!next) {
-				if (child)
-					cJSON_ReplaceItemInObjectCaseSensitive(node, p, v);
-				else
-					cJSON_AddItemToObject(node, p, v);
+				if (!set_key(node, p, v))
+					return reel_err_set(err, REEL_ERR_NOMEM, "--set: out of memory"), 0;
 				return 1;
 			}
 			if (!child) { /* create the section; its keys are then checked like the file's */
@@ -250,14 +283,19 @@ static int apply_set(reel_cfg *c, const char *set, reel_err *err)
 
 reel_cfg *reel_cfg_parse(const char *name, const char *text, const char *const *sets, int nsets, reel_err *err)
 {
-	reel_cfg *c = calloc(1, sizeof *c);
-	if (!c || !(c->name = strdup(name))) {
+	reel_cfg *c = reel__calloc(1, sizeof *c);
+	if (!c || !(c->name = reel__strdup(name))) {
 		free(c);
 		reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", name);
 		return NULL;
 	}
 	const char *slash = strrchr(name, '/');
-	c->dir = slash ? strndup(name, (size_t)(slash - name)) : strdup(".");
+	c->dir = slash ? reel__strndup(name, (size_t)(slash - name)) : reel__strdup(".");
+	if (!c->dir) {
+		reel_cfg_free(c);
+		reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", name);
+		return NULL;
+	}
 	const char *end = NULL;
 	c->root = cJSON_ParseWithOpts(text, &end, 1);
 	if (!c->root) {
@@ -309,7 +347,7 @@ reel_cfg *reel_cfg_load(const char *path, const char *const *sets, int nsets, re
 				reel_err_set(err, REEL_ERR_CONFIG, "%s: larger than 64 MiB: not a config", path);
 				return NULL;
 			}
-			char *n = realloc(text, cap);
+			char *n = reel__realloc(text, cap);
 			if (!n) {
 				fclose(f);
 				free(text);
@@ -343,11 +381,11 @@ reel_cfg *reel_cfg_load(const char *path, const char *const *sets, int nsets, re
 
 reel_cfg *reel_cfg_describe(void)
 {
-	reel_cfg *c = calloc(1, sizeof *c);
+	reel_cfg *c = reel__calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	c->name = strdup("(describe)");
-	c->dir = strdup(".");
+	c->name = reel__strdup("(describe)");
+	c->dir = reel__strdup(".");
 	c->describe = 1;
 	return c;
 }
@@ -371,6 +409,7 @@ const char *reel_cfg_name(const reel_cfg *c) { return c->name; }
 const char *reel_cfg_dir(const reel_cfg *c) { return c->dir; }
 int reel_cfg_describing(const reel_cfg *c) { return c->describe; }
 int reel_cfg_nerrors(const reel_cfg *c) { return c->nerr; }
+int reel_cfg_nomem(const reel_cfg *c) { return c->nomem; }
 const char *reel_cfg_errors(const reel_cfg *c) { return c->errs ? c->errs : ""; }
 const char *reel_cfg_description(const reel_cfg *c) { return c->desc ? c->desc : ""; }
 
@@ -429,10 +468,10 @@ static int writable(reel_cfg_obj *o)
 /* Fill a missing key with its default, so the tree becomes the resolved config. */
 static void fill(reel_cfg_obj *o, const char *key, cJSON *v)
 {
-	if (v && writable(o))
-		cJSON_AddItemToObject((cJSON *)o->j, key, v);
-	else
+	if (!writable(o))
 		cJSON_Delete(v);
+	else if (!set_key((cJSON *)o->j, key, v))
+		o->c->nomem = 1;
 }
 
 int reel_cfg_has(reel_cfg_obj *o, const char *key)
@@ -455,8 +494,8 @@ reel_cfg_obj reel_cfg_child(reel_cfg_obj *o, const char *key, const char *doc)
 	(void)doc; /* children are documented by their keys */
 	if (o->c->describe)
 		return ch; /* its keys are described with their full paths */
-	if (!v && writable(o))
-		v = cJSON_AddObjectToObject((cJSON *)o->j, key);
+	if (!v && writable(o) && !(v = cJSON_AddObjectToObject((cJSON *)o->j, key)))
+		o->c->nomem = 1;
 	if (v && !cJSON_IsObject(v)) {
 		char f[64];
 		found(v, f, sizeof f);
@@ -798,10 +837,8 @@ static void resolve(reel_cfg_obj *o, const char *key, cJSON *v)
 		cJSON_Delete(v);
 		return;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(o->j, key))
-		cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)o->j, key, v);
-	else
-		cJSON_AddItemToObject((cJSON *)o->j, key, v);
+	if (!set_key((cJSON *)o->j, key, v))
+		o->c->nomem = 1;
 }
 
 void reel_cfg_resolve_int(reel_cfg_obj *o, const char *key, int v) { resolve(o, key, cJSON_CreateNumber(v)); }

@@ -55,6 +55,9 @@ const char *reel_cfg_name(const reel_cfg *c);   /* the file name given */
 const char *reel_cfg_dir(const reel_cfg *c);    /* its directory, for relative data paths */
 int reel_cfg_describing(const reel_cfg *c);
 int reel_cfg_nerrors(const reel_cfg *c);
+/* 1 if memory ran out while reading or resolving: the resolved tree and
+ * the error list are then incomplete, and the config must not be used. */
+int reel_cfg_nomem(const reel_cfg *c);
 /* Every error, one per line ("file: /path: message\n"). */
 const char *reel_cfg_errors(const reel_cfg *c);
 /* Record an error at o's path (+ "/key" when key is non-NULL). */

@@ -3,6 +3,7 @@
  * data_gen.c, the file readers in data_file.c; data_internal.h says how a
  * split is stored. */
 #include "data_internal.h"
+#include "fault.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -35,7 +36,7 @@ int reel__grow(void *p, size_t *cap, size_t need, size_t elem)
 	size_t bytes;
 	if (reel__mul(n, elem, &bytes))
 		return -1;
-	void *q = realloc(*pp, bytes);
+	void *q = reel__realloc(*pp, bytes);
 	if (!q)
 		return -1;
 	*pp = q;
@@ -133,7 +134,7 @@ int32_t reel__vocab_find(const reel__vocab *v, const char *s, int len)
 
 static int rehash(reel__vocab *v, size_t hcap)
 {
-	int32_t *h = malloc(hcap * sizeof *h);
+	int32_t *h = reel__malloc(hcap * sizeof *h);
 	if (!h)
 		return -1;
 	for (size_t i = 0; i < hcap; i++)
@@ -162,7 +163,7 @@ int32_t reel__vocab_add(reel__vocab *v, const char *s, int len)
 	    reel__grow(&v->slen, &scap, (size_t)v->n + 1, sizeof *v->slen))
 		return -1;
 	v->cap = (int)(cap < scap ? cap : scap);
-	char *c = malloc((size_t)len + 1);
+	char *c = reel__malloc((size_t)len + 1);
 	if (!c)
 		return -1;
 	memcpy(c, s, (size_t)len);
@@ -203,7 +204,7 @@ int reel__vocab_sort(reel__vocab *v)
 	int k = v->n_special, m = v->n - k;
 	if (m < 2)
 		return 0;
-	vocab_entry *e = malloc((size_t)m * sizeof *e);
+	vocab_entry *e = reel__malloc((size_t)m * sizeof *e);
 	if (!e)
 		return -1;
 	for (int i = 0; i < m; i++)
@@ -301,8 +302,8 @@ reel_data *reel_data_open(const reel_data_opts *o, reel_err *err)
 	}
 	if (check_opts(o, err) != REEL_OK)
 		return NULL;
-	reel_data *d = calloc(1, sizeof *d);
-	if (!d || !(d->source = malloc(strlen(o->source) + 1))) {
+	reel_data *d = reel__calloc(1, sizeof *d);
+	if (!d || !(d->source = reel__malloc(strlen(o->source) + 1))) {
 		free(d);
 		reel_err_set(err, REEL_ERR_NOMEM, "data: out of memory");
 		return NULL;
@@ -437,9 +438,9 @@ static int arrange(reel_data *d, reel__split *sp, reel_data_split split, int B, 
 	size_t pool;
 	if (reel__mul((size_t)B, BUCKET_POOL_BATCHES, &pool))
 		pool = SIZE_MAX;
-	len_key *k = malloc((n < pool ? n : pool) * sizeof *k);
-	size_t nb = (n + (size_t)B - 1) / (size_t)B, *perm = malloc(nb * sizeof *perm);
-	size_t *tmp = malloc(n * sizeof *tmp);
+	len_key *k = reel__malloc((n < pool ? n : pool) * sizeof *k);
+	size_t nb = (n + (size_t)B - 1) / (size_t)B, *perm = reel__malloc(nb * sizeof *perm);
+	size_t *tmp = reel__malloc(n * sizeof *tmp);
 	if (!k || !perm || !tmp) {
 		free(k);
 		free(perm);
@@ -825,6 +826,16 @@ static cJSON *stats_json(const double *v, const int *cols, int n)
 	return a;
 }
 
+/* cJSON_AddItemToObject that frees v when it cannot add it (v NULL: a
+ * builder ran out of memory); 0 then. */
+static int add_owned(cJSON *o, const char *key, cJSON *v)
+{
+	if (v && cJSON_AddItemToObject(o, key, v))
+		return 1;
+	cJSON_Delete(v);
+	return 0;
+}
+
 /* {"source", "task", "input_vocab"?, "output_vocab"?, "inputs"?, "targets"?,
  *  "normalize"?: {"inputs": {"mean": [..], "std": [..]}, "targets": {..}}} */
 char *reel_data_state_json(const reel_data *d)
@@ -834,20 +845,20 @@ char *reel_data_state_json(const reel_data *d)
 	int ok = j && cJSON_AddStringToObject(j, "source", d->source) &&
 	         cJSON_AddStringToObject(j, "task", task_name(d->task));
 	if (ok && d->in_vocab.n)
-		ok = cJSON_AddItemToObject(j, "input_vocab", vocab_json(&d->in_vocab));
+		ok = add_owned(j, "input_vocab", vocab_json(&d->in_vocab));
 	if (ok && d->out_vocab.n)
-		ok = cJSON_AddItemToObject(j, "output_vocab", vocab_json(&d->out_vocab));
+		ok = add_owned(j, "output_vocab", vocab_json(&d->out_vocab));
 	if (ok && d->col_names) {
-		ok = cJSON_AddItemToObject(j, "inputs", names_json(dd, d->in_cols, d->F)) &&
-		     cJSON_AddItemToObject(j, "targets", names_json(dd, d->tgt_cols, d->O));
+		ok = add_owned(j, "inputs", names_json(dd, d->in_cols, d->F)) &&
+		     add_owned(j, "targets", names_json(dd, d->tgt_cols, d->O));
 		if (ok && d->mean) {
 			cJSON *nz = cJSON_AddObjectToObject(j, "normalize");
 			cJSON *in = nz ? cJSON_AddObjectToObject(nz, "inputs") : NULL;
 			cJSON *tg = nz ? cJSON_AddObjectToObject(nz, "targets") : NULL;
-			ok = in && tg && cJSON_AddItemToObject(in, "mean", stats_json(d->mean, d->in_cols, d->F)) &&
-			     cJSON_AddItemToObject(in, "std", stats_json(d->std, d->in_cols, d->F)) &&
-			     cJSON_AddItemToObject(tg, "mean", stats_json(d->mean, d->tgt_cols, d->O)) &&
-			     cJSON_AddItemToObject(tg, "std", stats_json(d->std, d->tgt_cols, d->O));
+			ok = in && tg && add_owned(in, "mean", stats_json(d->mean, d->in_cols, d->F)) &&
+			     add_owned(in, "std", stats_json(d->std, d->in_cols, d->F)) &&
+			     add_owned(tg, "mean", stats_json(d->mean, d->tgt_cols, d->O)) &&
+			     add_owned(tg, "std", stats_json(d->std, d->tgt_cols, d->O));
 		}
 	}
 	char *s = ok ? cJSON_PrintUnformatted(j) : NULL;

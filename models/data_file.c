@@ -9,6 +9,7 @@
  * (chars) or runs of non-whitespace (words).  Nothing of the file buffers
  * is kept after open. */
 #include "data_internal.h"
+#include "fault.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,7 +43,7 @@ static int dfile_read(dfile *f, const char *dir, const char *path, reel_err *err
 	memset(f, 0, sizeof *f);
 	int join = dir && *dir && path[0] != '/';
 	size_t n = strlen(path) + (join ? strlen(dir) + 2 : 1);
-	if (!(f->path = malloc(n)))
+	if (!(f->path = reel__malloc(n)))
 		return oom(err);
 	if (join)
 		snprintf(f->path, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", path);
@@ -346,7 +347,7 @@ static int open_text(reel_data *d, const reel_data_opts *o, reel_err *err)
 		reel__split *sp = &d->sp[s];
 		const span *src = (fs.of[s] == &fs.f[s] ? tok[s] : tok[0]) + off[s];
 		size_t n = hi[s] - off[s];
-		if (!(sp->ids = malloc((n ? n : 1) * sizeof *sp->ids)))
+		if (!(sp->ids = reel__malloc((n ? n : 1) * sizeof *sp->ids)))
 			goto nomem;
 		sp->n_ids = n;
 		for (size_t i = 0; i < n; i++) {
@@ -370,7 +371,7 @@ static int open_text(reel_data *d, const reel_data_opts *o, reel_err *err)
 			sp->hi = n - 1 >= L ? n - L : 1; /* starts [0, hi): a full window fits, or start 0 */
 			continue;
 		}
-		if (!(sp->starts = malloc((nw ? nw : 1) * sizeof *sp->starts)))
+		if (!(sp->starts = reel__malloc((nw ? nw : 1) * sizeof *sp->starts)))
 			goto nomem;
 		for (size_t i = 0; i < nw; i++)
 			sp->starts[i] = i * L;
@@ -435,7 +436,7 @@ static int csv_resolve(reel_data *d, const char *path, const char *const *names,
 {
 	int all = n == 0;
 	int k = all ? d->cols : n;
-	if (!(*out = malloc((size_t)k * sizeof **out)))
+	if (!(*out = reel__malloc((size_t)k * sizeof **out)))
 		return oom(err);
 	for (int i = 0; i < k; i++) {
 		if (all) {
@@ -533,7 +534,7 @@ static int csv_header(reel_data *d, const dfile *f, span **fld, reel_err *err)
 		reel_err_set(err, REEL_ERR_IO, "%s:%ld: expected at most 100000 fields, found %d", f->path, it.no, k);
 		return -1;
 	}
-	if (!(*fld = malloc((size_t)k * sizeof **fld)) || !(d->col_names = calloc((size_t)k, sizeof *d->col_names)))
+	if (!(*fld = reel__malloc((size_t)k * sizeof **fld)) || !(d->col_names = reel__calloc((size_t)k, sizeof *d->col_names)))
 		return oom(err);
 	d->cols = k;
 	csv_fields(line, len, *fld, k);
@@ -546,7 +547,7 @@ static int csv_header(reel_data *d, const dfile *f, span **fld, reel_err *err)
 			             f->path, it.no, c);
 			return -1;
 		}
-		if (!(d->col_names[c] = malloc((size_t)l + 1)))
+		if (!(d->col_names[c] = reel__malloc((size_t)l + 1)))
 			return oom(err);
 		memcpy(d->col_names[c], s, (size_t)l);
 		d->col_names[c][l] = 0;
@@ -594,7 +595,7 @@ static int open_csv(reel_data *d, const reel_data_opts *o, reel_err *err)
 	/* z-scores from the training rows (population std; a constant column
 	 * keeps std 1 so it maps to 0) */
 	size_t C = (size_t)d->cols, ntr = hi[0] - lo[0];
-	if (!(d->mean = calloc(C, sizeof *d->mean)) || !(d->std = calloc(C, sizeof *d->std)))
+	if (!(d->mean = reel__calloc(C, sizeof *d->mean)) || !(d->std = reel__calloc(C, sizeof *d->std)))
 		goto nomem;
 	for (size_t c = 0; c < C; c++) {
 		double m = 0, v = 0;
@@ -942,11 +943,11 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 	}
 	/* convert everything once; sizes were checked by the reader */
 	size_t nin = in->count, nt = tg->count;
-	reel_real *xv = tokens ? NULL : malloc((nin ? nin : 1) * sizeof *xv);
-	int32_t *iv = tokens ? malloc((nin ? nin : 1) * sizeof *iv) : NULL;
-	int32_t *li = ln ? malloc(N * sizeof *li) : NULL;
-	reel_real *yv = t_ints ? NULL : malloc((nt ? nt : 1) * sizeof *yv);
-	int32_t *ti = t_ints ? malloc((nt ? nt : 1) * sizeof *ti) : NULL;
+	reel_real *xv = tokens ? NULL : reel__malloc((nin ? nin : 1) * sizeof *xv);
+	int32_t *iv = tokens ? reel__malloc((nin ? nin : 1) * sizeof *iv) : NULL;
+	int32_t *li = ln ? reel__malloc(N * sizeof *li) : NULL;
+	reel_real *yv = t_ints ? NULL : reel__malloc((nt ? nt : 1) * sizeof *yv);
+	int32_t *ti = t_ints ? reel__malloc((nt ? nt : 1) * sizeof *ti) : NULL;
 	int rc = -1;
 	if ((tokens ? !iv : !xv) || (ln && !li) || (t_ints ? !ti : !yv)) {
 		oom(err);
@@ -993,9 +994,17 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 					goto nomem;
 				d->info.vocab = iv[at] + 1 > d->info.vocab ? iv[at] + 1 : d->info.vocab;
 			} else {
-				for (size_t c = 0; c < F; c++)
+				for (size_t c = 0; c < F; c++) {
+					/* as csv: a NaN or infinity (or a double beyond float) is a data error here, not a NaN
+					 * loss many updates later */
+					if (!isfinite(xv[at * F + c])) {
+						reel_err_set(err, REEL_ERR_IO, "%s: \"inputs\"[%d, %zu, %zu]: expected a finite number, found %g",
+						             path, t, k, c, (double)xv[at * F + c]);
+						goto out;
+					}
 					if (reel__push_x(set, xv[at * F + c]))
 						goto nomem;
+				}
 			}
 		}
 		switch (task) {
@@ -1026,16 +1035,17 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 			break;
 		}
 		case REEL_TASK_REGRESS:
-			if (d->o.per_step) {
-				for (size_t t = 0; t < (size_t)len; t++)
-					for (size_t c = 0; c < O; c++)
-						if (reel__push_y(set, yv[(t * N + k) * O + c]))
-							goto nomem;
-			} else {
-				for (size_t c = 0; c < O; c++)
-					if (reel__push_y(set, yv[k * O + c]))
+			for (size_t t = 0; t < (d->o.per_step ? (size_t)len : 1); t++)
+				for (size_t c = 0; c < O; c++) {
+					size_t at = d->o.per_step ? (t * N + k) * O + c : k * O + c;
+					if (!isfinite(yv[at])) {
+						reel_err_set(err, REEL_ERR_IO, "%s: \"targets\" element %zu (example %zu): expected a finite number, "
+						             "found %g", path, at, k, (double)yv[at]);
+						goto out;
+					}
+					if (reel__push_y(set, yv[at]))
 						goto nomem;
-			}
+				}
 			break;
 		}
 		if (t_ints && task != REEL_TASK_SEQ2SEQ) {
@@ -1050,9 +1060,15 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 			}
 		}
 		if (task == REEL_TASK_SEQ2SEQ)
-			for (int t = 0; t < e->out_len; t++)
-				d->info.tgt_vocab = set->lab[e->out + t] + 1 > d->info.tgt_vocab ? set->lab[e->out + t] + 1
-				                                                                  : d->info.tgt_vocab;
+			for (int t = 0; t < e->out_len; t++) {
+				int32_t id = set->lab[e->out + t];
+				if (id < 0) { /* the decoder would embed it: an index below its table */
+					reel_err_set(err, REEL_ERR_IO, "%s: \"targets\"[%d, %zu]: expected an id >= 0, found %d", path, t, k,
+					             (int)id);
+					goto out;
+				}
+				d->info.tgt_vocab = id + 1 > d->info.tgt_vocab ? id + 1 : d->info.tgt_vocab;
+			}
 		d->info.max_len = len > d->info.max_len ? len : d->info.max_len;
 	}
 	rc = 0;
@@ -1081,7 +1097,7 @@ static int open_safetensors(reel_data *d, const reel_data_opts *o, reel_err *err
 		/* resolve the path as the text readers do */
 		int join = o->dir && *o->dir && p[s][0] != '/';
 		size_t n = strlen(p[s]) + (join ? strlen(o->dir) + 2 : 1);
-		if (!(path[s] = malloc(n))) {
+		if (!(path[s] = reel__malloc(n))) {
 			rc = oom(err);
 			break;
 		}
@@ -1142,7 +1158,7 @@ int reel_data_encode(const reel_data *d, const char *s, size_t n, int32_t **ids,
 	long count = count_toks(s, n, words);
 	if (count > INT_MAX / 2)
 		return reel_err_set(err, REEL_ERR_ARG, "data: input of more than %d tokens", INT_MAX / 2), -1;
-	*ids = malloc((size_t)(count ? count : 1) * sizeof **ids);
+	*ids = reel__malloc((size_t)(count ? count : 1) * sizeof **ids);
 	if (!*ids)
 		return oom(err);
 	size_t pos = 0;

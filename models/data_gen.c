@@ -10,6 +10,7 @@
  * so a key and hence an example never occurs in two splits.
  * mackey_glass is one long series split into disjoint ranges. */
 #include "data_internal.h"
+#include "fault.h"
 
 #include <limits.h>
 #include <math.h>
@@ -213,7 +214,7 @@ int reel__series_setup(reel_data *d, const size_t rlo[3], const size_t rhi[3], c
 			continue;
 		}
 		size_t n = n_random ? fixed_n[s] : span;
-		if (!(sp->starts = malloc((n ? n : 1) * sizeof *sp->starts)))
+		if (!(sp->starts = reel__malloc((n ? n : 1) * sizeof *sp->starts)))
 			return oom(err);
 		sp->n_starts = n;
 		if (n_random) {
@@ -240,10 +241,10 @@ static int mackey_glass(reel_data *d, reel_err *err)
 {
 	const int sub = 10, lag = 17 * sub;
 	const double dt = 0.1;
-	double *hist = malloc((size_t)(lag + 1) * sizeof *hist); /* ring of the last lag + 1 values */
-	d->series = malloc((size_t)MG_SAMPLES * sizeof *d->series);
-	d->in_cols = malloc(sizeof *d->in_cols);
-	d->tgt_cols = malloc(sizeof *d->tgt_cols);
+	double *hist = reel__malloc((size_t)(lag + 1) * sizeof *hist); /* ring of the last lag + 1 values */
+	d->series = reel__malloc((size_t)MG_SAMPLES * sizeof *d->series);
+	d->in_cols = reel__malloc(sizeof *d->in_cols);
+	d->tgt_cols = reel__malloc(sizeof *d->tgt_cols);
 	if (!hist || !d->series || !d->in_cols || !d->tgt_cols) {
 		free(hist);
 		return oom(err);

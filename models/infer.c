@@ -1,5 +1,6 @@
 /* Using a trained model (see infer.h). */
 #include "infer.h"
+#include "fault.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -71,8 +72,8 @@ reel_status reel_infer_attention_svg(const reel_model *m, const char *path, cons
 {
 	if (len < 1)
 		return reel_err_set(err, REEL_ERR_ARG, "%s: the output is empty: no attention to draw", path);
-	const char **rows = malloc((size_t)len * sizeof *rows), **cols = malloc((size_t)slen * sizeof *cols);
-	reel_real *w = malloc((size_t)len * slen * sizeof *w);
+	const char **rows = reel__malloc((size_t)len * sizeof *rows), **cols = reel__malloc((size_t)slen * sizeof *cols);
+	reel_real *w = reel__malloc((size_t)len * slen * sizeof *w);
 	reel_status st;
 	if (!rows || !cols || !w) {
 		st = nomem(err, path);
@@ -187,8 +188,8 @@ static reel_status encode_lines(const reel_model *m, char *const *lines, int lo,
                                 int *S, reel_err *err)
 {
 	int B = hi - lo;
-	int32_t **ids = calloc((size_t)B, sizeof *ids);
-	*len = calloc((size_t)B, sizeof **len);
+	int32_t **ids = reel__calloc((size_t)B, sizeof *ids);
+	*len = reel__calloc((size_t)B, sizeof **len);
 	*src = NULL;
 	reel_status st = REEL_OK;
 	if (!ids || !*len) {
@@ -212,7 +213,7 @@ static reel_status encode_lines(const reel_model *m, char *const *lines, int lo,
 		(*len)[k] = n;
 		*S = n > *S ? n : *S;
 	}
-	*src = calloc((size_t)*S * B, sizeof **src); /* padding: id 0 */
+	*src = reel__calloc((size_t)*S * B, sizeof **src); /* padding: id 0 */
 	if (!*src) {
 		st = nomem(err, "encoding the input");
 		goto out;
@@ -375,7 +376,7 @@ reel_status reel_infer_sample(reel_model *m, const reel_sample_opts *o, FILE *f,
 	}
 	if (n == 0) { /* start at a line start: a newline, or the end-of-line word */
 		free(ids);
-		ids = malloc(sizeof *ids);
+		ids = reel__malloc(sizeof *ids);
 		if (!ids)
 			return nomem(err, "sample");
 		const char *start = m->data_opts.tokens_words ? "<eos>" : "\n";
@@ -386,8 +387,8 @@ reel_status reel_infer_sample(reel_model *m, const reel_sample_opts *o, FILE *f,
 			free(tmp);
 		n = 1;
 	}
-	double *p = malloc((size_t)V * sizeof *p);
-	int32_t *order = malloc((size_t)V * sizeof *order);
+	double *p = reel__malloc((size_t)V * sizeof *p);
+	int32_t *order = reel__malloc((size_t)V * sizeof *order);
 	reel_tape *t = infer_tape(o->seed);
 	if (!p || !order || !t) {
 		st = nomem(err, "sample");
@@ -485,8 +486,8 @@ reel_status reel_infer_predict_lines(reel_model *m, char *const *lines, int n, i
 		return reel_err_set(err, REEL_ERR_ARG, "predict: the input has no lines");
 	int K = m->info.classes;
 	/* "label<TAB>sequence": the sequence */
-	char **seqs = malloc((size_t)n * sizeof *seqs);
-	double *p = malloc((size_t)(K > 0 ? K : 1) * sizeof *p);
+	char **seqs = reel__malloc((size_t)n * sizeof *seqs);
+	double *p = reel__malloc((size_t)(K > 0 ? K : 1) * sizeof *p);
 	reel_tape *t = infer_tape(1);
 	if (!seqs || !p || !t) {
 		st = nomem(err, "predict");
@@ -548,7 +549,7 @@ static int dvec_push(dvec *d, double x)
 {
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 256;
-		double *v = realloc(d->v, cap * sizeof *v);
+		double *v = reel__realloc(d->v, cap * sizeof *v);
 		if (!v)
 			return -1;
 		d->v = v;
@@ -660,7 +661,7 @@ reel_status reel_infer_predict_split(reel_model *m, reel_data_split split, int p
 	if (svg_path && m->task != REEL_TASK_REGRESS)
 		return reel_err_set(err, REEL_ERR_ARG, "predict: --svg draws regression (predicted against actual)");
 	pred_ctx c = {.f = f, .probs = probs, .want_series = svg_path != NULL};
-	c.p = malloc((size_t)(m->info.classes > 0 ? m->info.classes : 1) * sizeof *c.p);
+	c.p = reel__malloc((size_t)(m->info.classes > 0 ? m->info.classes : 1) * sizeof *c.p);
 	if (!c.p)
 		return nomem(err, "predict");
 	st = over_split(m, split, predict_batch, &c, err);
@@ -781,7 +782,7 @@ static reel_status eval_s2s_cer(reel_model *m, reel_data_split split, reel_eval_
 		o.max_len = maxlen;
 		reel_s2s_result res;
 		free(row);
-		row = malloc((size_t)(b.TT + 1) * sizeof *row);
+		row = reel__malloc((size_t)(b.TT + 1) * sizeof *row);
 		if (!row || reel_s2s_result_init(&res, B, maxlen, b.S) != REEL_OK) {
 			st = nomem(err, "evaluate");
 			break;
@@ -821,7 +822,7 @@ reel_status reel_infer_evaluate(reel_model *m, reel_data_split split, reel_eval_
 	case REEL_TASK_CLASSIFY:
 	case REEL_TASK_TAG:
 		r->K = m->info.classes;
-		r->confusion = calloc((size_t)r->K * r->K, sizeof *r->confusion);
+		r->confusion = reel__calloc((size_t)r->K * r->K, sizeof *r->confusion);
 		if (!r->confusion)
 			return nomem(err, "evaluate");
 		return over_split(m, split, eval_batch, &c, err);
@@ -1080,9 +1081,9 @@ reel_status reel_plot_runs(const char *const *dirs, int n, const char *out, reel
 {
 	if (n < 1)
 		return reel_err_set(err, REEL_ERR_ARG, "plot: no run directory");
-	run_curves *c = calloc((size_t)n, sizeof *c);
-	reel_svg_series *s = calloc((size_t)n * 4, sizeof *s);
-	char(*labels)[2][160] = calloc((size_t)n, sizeof *labels);
+	run_curves *c = reel__calloc((size_t)n, sizeof *c);
+	reel_svg_series *s = reel__calloc((size_t)n * 4, sizeof *s);
+	char(*labels)[2][160] = reel__calloc((size_t)n, sizeof *labels);
 	reel_status st = REEL_OK;
 	if (!c || !s || !labels) {
 		st = nomem(err, "plot");

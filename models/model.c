@@ -2,6 +2,7 @@
  * evaluation, summary, saving and loading. */
 #include "model.h"
 #include "cellc.h"
+#include "fault.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -330,9 +331,11 @@ static void build_layers(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 	reel_cfg_obj mo = {.c = root->c};
 	int n = reel_cfg_array(root, "model", 1, "the layers, in order");
 	if (!m->layers && n > 0) {
-		m->layers = calloc((size_t)n, sizeof *m->layers);
-		if (!m->layers)
+		m->layers = reel__calloc((size_t)n, sizeof *m->layers);
+		if (!m->layers) {
+			reel_err_set(&b->err, REEL_ERR_NOMEM, "out of memory");
 			return;
+		}
 		m->nlayers = n;
 	}
 	reel_flow flow = {.tokens = m->info.tokens_in, .pooled = 0, .F = m->info.tokens_in ? m->info.vocab : m->info.features,
@@ -360,9 +363,11 @@ static void build_layers(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 		const char *name = reel_cfg_str(&mo, "name", defname, "parameter prefix (default: the index)");
 		if (!L->type) {
 			L->type = ty;
-			L->state = calloc(1, ty->state_size);
-			if (!L->state)
+			L->state = reel__calloc(1, ty->state_size);
+			if (!L->state) {
+				reel_err_set(&b->err, REEL_ERR_NOMEM, "out of memory");
 				return;
+			}
 		}
 		snprintf(L->name, sizeof L->name, "%s", name);
 		snprintf(L->prefix, sizeof L->prefix, "%s.", name);
@@ -529,7 +534,7 @@ void reel_model_free(reel_model *m)
 static char *dupstr(const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
+	char *d = reel__malloc(n);
 	if (d)
 		memcpy(d, s, n);
 	return d;
@@ -573,13 +578,17 @@ reel_status reel_model_new(const char *path, const char *const *sets, int nsets,
 	*out = NULL;
 	if (errors)
 		*errors = NULL;
-	reel_model *m = calloc(1, sizeof *m);
+	reel_model *m = reel__calloc(1, sizeof *m);
 	if (!m)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	reel_status st = REEL_OK;
 	int clean = pre_read(m, path, sets, nsets, err);
 	if (!m->pre_cfg) {
 		st = err->code;
+		goto fail;
+	}
+	if (reel_cfg_nomem(m->pre_cfg)) {
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory reading the config", path);
 		goto fail;
 	}
 	if (clean) {
@@ -601,6 +610,14 @@ reel_status reel_model_new(const char *path, const char *const *sets, int nsets,
 		T = m->data_opts.seq_len;
 	reel_build_ctx b = {.T = T, .B = m->train.batch_size, .info = &m->info, .task = m->task, .unknown = !clean};
 	read_all(m, c, &b);
+	if (b.err.code != REEL_OK) {
+		st = reel_err_set(err, b.err.code, "%s: %s", path, b.err.msg);
+		goto fail;
+	}
+	if (reel_cfg_nomem(c)) {
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory reading the config", path);
+		goto fail;
+	}
 	if (reel_cfg_nerrors(c) > 0) {
 		if (errors)
 			*errors = dupstr(reel_cfg_errors(c));
@@ -640,6 +657,14 @@ reel_status reel_model_new(const char *path, const char *const *sets, int nsets,
 	read_all(m, c, &b);
 	if (b.err.code != REEL_OK) {
 		st = reel_err_set(err, b.err.code, "%s: %s", path, b.err.msg);
+		goto fail;
+	}
+	if (reel_cfg_nomem(c)) {
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory reading the config", path);
+		goto fail;
+	}
+	if (reel_cfg_nerrors(c) > 0) { /* the dry pass read the same file cleanly */
+		st = reel_err_set(err, REEL_ERR_CONFIG, "%s: %s", path, reel_cfg_errors(c));
 		goto fail;
 	}
 	m->is_s2s = m->task == REEL_TASK_SEQ2SEQ;
@@ -989,12 +1014,15 @@ reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err
 	char *cfg = reel_cfg_print(m->cfg), *data = reel_data_state_json(m->data);
 	char fmt[16];
 	snprintf(fmt, sizeof fmt, "%d", REEL_CFG_FORMAT);
-	reel_status st = reel_params_add_to(m->ps, w, err);
+	/* a model without its config or vocabularies cannot be used: no write */
+	reel_status st = cfg && data ? REEL_OK : reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	if (st == REEL_OK)
+		st = reel_params_add_to(m->ps, w, err);
 	if (st == REEL_OK)
 		st = reel_st_add_meta(w, "format", fmt, err);
-	if (st == REEL_OK && cfg)
+	if (st == REEL_OK)
 		st = reel_st_add_meta(w, "config", cfg, err);
-	if (st == REEL_OK && data)
+	if (st == REEL_OK)
 		st = reel_st_add_meta(w, "data", data, err);
 	if (st == REEL_OK)
 		st = reel_st_write(w, path, err);
@@ -1037,7 +1065,7 @@ void reel_model_describe(FILE *f)
 		const reel_layer_type *ty = reel_layer_type_at(i);
 		reel_cfg_section(c, ty->name, ty->doc);
 		reel_layer L = {.type = ty};
-		L.state = calloc(1, ty->state_size);
+		L.state = reel__calloc(1, ty->state_size);
 		reel_build_ctx b = {.info = &info};
 		reel_flow in = {0}, out;
 		reel_cfg_obj o = {.c = c};
@@ -1071,7 +1099,7 @@ static void shape_of(const reel_st_tensor *s, char *out, size_t n)
 static void append(char **buf, size_t *len, const char *line)
 {
 	size_t n = strlen(line);
-	char *nb = realloc(*buf, *len + n + 1);
+	char *nb = reel__realloc(*buf, *len + n + 1);
 	if (!nb)
 		return;
 	memcpy(nb + *len, line, n + 1);
@@ -1106,7 +1134,7 @@ reel_status reel_model_init_from(reel_model *m, const char *path, const char *pr
 	size_t len = 0;
 	int bad = 0;
 	int np = reel_params_count(m->ps), nf = reel_st_count(f);
-	char *used = calloc((size_t)nf + 1, 1);
+	char *used = reel__calloc((size_t)nf + 1, 1);
 	if (!used) {
 		reel_st_free(f);
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
@@ -1172,7 +1200,7 @@ typedef struct loaded_batch {
 
 static void *take(loaded_batch *lb, const reel_st_tensor *t, int as_int)
 {
-	void *p = malloc((t->count ? t->count : 1) * (as_int ? sizeof(int32_t) : sizeof(reel_real)));
+	void *p = reel__malloc((t->count ? t->count : 1) * (as_int ? sizeof(int32_t) : sizeof(reel_real)));
 	if (!p || lb->nmem == 8) {
 		free(p);
 		return NULL;
@@ -1238,7 +1266,7 @@ static reel_status load_batch(reel_model *m, const reel_st_file *f, const char *
 	} else {
 		/* no lengths in the file: every sequence is T steps (B of them, not the 1
 		 * element a zero-count tensor would get from take) */
-		b->lengths = lb->nmem < 8 ? malloc((size_t)b->B * sizeof *b->lengths) : NULL;
+		b->lengths = lb->nmem < 8 ? reel__malloc((size_t)b->B * sizeof *b->lengths) : NULL;
 		if (b->lengths)
 			lb->mem[lb->nmem++] = b->lengths;
 		for (int i = 0; b->lengths && i < b->B; i++)
@@ -1279,7 +1307,7 @@ reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *o
 		goto out;
 	t = reel_tape_new(0, m->train.seed);
 	w = reel_st_writer_new();
-	names = calloc((size_t)np + 1, sizeof *names);
+	names = reel__calloc((size_t)np + 1, sizeof *names);
 	if (!t || !w || !names) {
 		st = reel_err_set(err, REEL_ERR_NOMEM, "reel grad: out of memory");
 		goto out;
@@ -1310,7 +1338,7 @@ reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *o
 	for (int i = 0; i < np; i++) {
 		reel_tensor *p = reel_params_at(m->ps, i);
 		size_t n = strlen(p->name) + 6;
-		if (!(names[i] = malloc(n))) {
+		if (!(names[i] = reel__malloc(n))) {
 			st = reel_err_set(err, REEL_ERR_NOMEM, "reel grad: out of memory");
 			goto out;
 		}

@@ -6,6 +6,7 @@
  * MPI_Init is called only when a launcher started the process (its
  * environment says so), so a plain `reel train` needs no MPI daemon and
  * behaves exactly as a build without MPI. */
+#include "fault.h"
 #include "reduce.h"
 
 #include <stdlib.h>
@@ -78,7 +79,7 @@ reel_reduce *reel_reduce_mpi_new(int *argc, char ***argv, reel_err *err)
 {
 	if (!launched())
 		return NULL;
-	reel_reduce *r = calloc(1, sizeof *r);
+	reel_reduce *r = reel__calloc(1, sizeof *r);
 	if (!r) {
 		reel_err_set(err, REEL_ERR_NOMEM, "MPI: out of memory");
 		return NULL;

@@ -1,5 +1,6 @@
 /* Seq2seq training and evaluation loops (see s2s.h). */
 #include "s2s.h"
+#include "fault.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,9 +21,9 @@ reel_status reel_s2s_train(reel_seq2seq *m, reel_params *ps, const reel_task *ta
 {
 	reel_status st = REEL_OK;
 	int B = o->batch;
-	int32_t *src = malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *src);
-	int32_t *tgt = malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *tgt);
-	int *len = malloc((size_t)B * sizeof *len);
+	int32_t *src = reel__malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *src);
+	int32_t *tgt = reel__malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *tgt);
+	int *len = reel__malloc((size_t)B * sizeof *len);
 	reel_tape *t = reel_tape_new(0, o->seed ^ 0x7a9e);
 	reel_optim_opts oo = reel_optim_defaults(REEL_ADAM);
 	oo.lr = o->lr;
@@ -74,10 +75,10 @@ reel_status reel_s2s_evaluate(const reel_seq2seq *m, const reel_task *task, uint
 {
 	memset(ev, 0, sizeof *ev);
 	const int B = EVAL_BATCH, max_len = REEL_TASK_MAX_LEN;
-	int32_t *src = malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *src);
-	int32_t *tgt = malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *tgt);
-	int *len = malloc((size_t)B * sizeof *len);
-	char(*want)[REEL_TASK_MAX_LEN] = malloc((size_t)B * REEL_TASK_MAX_LEN);
+	int32_t *src = reel__malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *src);
+	int32_t *tgt = reel__malloc((size_t)REEL_TASK_MAX_LEN * B * sizeof *tgt);
+	int *len = reel__malloc((size_t)B * sizeof *len);
+	char(*want)[REEL_TASK_MAX_LEN] = reel__malloc((size_t)B * REEL_TASK_MAX_LEN);
 	reel_tape *t = reel_tape_new(0, 1);
 	reel_status st = REEL_OK;
 	if (!src || !tgt || !len || !want || !t) {

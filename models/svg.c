@@ -1,5 +1,6 @@
 /* SVG pictures (see svg.h). */
 #include "svg.h"
+#include "fault.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -38,7 +39,7 @@ __attribute__((format(printf, 2, 3))) static void put(sbuf *b, const char *fmt, 
 		size_t cap = b->cap ? b->cap * 2 : 1 << 14;
 		while (cap < b->n + (size_t)k + 1)
 			cap *= 2;
-		char *s = realloc(b->s, cap);
+		char *s = reel__realloc(b->s, cap);
 		if (!s) {
 			b->oom = 1;
 			return;

@@ -1,5 +1,6 @@
 /* The training loop (see train.h). */
 #include "train.h"
+#include "fault.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -67,28 +68,38 @@ reel_status reel_write_file_atomic(const char *path, const char *text, reel_err 
 	char tmp[4200];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
 		return reel_err_set(err, REEL_ERR_IO, "%s: path too long", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int fault = reel__io_fault(REEL_IO_CREATE, tmp);
+	int fd = fault ? (errno = fault, -1) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return reel_err_set(err, REEL_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
 	size_t n = strlen(text), done = 0;
 	while (done < n) {
-		ssize_t w = write(fd, text + done, n - done);
+		fault = reel__io_fault(REEL_IO_WRITE, tmp);
+		ssize_t w = fault ? (errno = fault, -1) : write(fd, text + done, n - done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			int e = errno;
+			int e = w == 0 ? EIO : errno;
 			close(fd);
 			unlink(tmp);
 			return reel_err_set(err, REEL_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
 		}
 		done += (size_t)w;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		unlink(tmp);
-		return reel_err_set(err, REEL_ERR_IO, "%s: cannot flush: %s", tmp, strerror(errno));
+	fault = reel__io_fault(REEL_IO_FSYNC, tmp);
+	int ok = fault ? (errno = fault, 0) : fsync(fd) == 0;
+	int e = errno;
+	if (close(fd) != 0 && ok) {
+		ok = 0;
+		e = errno;
 	}
-	if (rename(tmp, path) != 0) {
-		int e = errno;
+	if (!ok) {
+		unlink(tmp);
+		return reel_err_set(err, REEL_ERR_IO, "%s: cannot flush: %s", tmp, strerror(e));
+	}
+	fault = reel__io_fault(REEL_IO_RENAME, path);
+	if (fault ? (errno = fault, 1) : rename(tmp, path) != 0) {
+		e = errno;
 		unlink(tmp);
 		return reel_err_set(err, REEL_ERR_IO, "%s: cannot rename into place: %s", path, strerror(e));
 	}
@@ -99,7 +110,7 @@ reel_status reel_write_file_atomic(const char *path, const char *text, reel_err 
 		*slash = 0;
 	else
 		snprintf(dir, sizeof dir, ".");
-	int dfd = open(dir, O_RDONLY);
+	int dfd = open(dir, O_RDONLY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -175,6 +186,7 @@ typedef struct loop {
 	char dir[4096];
 	double t0;
 	long total;        /* updates planned (an estimate with epochs) */
+	long per_epoch;    /* updates per pass over the training data (0: unknown) */
 	int *sub_len;      /* lengths of a time slice (truncated BPTT) */
 	int sub_cap;
 	run_state rs;
@@ -231,40 +243,45 @@ static int hex_rng(const char *s, reel_rng *r)
 	return 1;
 }
 
-/* The run state as JSON for the checkpoint's metadata; caller frees. */
+/* The run state as JSON for the checkpoint's metadata; caller frees.  NULL
+ * if memory ran out (a state missing a key would make the checkpoint
+ * unresumable, so every addition is checked). */
 static char *state_json(const loop *L)
 {
 	const run_state *s = &L->rs;
 	cJSON *o = cJSON_CreateObject();
+	int ok = o != NULL;
 	char rng[80], hash[24];
 	rng_hex(&s->rng, rng, sizeof rng);
 	snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->batch_hash);
-	cJSON_AddNumberToObject(o, "step", (double)s->step);
-	cJSON_AddNumberToObject(o, "epoch", s->epoch);
-	cJSON_AddNumberToObject(o, "epoch_steps", (double)s->epoch_steps);
-	cJSON_AddNumberToObject(o, "batches_drawn", (double)s->drawn);
-	cJSON_AddStringToObject(o, "batch_hash", hash);
-	cJSON_AddStringToObject(o, "rng", rng);
-	cJSON_AddNumberToObject(o, "rng_spare", s->rng.spare);
-	cJSON_AddBoolToObject(o, "rng_has_spare", s->rng.has_spare);
-	cJSON_AddNumberToObject(o, "avg_loss", s->avg);
-	cJSON_AddNumberToObject(o, "sequences", s->seqs);
-	cJSON_AddNumberToObject(o, "elapsed_s", s->elapsed);
-	cJSON_AddNumberToObject(o, "lr0", s->lr0);
-	cJSON_AddNumberToObject(o, "bad_validations", s->bad);
-	cJSON_AddBoolToObject(o, "finished", s->finished);
-	cJSON_AddNumberToObject(o, "ranks", L->size);
-	cJSON *pl = cJSON_AddObjectToObject(o, "plateau");
-	cJSON_AddNumberToObject(pl, "best", s->plateau.best);
-	cJSON_AddNumberToObject(pl, "bad_epochs", s->plateau.bad_epochs);
-	cJSON_AddNumberToObject(pl, "cooldown_left", s->plateau.cooldown_left);
-	cJSON_AddBoolToObject(pl, "started", s->plateau.started);
+	ok = ok && cJSON_AddNumberToObject(o, "step", (double)s->step);
+	ok = ok && cJSON_AddNumberToObject(o, "epoch", s->epoch);
+	ok = ok && cJSON_AddNumberToObject(o, "epoch_steps", (double)s->epoch_steps);
+	ok = ok && cJSON_AddNumberToObject(o, "batches_drawn", (double)s->drawn);
+	ok = ok && cJSON_AddStringToObject(o, "batch_hash", hash);
+	ok = ok && cJSON_AddStringToObject(o, "rng", rng);
+	ok = ok && cJSON_AddNumberToObject(o, "rng_spare", s->rng.spare);
+	ok = ok && cJSON_AddBoolToObject(o, "rng_has_spare", s->rng.has_spare);
+	ok = ok && cJSON_AddNumberToObject(o, "avg_loss", s->avg);
+	ok = ok && cJSON_AddNumberToObject(o, "sequences", s->seqs);
+	ok = ok && cJSON_AddNumberToObject(o, "elapsed_s", s->elapsed);
+	ok = ok && cJSON_AddNumberToObject(o, "lr0", s->lr0);
+	ok = ok && cJSON_AddNumberToObject(o, "bad_validations", s->bad);
+	ok = ok && cJSON_AddBoolToObject(o, "finished", s->finished);
+	ok = ok && cJSON_AddNumberToObject(o, "ranks", L->size);
+	cJSON *pl = ok ? cJSON_AddObjectToObject(o, "plateau") : NULL;
+	ok = ok && pl;
+	ok = ok && cJSON_AddNumberToObject(pl, "best", s->plateau.best);
+	ok = ok && cJSON_AddNumberToObject(pl, "bad_epochs", s->plateau.bad_epochs);
+	ok = ok && cJSON_AddNumberToObject(pl, "cooldown_left", s->plateau.cooldown_left);
+	ok = ok && cJSON_AddBoolToObject(pl, "started", s->plateau.started);
 	const reel_train_result *r = L->res;
-	cJSON *best = cJSON_AddObjectToObject(o, "best");
-	cJSON_AddNumberToObject(best, "step", (double)r->best_step);
+	cJSON *best = ok ? cJSON_AddObjectToObject(o, "best") : NULL;
+	ok = ok && best;
+	ok = ok && cJSON_AddNumberToObject(best, "step", (double)r->best_step);
 	for (int i = 0; i < r->best.n; i++)
-		cJSON_AddNumberToObject(best, r->best.name[i], r->best.value[i]);
-	char *txt = cJSON_PrintUnformatted(o);
+		ok = ok && cJSON_AddNumberToObject(best, r->best.name[i], r->best.value[i]);
+	char *txt = ok ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
 	return txt;
 }
@@ -301,6 +318,16 @@ static int parse_state(loop *L, const char *txt, const char *path, reel_err *err
 	    !cJSON_IsObject(pl) || !cJSON_IsObject(best) || v[0] < 0 || v[0] > 1e15 || v[3] < 0 || v[3] > 1e15) {
 		reel_err_set(err, REEL_ERR_IO, "%s: the training state in the metadata (\"reel.train\") is missing or malformed",
 		             path);
+		cJSON_Delete(o);
+		return 0;
+	}
+	/* each draw of a training batch is an update or the end of a pass, so
+	 * the replay on resume (batches_drawn) is bounded by the updates: a
+	 * corrupted count must not make the replay run for hours */
+	if (v[1] < 0 || v[1] > v[0] || v[2] < 0 || v[2] > v[0] || v[3] > v[0] + v[1] + 1) {
+		reel_err_set(err, REEL_ERR_IO,
+		             "%s: the training state is inconsistent: step %.0f, epoch %.0f, epoch_steps %.0f, batches_drawn %.0f",
+		             path, v[0], v[1], v[2], v[3]);
 		cJSON_Delete(o);
 		return 0;
 	}
@@ -368,9 +395,9 @@ static reel_status carry_global(loop *L, reel_layer *ly, gcarry *g, reel_err *er
 	/* valid on one rank is valid on all: they ran the same updates */
 	int LD = cy->shape[0], H = cy->shape[2], two = cy->c ? 2 : 1;
 	size_t n = (size_t)LD * B * H;
-	double *buf = calloc(n * two + 1, sizeof *buf);
-	g->h = malloc(n * sizeof *g->h);
-	g->c = cy->c ? malloc(n * sizeof *g->c) : NULL;
+	double *buf = reel__calloc(n * two + 1, sizeof *buf);
+	g->h = reel__malloc(n * sizeof *g->h);
+	g->c = cy->c ? reel__malloc(n * sizeof *g->c) : NULL;
 	g->owned = 1;
 	if (!buf || !g->h || (cy->c && !g->c)) {
 		free(buf);
@@ -500,23 +527,27 @@ typedef struct diff_ctx {
 	char *errs, *notes;
 	size_t el, nl;
 	int nerr;
+	int nomem; /* a line could not be recorded */
 } diff_ctx;
 
-static void add_line(char **buf, size_t *len, const char *path, const cJSON *a, const cJSON *b)
+/* Returns 0 if memory ran out. */
+static int add_line(char **buf, size_t *len, const char *path, const cJSON *a, const cJSON *b)
 {
 	char *sa = a ? cJSON_PrintUnformatted(a) : NULL, *sb = b ? cJSON_PrintUnformatted(b) : NULL;
+	int ok = (!a || sa) && (!b || sb);
 	char line[600];
 	int n = snprintf(line, sizeof line, "  %s: %.200s -> %.200s\n", path, sa ? sa : "(absent)", sb ? sb : "(absent)");
 	free(sa);
 	free(sb);
-	if (n < 0)
-		return;
-	char *nb = realloc(*buf, *len + (size_t)n + 1);
+	if (!ok || n < 0)
+		return ok;
+	char *nb = reel__realloc(*buf, *len + (size_t)n + 1);
 	if (!nb)
-		return;
+		return 0;
 	memcpy(nb + *len, line, (size_t)n + 1);
 	*buf = nb;
 	*len += (size_t)n;
+	return 1;
 }
 
 static void diff(diff_ctx *d, const char *path, const cJSON *a, const cJSON *b)
@@ -550,10 +581,10 @@ static void diff(diff_ctx *d, const char *path, const cJSON *a, const cJSON *b)
 	if (a && b && cJSON_Compare(a, b, 1))
 		return;
 	if (may_change(path)) {
-		add_line(&d->notes, &d->nl, path, a, b);
+		d->nomem |= !add_line(&d->notes, &d->nl, path, a, b);
 	} else {
 		d->nerr++;
-		add_line(&d->errs, &d->el, path, a, b);
+		d->nomem |= !add_line(&d->errs, &d->el, path, a, b);
 	}
 }
 
@@ -575,7 +606,9 @@ static reel_status compare_configs(loop *L, const char *ckpt_cfg, const char *pa
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 	reel_status st = REEL_OK;
-	if (d.nerr) {
+	if (d.nomem) {
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory comparing the config with the checkpoint's", path);
+	} else if (d.nerr) {
 		if (L->o->log)
 			fprintf(L->o->log, "reel: the config differs from the checkpoint's where it must not (checkpoint -> now):\n%s",
 			        d.errs);
@@ -628,7 +661,7 @@ static reel_status load_carries(loop *L, const reel_st_file *f, const char *path
 		if (h->count != n || (cy->c && (!c || c->count != n)))
 			return reel_err_set(err, REEL_ERR_IO, "%s: %s has %zu elements, expected %zu (%dx%dx%d)", path, hn,
 			                    h->count, n, LD, B, H);
-		reel_real *tmp = malloc(n * sizeof *tmp);
+		reel_real *tmp = reel__malloc(n * sizeof *tmp);
 		if (!tmp)
 			return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 		for (int k = 0; k < (cy->c ? 2 : 1); k++) {
@@ -657,7 +690,7 @@ static reel_status trim_metrics(const char *path, long step, reel_err *err)
 		if (sscanf(line, "{\"step\": %ld", &s) == 1 && s > step)
 			continue;
 		size_t n = strlen(line);
-		char *nb = realloc(out, len + n + 1);
+		char *nb = reel__realloc(out, len + n + 1);
 		if (!nb) {
 			free(out);
 			fclose(f);
@@ -671,6 +704,15 @@ static reel_status trim_metrics(const char *path, long step, reel_err *err)
 	reel_status st = reel_write_file_atomic(path, out ? out : "", err);
 	free(out);
 	return st;
+}
+
+/* Has the run reached its steps or epochs, or stopped early? */
+static int run_done(const loop *L)
+{
+	const reel_train_cfg *tr = &L->m->train;
+	const run_state *r = &L->rs;
+	int more = (tr->steps && r->step < tr->steps) || (tr->epochs && r->epoch < tr->epochs);
+	return !more || (tr->patience && r->bad >= tr->patience);
 }
 
 static reel_status resume(loop *L, reel_err *err)
@@ -695,7 +737,22 @@ static reel_status resume(loop *L, reel_err *err)
 	if ((st = reel_params_load(m->ps, f, path, err)) != REEL_OK || (st = reel_optim_load(L->opt, f, path, err)) != REEL_OK ||
 	    (st = load_carries(L, f, path, err)) != REEL_OK)
 		goto out;
+	/* checkpoints are written only with finite parameters (save_checkpoint) */
+	size_t np;
+	const reel_real *pv = reel_params_values(m->ps, &np);
+	for (size_t i = 0; i < np; i++)
+		if (!isfinite(pv[i])) {
+			st = reel_err_set(err, REEL_ERR_IO, "%s: parameter element %zu is not finite: the checkpoint is corrupt", path, i);
+			goto out;
+		}
 	*reel_tape_rng(L->t) = L->rs.rng;
+	if (run_done(L))
+		goto out; /* reel_train reports it; nothing to replay */
+	if (L->per_epoch > 0 && L->rs.epoch_steps > L->per_epoch) {
+		st = reel_err_set(err, REEL_ERR_IO, "%s: the training state is inconsistent: %ld updates into a pass of %ld", path,
+		                  L->rs.epoch_steps, L->per_epoch);
+		goto out;
+	}
 	/* the data position: replay the training batches drawn (no model work) */
 	uint64_t h = 0;
 	for (long i = 0; i < L->rs.drawn; i++) {
@@ -787,7 +844,7 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 		int pre = b->T - k2;
 		if (L->sub_cap < b->B) {
 			free(L->sub_len);
-			L->sub_len = malloc((size_t)b->B * sizeof *L->sub_len);
+			L->sub_len = reel__malloc((size_t)b->B * sizeof *L->sub_len);
 			L->sub_cap = L->sub_len ? b->B : 0;
 			if (!L->sub_len)
 				return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
@@ -921,7 +978,7 @@ static reel_status write_config(loop *L, reel_err *err)
 	if (!cfg)
 		return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
 	size_t cl = strlen(cfg);
-	char *nl = malloc(cl + 2);
+	char *nl = reel__malloc(cl + 2);
 	if (!nl) {
 		free(cfg);
 		return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
@@ -990,15 +1047,14 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 	if (m->task == REEL_TASK_LM && m->data_opts.stream && info.n[REEL_TRAIN] > 0)
 		per_epoch = info.n[REEL_TRAIN] / ((long)tr->batch_size * m->data_opts.seq_len);
 	L.total = tr->steps ? tr->steps : per_epoch * tr->epochs;
+	L.per_epoch = per_epoch;
 	if (tr->sched.kind == REEL_SCHED_COSINE && tr->sched.t_max == 0)
 		tr->sched.t_max = (int)(L.total > tr->sched.warmup_steps ? L.total - tr->sched.warmup_steps : 1);
 	if (o->resume) {
 		if ((st = resume(&L, err)) != REEL_OK)
 			goto out;
 		/* done: the steps or epochs are reached, or early stopping still holds */
-		int more = (tr->steps && r->step < tr->steps) || (tr->epochs && r->epoch < tr->epochs);
-		int done = !more || (tr->patience && r->bad >= tr->patience);
-		if (done) {
+		if (run_done(&L)) {
 			res->already_finished = 1;
 			res->steps = r->step;
 			res->epochs = r->epoch;

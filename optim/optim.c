@@ -1,5 +1,6 @@
 /* Optimizers, clipping and schedules (rules in optim.h). */
 #include "optim.h"
+#include "fault.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -110,7 +111,7 @@ reel_optim *reel_optim_new(reel_params *ps, const reel_optim_opts *opts, reel_er
 		             o->alpha, o->lr_decay, o->initial_accumulator_value);
 		return NULL;
 	}
-	reel_optim *op = calloc(1, sizeof *op);
+	reel_optim *op = reel__calloc(1, sizeof *op);
 	if (!op) {
 		reel_err_set(err, REEL_ERR_NOMEM, "optimizer: out of memory");
 		return NULL;
@@ -121,7 +122,7 @@ reel_optim *reel_optim_new(reel_params *ps, const reel_optim_opts *opts, reel_er
 	for (int m = 0; m < M_COUNT; m++) {
 		if (!uses(o, m))
 			continue;
-		op->m[m] = calloc(op->n ? op->n : 1, sizeof(reel_real));
+		op->m[m] = reel__calloc(op->n ? op->n : 1, sizeof(reel_real));
 		if (!op->m[m]) {
 			reel_optim_free(op);
 			reel_err_set(err, REEL_ERR_NOMEM, "optimizer: out of memory for its state");

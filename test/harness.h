@@ -15,6 +15,11 @@ int th_check(int ok, const char *file, int line, const char *expr, const char *f
 	__attribute__((format(printf, 5, 6)));
 /* Is the current case selected by the command-line filter? */
 int th_selected(void);
+/* For a slow case (seconds natively, many minutes under valgrind): 1 when
+ * REEL_QUICK is set in the environment (make valgrind sets it), and the
+ * case is then counted as skipped, not passed; the caller returns or skips
+ * its body.  0 otherwise. */
+int th_slow(void);
 
 #define CHECK(cond, ...) th_check(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
 
@@ -57,7 +62,8 @@ void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const r
 	X(suite_resume) \
 	X(suite_hardening) \
 	X(suite_cells) \
-	X(suite_classic)
+	X(suite_classic) \
+	X(suite_faults)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)

@@ -7,21 +7,29 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *filter;
 static const char *current;
-static int case_failed, passed, failed;
+static int case_failed, passed, failed, skipped;
+static int quick;      /* REEL_QUICK set: th_slow() cases are skipped */
+static int show_times; /* REEL_CASE_TIMES set: print each case's CPU time */
+static clock_t started;
 
 static void end_case(void)
 {
 	if (!current)
 		return;
-	if (case_failed) {
+	if (case_failed > 0) {
 		failed++;
 		printf("FAIL %s\n", current);
+	} else if (case_failed < 0) {
+		skipped++;
 	} else {
 		passed++;
 	}
+	if (show_times)
+		printf("  %.3f s  %s\n", (double)(clock() - started) / CLOCKS_PER_SEC, current);
 	current = NULL;
 }
 
@@ -30,6 +38,16 @@ void th_case(const char *name)
 	end_case();
 	current = name;
 	case_failed = 0;
+	started = clock();
+}
+
+int th_slow(void)
+{
+	if (!quick || !current || !th_selected())
+		return 0;
+	if (case_failed == 0)
+		case_failed = -1; /* skipped, unless a check already failed */
+	return 1;
 }
 
 int th_selected(void)
@@ -41,7 +59,7 @@ int th_check(int ok, const char *file, int line, const char *expr, const char *f
 {
 	if (ok)
 		return 1;
-	case_failed = 1;
+	case_failed = 1; /* also over a skip */
 	printf("  %s:%d: [%s] check failed: %s: ", file, line, current ? current : "?", expr);
 	va_list ap;
 	va_start(ap, fmt);
@@ -113,6 +131,8 @@ void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const r
 int main(int argc, char **argv)
 {
 	filter = argc > 1 ? argv[1] : NULL;
+	quick = getenv("REEL_QUICK") && *getenv("REEL_QUICK") && strcmp(getenv("REEL_QUICK"), "0");
+	show_times = getenv("REEL_CASE_TIMES") != NULL;
 	struct {
 		const char *name;
 		void (*fn)(void);
@@ -125,6 +145,9 @@ int main(int argc, char **argv)
 		suites[i].fn();
 		end_case();
 	}
+	if (skipped)
+		printf("[%s build] %d slow case%s skipped (REEL_QUICK is set)\n", REEL_REAL_NAME, skipped,
+		       skipped == 1 ? "" : "s");
 	printf("[%s build] %d passed, %d failed\n", REEL_REAL_NAME, passed, failed);
 	return failed ? 1 : 0;
 }

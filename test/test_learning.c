@@ -46,7 +46,7 @@ static reel_tensor *adder_loss(reel_tape *t, const adder *m, reel_tensor *x, ree
 static void test_adding_problem(void)
 {
 	th_case("learning: LSTM solves the adding problem at T=50 (MSE far below 1/6)");
-	if (!th_selected())
+	if (!th_selected() || th_slow())
 		return;
 	const int T = 50, B = 32, H = 32, steps = 1500;
 	adder m;

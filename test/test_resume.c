@@ -163,14 +163,14 @@ void suite_resume(void)
 	free(text);
 
 	th_case("resume: seq2seq killed with SIGKILL, resumed, bitwise equal to an uninterrupted run");
-	if (th_selected())
+	if (th_selected() && !th_slow())
 		resume_case("s2s", S2S, 11);
 	th_case("resume: truncated-BPTT language model killed, resumed, bitwise equal");
-	if (th_selected())
+	if (th_selected() && !th_slow())
 		resume_case("lm", LM, 12);
 
 	th_case("resume: the checkpoint holds parameters, moments, carried states and the run state");
-	if (th_selected()) {
+	if (th_selected() && !th_slow()) { /* reads the run of the case before */
 		char path[600];
 		snprintf(path, sizeof path, "%s/lm-a/last.safetensors", tmpdir);
 		reel_st_file *f = NULL;

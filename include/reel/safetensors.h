@@ -17,8 +17,13 @@
  * by its index); bytes from the file appear in messages escaped (\xNN), never
  * raw.  Little-endian hosts only (checked).
  *
- * Writing is atomic: a temporary file next to the target, fsync, rename, so
- * a crash never leaves a half-written file under the target's name. */
+ * Writing is atomic: a temporary file next to the target (created with mode
+ * 0666 less the umask, as the target would be), fsync, rename, fsync of the
+ * directory, so a crash never leaves a half-written file under the target's
+ * name.  A failed write, flush or rename (a full disk, an I/O error, a
+ * target that is a directory) is REEL_ERR_IO, removes the temporary file
+ * and leaves the target as it was.  engine/fault.h can inject each of these
+ * failures. */
 #ifndef REEL_SAFETENSORS_H
 #define REEL_SAFETENSORS_H
 
