@@ -411,8 +411,20 @@ static void build_layers(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 
 /* ---- model: seq2seq ------------------------------------------------------------------------- */
 
-static const char *const CELLS[] = {"lstm", "gru", "rnn", "mgu", NULL};
-static const reel_cell *const CELL_PTR[] = {&reel_cell_lstm, &reel_cell_gru, &reel_cell_rnn_tanh, &reel_cell_mgu};
+/* The cell of a seq2seq model: any registered cell (built-in, a program's,
+ * or one a config defines in "cells"), checked with "did you mean". */
+static const reel_cell *read_cell(reel_cfg_obj *o)
+{
+	const char *names[65];
+	int n = reel_cell_count() < 64 ? reel_cell_count() : 64, def = 0;
+	for (int i = 0; i < n; i++) {
+		names[i] = reel_cell_at(i)->name;
+		if (!strcmp(names[i], "lstm"))
+			def = i;
+	}
+	names[n] = NULL;
+	return reel_cell_at(reel_cfg_enum(o, "cell", def, names, "cell of encoder and decoder (any registered cell)"));
+}
 
 static void build_s2s(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 {
@@ -420,7 +432,7 @@ static void build_s2s(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 	reel_cfg_section(root->c, "model (seq2seq)", "encoder-decoder with attention (layers/seq2seq.h)");
 	reel_cfg_obj o = reel_cfg_child(root, "model", "the encoder-decoder");
 	reel_seq2seq_opts so = {0};
-	so.cell = CELL_PTR[reel_cfg_enum(&o, "cell", 0, CELLS, "cell of encoder and decoder")];
+	so.cell = read_cell(&o);
 	so.emb_size = reel_cfg_int(&o, "embedding_dim", 64, 1, 1 << 16, "source and target embedding size");
 	so.hidden_size = reel_cfg_int(&o, "hidden_size", 128, 2, 1 << 16, "decoder state (the encoder's, both directions)");
 	so.dropout = reel_cfg_real(&o, "dropout", 0, 0, 0.99, "on embeddings, between layers, before the output");
@@ -460,9 +472,9 @@ static void build_s2s(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 	int H = so.hidden_size, E = so.emb_size, G = so.cell->gates, He = so.bidirectional ? H / 2 : H, D = so.bidirectional ? 2 : 1;
 	size_t np = (size_t)(so.src_vocab + so.tgt_vocab) * E;
 	for (int l = 0; l < so.enc_layers; l++)
-		np += (size_t)D * G * He * ((l ? (size_t)D * He : (size_t)E) + He + 2);
+		np += (size_t)D * reel_cell_param_count(so.cell, l ? D * He : E, He, 0);
 	for (int l = 0; l < so.dec_layers; l++)
-		np += (size_t)G * H * ((l ? (size_t)H : (size_t)E + (so.input_feeding ? H : 0)) + H + 2);
+		np += reel_cell_param_count(so.cell, l ? H : E + (so.input_feeding ? H : 0), H, 0);
 	np += (size_t)3 * H * so.attn_size + (size_t)2 * H * H * 2 + (size_t)so.tgt_vocab * (H + 1);
 	b->n_params = np;
 	int S = b->T, T = b->T, B = b->B;
