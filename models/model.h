@@ -234,6 +234,17 @@ double reel_model_loss_count(const reel_model *m, const reel_batch *b);
  * sequence and the greedy decodings' edit distance. */
 reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, reel_batch_stats *st);
 
+/* The regress task when the model ends in an "mdn" layer
+ * (models/mdn_task.c): the negative log-likelihood of the targets under
+ * the mixture in y (rows of K (1 + 2 O), reel_mdn_nll), a mean over the
+ * steps within each length (per_step) or over sequences; stats get the
+ * NLL per row and the squared and absolute errors of the mixture mean.
+ * reel__mdn_components: K for an mdn layer, else 0 (models/registry.c). */
+reel_tensor *reel__mdn_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, int per_step, int K,
+                                 reel_batch_stats *st);
+int reel__mdn_components(const reel_layer *L);
+int reel_model_mdn_components(const reel_model *m); /* K of the model's mdn output, or 0 */
+
 /* Run the model over a split without gradients: its metrics.  max_batches
  * 0: all.  Data parallel (m->reduce): each rank runs its shard of every
  * batch and the statistics are summed, so every rank gets the metrics of
