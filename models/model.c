@@ -274,7 +274,20 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	if (!desc && tr->bptt_k2 > tr->bptt_k1 && tr->bptt_k1)
 		reel_cfg_error(&b, "k2", "expected at most k1 (%d): backpropagating past the chunk is not supported, found %d",
 		               tr->bptt_k1, tr->bptt_k2);
-	if (!desc && (tr->bptt_k1 || tr->bptt_k2) && task != REEL_TASK_LM && reel_cfg_has(&o, "bptt"))
+	static const char *const TRUNC[] = {"fixed", "random", NULL};
+	tr->bptt_random = reel_cfg_enum(&b, "truncation", 0, TRUNC,
+	                                "random: randomized truncation lengths within each chunk, unbiased by reweighting (Tallec & Ollivier 2017)");
+	if (desc || tr->bptt_random) {
+		tr->bptt_min = reel_cfg_int(&b, "min_length", 1, 1, 1 << 20, "random: steps backpropagated at least after a cut");
+		tr->bptt_mean = reel_cfg_real(&b, "mean_length", 16, 1, 1 << 20, "random: mean truncation length, above min_length");
+	}
+	if (!desc && tr->bptt_random && tr->bptt_mean <= tr->bptt_min)
+		reel_cfg_error(&b, "mean_length", "expected more than min_length (%d): at mean_length = min_length every cut is certain and the gradient biased, found %g",
+		               tr->bptt_min, tr->bptt_mean);
+	if (!desc && tr->bptt_random && tr->bptt_k2 && tr->bptt_k2 != tr->bptt_k1)
+		reel_cfg_error(&b, "k2", "random truncation backpropagates through the whole chunk: leave k2 out (or equal to k1), found %d",
+		               tr->bptt_k2);
+	if (!desc && (tr->bptt_k1 || tr->bptt_k2 || tr->bptt_random) && task != REEL_TASK_LM && reel_cfg_has(&o, "bptt"))
 		reel_cfg_error(&o, "bptt", "truncated BPTT applies to lm streams; /task is \"%s\"", TASKS[task]);
 	reel_cfg_end(&b);
 	reel_cfg_obj tf = reel_cfg_child(&o, "teacher_forcing", "scheduled sampling (Bengio et al. 2015)");
@@ -678,7 +691,7 @@ reel_tensor *reel_model_forward(reel_tape *t, reel_model *m, const reel_batch *b
 
 static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset)
 {
-	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset};
+	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset, .links = m->bptt_links};
 	reel_tensor *x = NULL;
 	if (!b->tokens) {
 		x = reel_tensor_wrap(t, 3, (int[]){b->T, b->B, b->F}, b->inputs);

@@ -148,7 +148,7 @@ static reel_tensor *rec_forward(reel_tape *t, reel_layer *L, reel_tensor *x, con
 		c0 = reel_rnn_carry_c0(t, &s->carry[k]);
 	}
 	reel_rnn_out out;
-	if (reel_rnn_forward(t, &s->rnn, x, c->lengths, h0, c0, &out) != REEL_OK)
+	if (reel_rnn_forward_links(t, &s->rnn, x, c->lengths, h0, c0, c->links, &out) != REEL_OK)
 		return NULL;
 	if (c->carry)
 		reel_rnn_carry_store(&s->carry[k], &out);

@@ -7,11 +7,13 @@
 #include "model.h"
 #include "gradcheck.h"
 #include "harness.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* reel_mdn_nll on PyTorch's cases: the loss and both gradients (float
  * build about 1e-5 relative, double 1e-10). */
@@ -152,8 +154,221 @@ out:
 	free(errs);
 }
 
+/* ---- randomized truncated BPTT ---- */
+
+/* The gradient of sum(y * C) over a 2-layer LSTM run of T steps with the
+ * link weights link (NULL: full BPTT) into g (n). */
+static int links_grad(const reel_rnn *r, reel_params *ps, const reel_real *x, const reel_real *C, int T, int B, int I,
+                      const reel_real *link, double *g, size_t n)
+{
+	reel_params_zero_grad(ps);
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_rnn_out o;
+	reel_tensor *xt = reel_tensor_from(t, 3, (int[]){T, B, I}, x, REEL_NOGRAD);
+	int ok = reel_rnn_forward_links(t, r, xt, NULL, NULL, NULL, link, &o) == REEL_OK;
+	reel_tensor *ct = ok ? reel_tensor_from(t, 3, o.y->shape, C, REEL_NOGRAD) : NULL;
+	ok = ok && reel_backward(t, reel_sum(t, reel_mul(t, o.y, ct))) == REEL_OK;
+	size_t m;
+	const reel_real *gr = reel_params_grads(ps, &m);
+	for (size_t i = 0; i < n && i < m; i++)
+		g[i] = gr[i];
+	reel_tape_free(t);
+	return ok;
+}
+
+/* Tallec & Ollivier's unbiasedness, on a small case: over 3000 draws of
+ * random truncation (min_length 2, mean_length 4, on 10 steps of a 2-layer
+ * LSTM 3 with a loss at every step), every gradient element's mean is the
+ * full BPTT gradient within 4.5 standard errors of the mean.  The same
+ * cuts without the 1 / (1 - p) weights are biased: some element is more
+ * than 8 standard errors off (so the test can see a bias).  Link weights
+ * of 1 are full BPTT exactly. */
+static void bptt_unbiased(void)
+{
+	th_case("randomized truncation: unbiased gradient");
+	enum { T = 10, B = 2, I = 2, H = 3, N = 3000 };
+	reel_params *ps = reel_params_new();
+	reel_rng rng;
+	reel_rng_seed(&rng, 2017);
+	reel_rnn r;
+	reel_err e = {0};
+	reel_rnn_opts o = {.cell = reel_cell_find("lstm"), .input_size = I, .hidden_size = H, .num_layers = 2};
+	if (!CHECK(reel_rnn_init(&r, ps, "r.", &o, &rng, &e) == REEL_OK, "%s", e.msg)) {
+		reel_params_free(ps);
+		return;
+	}
+	/* larger recurrent weights than the init, so that gradients travel far */
+	size_t n;
+	reel_real *w = reel_params_values(ps, &n);
+	for (size_t i = 0; i < n; i++)
+		w[i] *= 3;
+	reel_real x[T * B * I], C[T * B * H], link[T], ones[T];
+	for (int i = 0; i < T * B * I; i++)
+		x[i] = (reel_real)reel_rng_range(&rng, -1, 1);
+	for (int i = 0; i < T * B * H; i++)
+		C[i] = (reel_real)reel_rng_range(&rng, -1, 1);
+	for (int s = 0; s < T; s++)
+		ones[s] = 1;
+	double *full = calloc(n, sizeof *full), *g = calloc(n, sizeof *g), *s1 = calloc(n, sizeof *s1),
+	       *s2 = calloc(n, sizeof *s2), *b1 = calloc(n, sizeof *b1), *b2 = calloc(n, sizeof *b2);
+	if (!full || !g || !s1 || !s2 || !b1 || !b2)
+		goto out;
+	int ok = links_grad(&r, ps, x, C, T, B, I, NULL, full, n);
+	ok &= links_grad(&r, ps, x, C, T, B, I, ones, g, n);
+	int same = 1;
+	for (size_t i = 0; i < n; i++)
+		same &= g[i] == full[i];
+	CHECK(ok && same, "link weights of 1 differ from full BPTT");
+	long cuts = 0;
+	for (int k = 0; k < N && ok; k++) {
+		cuts += reel_bptt_draw_links(&rng, T, 2, 4, link);
+		ok &= links_grad(&r, ps, x, C, T, B, I, link, g, n);
+		for (size_t i = 0; i < n; i++) {
+			s1[i] += g[i];
+			s2[i] += g[i] * g[i];
+		}
+		for (int s = 0; s < T; s++) /* the same cuts, kept links unweighted */
+			link[s] = link[s] != 0;
+		ok &= links_grad(&r, ps, x, C, T, B, I, link, g, n);
+		for (size_t i = 0; i < n; i++) {
+			b1[i] += g[i];
+			b2[i] += g[i] * g[i];
+		}
+	}
+	CHECK(ok, "forward/backward failed");
+	double worst = 0, worst_biased = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		double m = s1[i] / N, se = sqrt(fmax(s2[i] / N - m * m, 0) / (N - 1));
+		double z = fabs(m - full[i]) / (se + 1e-9 * (fabs(full[i]) + 1e-6));
+		if (z > worst) {
+			worst = z;
+			at = i;
+		}
+		double mb = b1[i] / N, seb = sqrt(fmax(b2[i] / N - mb * mb, 0) / (N - 1));
+		double zb = fabs(mb - full[i]) / (seb + 1e-9 * (fabs(full[i]) + 1e-6));
+		if (zb > worst_biased)
+			worst_biased = zb;
+	}
+	/* the cuts: lengths 2 + Geometric(1/3) on 10 steps, about 2 a draw */
+	CHECK(cuts > N && cuts < 4 * N, "%ld cuts in %d draws", cuts, N);
+	CHECK(worst < 4.5, "element %zu: mean of the randomized gradients %g standard errors from the full gradient %g",
+	      at, worst, full[at]);
+	CHECK(worst_biased > 8, "unweighted truncation is only %g standard errors off: the test cannot see a bias",
+	      worst_biased);
+out:
+	free(full), free(g), free(s1), free(s2), free(b1), free(b2);
+	reel_params_free(ps);
+}
+
+/* Train a small character LM on a corpus in dir with bptt (a JSON
+ * object's body) for 12 updates; a copy of its parameters (caller frees),
+ * NULL on failure. */
+static reel_real *train_lm(const char *dir, const char *bptt, size_t *n)
+{
+	char cfg[512], path[600], run[600];
+	snprintf(cfg, sizeof cfg,
+	         "{\"format\": 1, \"task\": \"lm\","
+	         " \"data\": {\"source\": \"text\", \"path\": \"corpus.txt\", \"valid_frac\": 0.1, \"test_frac\": 0.1},"
+	         " \"model\": [{\"type\": \"embedding\", \"embedding_dim\": 8}, {\"type\": \"lstm\", \"hidden_size\": 16},"
+	         "  {\"type\": \"dropout\", \"p\": 0.2}, {\"type\": \"linear\"}],"
+	         " \"train\": {\"steps\": 12, \"batch_size\": 4, \"log_every\": 100, \"valid_every\": 100,"
+	         "  \"bptt\": {%s}, \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01}}}",
+	         bptt);
+	snprintf(path, sizeof path, "%s/lm.json", dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return NULL;
+	fputs(cfg, f);
+	fclose(f);
+	snprintf(run, sizeof run, "%s/run", dir);
+	reel_model *m = NULL;
+	char *errors = NULL;
+	reel_err err = {0};
+	reel_real *out = NULL;
+	if (reel_model_new(path, NULL, 0, &m, &errors, &err) != REEL_OK) {
+		printf("  model: %s\n%s", err.msg, errors ? errors : "");
+		goto done;
+	}
+	reel_train_opts o = {.dir = run, .force = 1};
+	reel_train_result res;
+	if (reel_train(m, &o, &res, &err) != REEL_OK) {
+		printf("  train: %s\n", err.msg);
+		goto done;
+	}
+	const reel_real *v = reel_params_values(m->ps, n);
+	out = malloc(*n * sizeof *out);
+	if (out)
+		memcpy(out, v, *n * sizeof *out);
+done:
+	free(errors);
+	reel_model_free(m);
+	return out;
+}
+
+/* train.bptt: k1 = k2 = 12 is today's carried-state training; random
+ * truncation whose min_length (12) leaves no link of a 12-step chunk to
+ * cut gives bitwise the same parameters; with cuts (min_length 3, mean 6)
+ * it trains to other ones.  And the config's checks. */
+static void bptt_random_training(void)
+{
+	th_case("randomized truncation: k1 = k2 training");
+	char dir[] = "/tmp/reel-bptt-XXXXXX";
+	if (!CHECK(mkdtemp(dir), "mkdtemp"))
+		return;
+	char path[600];
+	snprintf(path, sizeof path, "%s/corpus.txt", dir);
+	FILE *f = fopen(path, "w");
+	if (!CHECK(f, "%s", path))
+		return;
+	for (int i = 0; i < 60; i++)
+		fprintf(f, "the quick brown fox %d jumps over the lazy dog; a stitch in time saves nine.\n", i % 7);
+	fclose(f);
+	size_t na = 0, nb = 0, nc = 0;
+	reel_real *a = train_lm(dir, "\"k1\": 12, \"k2\": 12", &na);
+	reel_real *b = train_lm(dir, "\"k1\": 12, \"truncation\": \"random\", \"min_length\": 12, \"mean_length\": 20", &nb);
+	reel_real *c = train_lm(dir, "\"k1\": 12, \"truncation\": \"random\", \"min_length\": 3, \"mean_length\": 6", &nc);
+	if (CHECK(a && b && c && na == nb && na == nc, "training failed")) {
+		CHECK(!memcmp(a, b, na * sizeof *a), "random truncation without cuts differs from k1 = k2");
+		CHECK(memcmp(a, c, na * sizeof *a), "random truncation with cuts trained the same parameters");
+	}
+	free(a), free(b), free(c);
+	th_case("randomized truncation: config errors");
+	static const char *const bad[][2] = {
+		{"\"k1\": 12, \"truncation\": \"random\", \"min_length\": 4, \"mean_length\": 4", "expected more than min_length (4)"},
+		{"\"k1\": 12, \"k2\": 6, \"truncation\": \"random\", \"mean_length\": 4", "random truncation backpropagates through the whole chunk"},
+	};
+	for (int i = 0; i < 2; i++) {
+		char cfg[512];
+		snprintf(cfg, sizeof cfg,
+		         "{\"format\": 1, \"task\": \"lm\", \"data\": {\"source\": \"text\", \"path\": \"corpus.txt\"},"
+		         " \"model\": [{\"type\": \"embedding\", \"embedding_dim\": 8}, {\"type\": \"lstm\", \"hidden_size\": 4},"
+		         " {\"type\": \"linear\"}], \"train\": {\"bptt\": {%s}}}",
+		         bad[i][0]);
+		snprintf(path, sizeof path, "%s/bad.json", dir);
+		f = fopen(path, "w");
+		if (!f)
+			continue;
+		fputs(cfg, f);
+		fclose(f);
+		reel_model *m = NULL;
+		char *errors = NULL;
+		reel_err e = {0};
+		CHECK(reel_model_new(path, NULL, 0, &m, &errors, &e) == REEL_ERR_CONFIG && errors && strstr(errors, bad[i][1]),
+		      "case %d: %s", i, errors ? errors : e.msg);
+		reel_model_free(m);
+		free(errors);
+	}
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("  could not remove %s\n", dir);
+}
+
 void suite_classic2(void)
 {
+	bptt_random_training();
+	bptt_unbiased();
 	bimodal_data();
 	mdn_model();
 	mdn_golden();
