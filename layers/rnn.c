@@ -112,7 +112,7 @@ reel_tensor *reel__input_projection(reel_tape *t, const reel_cell *cell, const r
  * the final states. */
 static reel_tensor *run_direction(reel_tape *t, const reel_rnn *r, const reel_cell_params *p,
                                   reel_tensor *xp, int T, int B, int reverse, reel_tensor *mask,
-                                  reel_tensor **state)
+                                  reel_tensor **state, const reel_real *link)
 {
 	const reel_cell *cell = r->o.cell;
 	int H = r->o.hidden_size;
@@ -128,6 +128,11 @@ static reel_tensor *run_direction(reel_tape *t, const reel_rnn *r, const reel_ce
 	for (int k = 0; k < T; k++) {
 		int s = reverse ? T - 1 - k : k;
 		reel_tensor *next[2] = {0};
+		/* randomized truncation: cut (a constant copy) or reweight the link into step s */
+		if (link && k > 0 && link[s] != 1)
+			for (int i = 0; i < cell->nstate; i++)
+				state[i] = link[s] == 0 ? reel_tensor_from(t, state[i]->ndim, state[i]->shape, state[i]->data, REEL_NOGRAD)
+				                        : reel_grad_scale(t, state[i], link[s]);
 		reel_tensor *h_in = rmask ? reel_mul(t, state[0], rmask) : state[0];
 		cell->step(t, p, reel_rows(t, xp, s * B, B), h_in, state, next);
 		if (mask) {
@@ -160,6 +165,12 @@ static int check_state(reel_tape *t, const char *what, const reel_tensor *s, int
 reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, const int *lengths,
                              reel_tensor *h0, reel_tensor *c0, reel_rnn_out *out)
 {
+	return reel_rnn_forward_links(t, r, x, lengths, h0, c0, NULL, out);
+}
+
+reel_status reel_rnn_forward_links(reel_tape *t, const reel_rnn *r, reel_tensor *x, const int *lengths,
+                                   reel_tensor *h0, reel_tensor *c0, const reel_real *link, reel_rnn_out *out)
+{
 	memset(out, 0, sizeof *out);
 	if (reel_tape_status(t) != REEL_OK)
 		return reel_tape_status(t);
@@ -174,6 +185,10 @@ reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, co
 	int T = x->shape[0], B = x->shape[1];
 	if (!check_state(t, "h0", h0, L * D, B, H) || !check_state(t, "c0", c0, L * D, B, H))
 		return reel_tape_status(t);
+	if (link && D == 2) {
+		reel_tape_fail(t, REEL_ERR_ARG, "reel_rnn_forward_links: link weights need a unidirectional stack");
+		return reel_tape_status(t);
+	}
 	reel_tensor *mask = lengths ? reel_length_mask(t, lengths, T, B) : NULL;
 	reel_tensor *zero = (!h0 || (ns > 1 && !c0)) ? reel_tensor_new2(t, B, H, REEL_NOGRAD) : NULL;
 	reel_tensor **fin = reel_tape_alloc(t, 2 * (size_t)L * D * sizeof *fin);
@@ -192,7 +207,7 @@ reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, co
 			reel_tensor *state[2];
 			state[0] = h0 ? reel_index(t, h0, l * D + d) : zero;
 			state[1] = ns > 1 ? (c0 ? reel_index(t, c0, l * D + d) : zero) : NULL;
-			dir_out[d] = run_direction(t, r, p, xp, T, B, d == 1, mask, state);
+			dir_out[d] = run_direction(t, r, p, xp, T, B, d == 1, mask, state, link);
 			if (!dir_out[d])
 				return reel_tape_status(t) != REEL_OK ? reel_tape_status(t) : REEL_ERR_NOMEM;
 			fin[l * D + d] = state[0];

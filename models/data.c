@@ -291,7 +291,7 @@ static reel_status check_opts(const reel_data_opts *o, reel_err *err)
 #undef NEED
 }
 
-static const char *const GEN_SOURCES[] = {"adding", "copy", "reverse", "dates", "mackey_glass", "sine", "unsegmented"};
+static const char *const GEN_SOURCES[] = {"adding", "copy", "reverse", "dates", "mackey_glass", "sine", "unsegmented", "bimodal"};
 static const char *const FILE_SOURCES[] = {"text", "csv", "tsv", "labelled", "safetensors"};
 
 reel_data *reel_data_open(const reel_data_opts *o, reel_err *err)
@@ -329,7 +329,7 @@ reel_data *reel_data_open(const reel_data_opts *o, reel_err *err)
 		}
 	if (!known)
 		reel_err_set(err, REEL_ERR_CONFIG,
-		             "data: unknown source \"%s\" (adding, copy, reverse, dates, mackey_glass, sine, unsegmented, text, csv, tsv, "
+		             "data: unknown source \"%s\" (adding, copy, reverse, dates, mackey_glass, sine, unsegmented, bimodal, text, csv, tsv, "
 		             "labelled, safetensors)",
 		             o->source);
 	if (rc) {

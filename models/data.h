@@ -36,6 +36,10 @@
  *                 alignment.
  *     "sine"      noisy sines (noise std `noise`) of random frequency and
  *                 phase, `window` steps; targets as mackey_glass, noiseless.
+ *     "bimodal"   sines of random frequency and phase as inputs, targets
+ *                 +-(0.7 + 0.3 x_t) with a fair sign per step plus noise
+ *                 std `noise`: two modes at every step, for mdn outputs
+ *                 (models/data_bimodal.c); task regress.
  *   Generators' splits: adding, copy, sine, reverse and dates split their
  *   example space by a hash of each example's key (reel_task_key_split:
  *   9/10 train, 1/20 valid, 1/20 test); valid and test are fixed sets of

@@ -335,6 +335,11 @@ int reel__gen_open(reel_data *d, reel_err *err)
 		if (vocab_specials(&d->out_vocab, outs, 1, "abcde"))
 			return oom(err);
 		in->max_len = 5 * d->o.max_len;
+	} else if (!strcmp(s, "bimodal")) {
+		want = REEL_TASK_REGRESS;
+		d->gen = reel__gen_bimodal;
+		d->F = d->O = 1;
+		in->max_len = d->o.window;
 	} else if (!strcmp(s, "sine")) {
 		want = REEL_TASK_REGRESS;
 		d->gen = gen_sine;

@@ -136,6 +136,8 @@ struct reel_data {
 
 /* data_ctc.c: the "unsegmented" generator (ctc task). */
 int reel__gen_unsegmented(reel_data *d, reel_data_split split, reel_rng *rng, reel__exset *out, reel_err *err);
+/* data_bimodal.c: the "bimodal" generator (regress, two modes per step). */
+int reel__gen_bimodal(reel_data *d, reel_data_split split, reel_rng *rng, reel__exset *out, reel_err *err);
 
 /* data_gen.c: series sources (csv, mackey_glass).  Row ranges [rlo, rhi)
  * per split; required[s] makes a split too short for one window an error

@@ -145,6 +145,10 @@ static reel_status check_layers(const reel_model *m, reel_err *err)
 			return reel_err_set(err, REEL_ERR_ARG,
 			                    "export: layer %d (\"%s\", type tdnn): the time-delay layer is not exported yet; nothing was written",
 			                    i, L->name);
+		if (!strcmp(L->type->name, "mdn"))
+			return reel_err_set(err, REEL_ERR_ARG,
+			                    "export: layer %d (\"%s\", type mdn): the mixture density output is not exported yet; nothing was written",
+			                    i, L->name);
 		if (lo.rnn && lo.rnn->residual)
 			return reel_err_set(err, REEL_ERR_ARG,
 			                    "export: layer %d (\"%s\"): residual connections are not exported yet; nothing was written",

@@ -604,6 +604,7 @@ typedef struct pred_ctx {
 	double *p;
 	dvec pred, actual;
 	int want_series;
+	reel_rng rng; /* mdn outputs: the draws */
 } pred_ctx;
 
 static reel_status predict_batch(reel_model *m, const reel_batch *b, const reel_tensor *y, void *vctx, reel_err *err)
@@ -634,15 +635,29 @@ static reel_status predict_batch(reel_model *m, const reel_batch *b, const reel_
 					print_label(m, l, f);
 			}
 		} else { /* regress: (B, O), or per step (T, B, O): the last step */
-			int O = b->O;
-			size_t at = m->data_opts.per_step ? ((size_t)(b->lengths[k] - 1) * B + k) * O : (size_t)k * O;
+			int O = b->O, MK = reel_model_mdn_components(m);
+			size_t row = m->data_opts.per_step ? (size_t)(b->lengths[k] - 1) * B + k : (size_t)k, at = row * O;
+			/* an mdn output: the mixture's mean as the prediction, then one draw from it */
+			reel_real mean[64], draw[64];
+			const reel_real *pred = y->data + at;
+			if (MK) {
+				const reel_real *pr = y->data + row * (size_t)MK * (1 + 2 * O);
+				reel_mdn_mean(pr, MK, O < 64 ? O : 64, mean);
+				reel_mdn_sample(pr, MK, O < 64 ? O : 64, &c->rng, 1, draw);
+				pred = mean;
+			}
 			for (int o = 0; o < O; o++)
-				fprintf(f, "%s%.6g", o ? " " : "", (double)y->data[at + o]);
+				fprintf(f, "%s%.6g", o ? " " : "", (double)pred[o]);
 			fputc('\t', f);
 			for (int o = 0; o < O; o++)
 				fprintf(f, "%s%.6g", o ? " " : "", (double)b->targets[at + o]);
+			if (MK) {
+				fputc('\t', f);
+				for (int o = 0; o < O && o < 64; o++)
+					fprintf(f, "%s%.6g", o ? " " : "", (double)draw[o]);
+			}
 			if (c->want_series &&
-			    (dvec_push(&c->pred, (double)y->data[at]) || dvec_push(&c->actual, (double)b->targets[at])))
+			    (dvec_push(&c->pred, (double)pred[0]) || dvec_push(&c->actual, (double)b->targets[at])))
 				return nomem(err, "predict");
 		}
 		fputc('\n', f);
@@ -661,6 +676,7 @@ reel_status reel_infer_predict_split(reel_model *m, reel_data_split split, int p
 	if (svg_path && m->task != REEL_TASK_REGRESS)
 		return reel_err_set(err, REEL_ERR_ARG, "predict: --svg draws regression (predicted against actual)");
 	pred_ctx c = {.f = f, .probs = probs, .want_series = svg_path != NULL};
+	reel_rng_seed(&c.rng, m->train.seed ^ 0x3d7a5e11u);
 	c.p = reel__malloc((size_t)(m->info.classes > 0 ? m->info.classes : 1) * sizeof *c.p);
 	if (!c.p)
 		return nomem(err, "predict");

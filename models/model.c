@@ -11,8 +11,8 @@
 
 static const char *const TASKS[] = {"lm", "classify", "tag", "regress", "seq2seq", "ctc", NULL};
 static const char *const SOURCES[] = {"adding", "copy",  "reverse",  "dates",    "mackey_glass", "sine",
-                                      "text",   "csv",   "tsv",      "labelled", "safetensors",  "unsegmented", NULL};
-enum { S_ADDING, S_COPY, S_REVERSE, S_DATES, S_MG, S_SINE, S_TEXT, S_CSV, S_TSV, S_LABELLED, S_ST, S_UNSEG };
+                                      "text",   "csv",   "tsv",      "labelled", "safetensors",  "unsegmented", "bimodal", NULL};
+enum { S_ADDING, S_COPY, S_REVERSE, S_DATES, S_MG, S_SINE, S_TEXT, S_CSV, S_TSV, S_LABELLED, S_ST, S_UNSEG, S_BIMODAL };
 
 const char *reel_task_name(reel_task_type t)
 {
@@ -60,14 +60,14 @@ reel_metrics reel_task_metrics(reel_task_type t)
 /* Which keys of "data" apply to which sources (bit per source). */
 #define B(s) (1u << (s))
 #define FILES (B(S_TEXT) | B(S_CSV) | B(S_TSV) | B(S_LABELLED) | B(S_ST))
-#define GENS (B(S_ADDING) | B(S_COPY) | B(S_REVERSE) | B(S_DATES) | B(S_MG) | B(S_SINE) | B(S_UNSEG))
+#define GENS (B(S_ADDING) | B(S_COPY) | B(S_REVERSE) | B(S_DATES) | B(S_MG) | B(S_SINE) | B(S_UNSEG) | B(S_BIMODAL))
 #define SERIES (B(S_CSV) | B(S_MG) | B(S_SINE))
 
 static int task_of_source(int s, int *alt)
 {
 	*alt = -1;
 	switch (s) {
-	case S_ADDING: case S_MG: case S_SINE: case S_CSV: return REEL_TASK_REGRESS;
+	case S_ADDING: case S_MG: case S_SINE: case S_CSV: case S_BIMODAL: return REEL_TASK_REGRESS;
 	case S_COPY: return REEL_TASK_TAG;
 	case S_REVERSE: case S_DATES: case S_TSV: return REEL_TASK_SEQ2SEQ;
 	case S_TEXT: return REEL_TASK_LM;
@@ -137,10 +137,12 @@ static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel
 	}
 	IF(SERIES)
 	{
-		d->window = reel_cfg_int(&o, "window", d->window, 1, 100000, "steps per example (the input window)");
+		d->window = reel_cfg_int(&o, "window", d->window, 1, 100000, "steps per example (the input window; also bimodal)");
 		d->horizon = reel_cfg_int(&o, "horizon", d->horizon, 1, 100000, "predict this many steps after the window");
 	}
-	IF(SERIES | B(S_ADDING) | B(S_ST))
+	if (!desc && src == S_BIMODAL) /* documented with the series' window */
+		d->window = reel_cfg_int(&o, "window", d->window, 1, 100000, "steps per example");
+	IF(SERIES | B(S_ADDING) | B(S_ST) | B(S_BIMODAL))
 		d->per_step = reel_cfg_bool(&o, "per_step", d->per_step, "regress: a target at every step (else the last)");
 	IF(B(S_ADDING))
 		d->length = reel_cfg_int(&o, "length", d->length, 2, 100000, "sequence length");
@@ -153,7 +155,7 @@ static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel
 		if (!desc && d->min_len > d->max_len)
 			reel_cfg_error(&o, "min_len", "expected at most max_len (%d), found %d", d->max_len, d->min_len);
 	}
-	IF(B(S_SINE) | B(S_UNSEG))
+	IF(B(S_SINE) | B(S_UNSEG) | B(S_BIMODAL))
 		d->noise = reel_cfg_real(&o, "noise", d->noise, 0, 10, "Gaussian noise std");
 	IF(GENS)
 	{
@@ -273,7 +275,20 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	if (!desc && tr->bptt_k2 > tr->bptt_k1 && tr->bptt_k1)
 		reel_cfg_error(&b, "k2", "expected at most k1 (%d): backpropagating past the chunk is not supported, found %d",
 		               tr->bptt_k1, tr->bptt_k2);
-	if (!desc && (tr->bptt_k1 || tr->bptt_k2) && task != REEL_TASK_LM && reel_cfg_has(&o, "bptt"))
+	static const char *const TRUNC[] = {"fixed", "random", NULL};
+	tr->bptt_random = reel_cfg_enum(&b, "truncation", 0, TRUNC,
+	                                "random: randomized truncation lengths within each chunk, unbiased by reweighting (Tallec & Ollivier 2017)");
+	if (desc || tr->bptt_random) {
+		tr->bptt_min = reel_cfg_int(&b, "min_length", 1, 1, 1 << 20, "random: steps backpropagated at least after a cut");
+		tr->bptt_mean = reel_cfg_real(&b, "mean_length", 16, 1, 1 << 20, "random: mean truncation length, above min_length");
+	}
+	if (!desc && tr->bptt_random && tr->bptt_mean <= tr->bptt_min)
+		reel_cfg_error(&b, "mean_length", "expected more than min_length (%d): at mean_length = min_length every cut is certain and the gradient biased, found %g",
+		               tr->bptt_min, tr->bptt_mean);
+	if (!desc && tr->bptt_random && tr->bptt_k2 && tr->bptt_k2 != tr->bptt_k1)
+		reel_cfg_error(&b, "k2", "random truncation backpropagates through the whole chunk: leave k2 out (or equal to k1), found %d",
+		               tr->bptt_k2);
+	if (!desc && (tr->bptt_k1 || tr->bptt_k2 || tr->bptt_random) && task != REEL_TASK_LM && reel_cfg_has(&o, "bptt"))
 		reel_cfg_error(&o, "bptt", "truncated BPTT applies to lm streams; /task is \"%s\"", TASKS[task]);
 	reel_cfg_end(&b);
 	reel_cfg_obj tf = reel_cfg_child(&o, "teacher_forcing", "scheduled sampling (Bengio et al. 2015)");
@@ -395,6 +410,11 @@ static void build_layers(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 	reel_cfg_obj last = reel_cfg_elem(root, "model", n - 1);
 	int want = t == REEL_TASK_REGRESS ? m->info.outputs : m->info.classes;
 	const char *what = t == REEL_TASK_REGRESS ? "values per target" : t == REEL_TASK_LM ? "vocabulary size" : "classes";
+	int mk = n <= m->nlayers ? reel__mdn_components(&m->layers[n - 1]) : 0;
+	if (mk > 0) { /* the mixture's parameters per target vector */
+		want = mk * (1 + 2 * m->info.outputs);
+		what = "mixture parameters, K (1 + 2 outputs)";
+	}
 	if (flow.tokens)
 		reel_cfg_error(&last, NULL, "the model ends in token ids: end it with a linear layer of %d outputs", want);
 	else if (want > 0 && flow.F != want)
@@ -708,7 +728,7 @@ reel_tensor *reel_model_forward(reel_tape *t, reel_model *m, const reel_batch *b
 
 static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset)
 {
-	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset};
+	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset, .links = m->bptt_links};
 	reel_tensor *x = NULL;
 	if (!b->tokens) {
 		x = reel_tensor_wrap(t, 3, (int[]){b->T, b->B, b->F}, b->inputs);
@@ -775,6 +795,18 @@ static reel_tensor *mse_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, 
 	return loss;
 }
 
+int reel_model_mdn_components(const reel_model *m)
+{
+	return m->nlayers > 0 ? reel__mdn_components(&m->layers[m->nlayers - 1]) : 0;
+}
+
+/* regress: squared error, or the mixture's NLL after an mdn layer */
+static reel_tensor *regress_loss(reel_tape *t, reel_model *m, reel_tensor *y, const reel_batch *b, reel_batch_stats *st)
+{
+	int K = reel_model_mdn_components(m);
+	return K ? reel__mdn_task_loss(t, y, b, m->data_opts.per_step, K, st) : mse_loss(t, y, b, m->data_opts.per_step, st);
+}
+
 reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, double tf_ratio, int carry,
                              reel_batch_stats *st)
 {
@@ -797,7 +829,7 @@ reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, d
 	case REEL_TASK_CLASSIFY: return ce_loss(t, y, b->labels, b->B, st);
 	case REEL_TASK_LM:
 	case REEL_TASK_TAG: return ce_loss(t, y, b->labels, b->T * b->B, st);
-	case REEL_TASK_REGRESS: return mse_loss(t, y, b, m->data_opts.per_step, st);
+	case REEL_TASK_REGRESS: return regress_loss(t, m, y, b, st);
 	case REEL_TASK_CTC: return reel__ctc_task_loss(t, y, b, st);
 	default: return reel_tape_fail(t, REEL_ERR_ARG, "model: unknown task");
 	}
@@ -822,12 +854,14 @@ double reel_model_loss_count(const reel_model *m, const reel_batch *b)
 		for (size_t i = 0; i < TB; i++)
 			cnt += b->labels[i] != REEL_DATA_IGNORE;
 		return cnt;
-	case REEL_TASK_REGRESS:
+	case REEL_TASK_REGRESS: {
+		int per_row = reel_model_mdn_components(m) ? 1 : b->O; /* mdn: a mean over rows, not values */
 		if (!m->data_opts.per_step)
-			return (double)b->B * b->O;
+			return (double)b->B * per_row;
 		for (int i = 0; i < b->B; i++)
-			cnt += (double)b->lengths[i] * b->O;
+			cnt += (double)b->lengths[i] * per_row;
 		return cnt;
+	}
 	default: return 0;
 	}
 }
@@ -1333,7 +1367,7 @@ reel_status reel_model_grad(reel_model *m, const char *batch_path, const char *o
 	} else if (y) {
 		switch (m->task) {
 		case REEL_TASK_CLASSIFY: loss = ce_loss(t, y, lb.b.labels, lb.b.B, NULL); break;
-		case REEL_TASK_REGRESS: loss = mse_loss(t, y, &lb.b, m->data_opts.per_step, NULL); break;
+		case REEL_TASK_REGRESS: loss = regress_loss(t, m, y, &lb.b, NULL); break;
 		case REEL_TASK_CTC: loss = reel__ctc_task_loss(t, y, &lb.b, NULL); break;
 		default: loss = ce_loss(t, y, lb.b.labels, lb.b.T * lb.b.B, NULL); break;
 		}

@@ -49,6 +49,9 @@ typedef struct reel_train_cfg {
 	int plateau;              /* 1: reduce on plateau of the validation loss */
 	reel_plateau plateau_opts;
 	int bptt_k1, bptt_k2;     /* truncated BPTT for streams (0: the data's seq_len) */
+	int bptt_random;          /* 1: randomized truncation within each chunk (reel_bptt_draw_links) */
+	int bptt_min;             /* its min_length */
+	double bptt_mean;         /* its mean_length */
 	double tf_start, tf_end;  /* teacher-forcing ratio from start towards end (reel_tf_ratio) */
 	long tf_steps;            /* linear: updates of the decay (0: none) */
 	int tf_schedule;          /* REEL_TF_LINEAR, _EXPONENTIAL, _INVERSE_SIGMOID */
@@ -106,6 +109,7 @@ typedef struct reel_fwd_ctx {
 	int carry;                /* 0: no carried state; 1: the training streams'; 2: evaluation's */
 	int reset;                /* drop carried states first */
 	int nograd_prefix;        /* unused by layers */
+	const reel_real *links;   /* (T) randomized truncation: weights of the recurrent links (reel_rnn_forward_links), or NULL */
 } reel_fwd_ctx;
 
 typedef struct reel_layer_type {
@@ -152,6 +156,16 @@ const reel_layer_type *reel_layer_type_find(const char *name);
 int reel_layer_type_count(void);
 const reel_layer_type *reel_layer_type_at(int i);
 
+/* Randomized truncated BPTT (Tallec & Ollivier 2017; models/bptt_random.c):
+ * draw the weights of the recurrent links of a chunk of T steps into link
+ * (T) for reel_rnn_forward_links: no cut within min_length steps of the
+ * last cut or of the chunk's start, then a cut (0) with probability p =
+ * 1 / (mean_length - min_length + 1) at each link, a kept link there
+ * weighted 1 / (1 - p) so that the expected gradient is the chunk's full
+ * BPTT gradient.  Truncation lengths are min_length + Geometric(p), of
+ * mean mean_length.  Returns the number of cuts. */
+int reel_bptt_draw_links(reel_rng *rng, int T, int min_length, double mean_length, reel_real *link);
+
 /* ---- the model ---------------------------------------------------------------------- */
 
 /* The task's metrics: names and whether higher is better.  Index 0 is
@@ -181,6 +195,7 @@ typedef struct reel_model {
 	size_t n_params;
 	double est_bytes;         /* estimated memory: parameters, gradients, optimizer state, one step */
 	int est_T;
+	const reel_real *bptt_links; /* set by the training loop around a loss: reel_fwd_ctx.links */
 	reel_reduce *reduce;      /* data parallel (not owned); NULL: one process */
 } reel_model;
 
@@ -238,6 +253,17 @@ double reel_model_loss_count(const reel_model *m, const reel_batch *b);
 int reel__edit_distance(const int32_t *a, int n, const int32_t *b, int bstride, int m, int *row);
 
 reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, reel_batch_stats *st);
+
+/* The regress task when the model ends in an "mdn" layer
+ * (models/mdn_task.c): the negative log-likelihood of the targets under
+ * the mixture in y (rows of K (1 + 2 O), reel_mdn_nll), a mean over the
+ * steps within each length (per_step) or over sequences; stats get the
+ * NLL per row and the squared and absolute errors of the mixture mean.
+ * reel__mdn_components: K for an mdn layer, else 0 (models/registry.c). */
+reel_tensor *reel__mdn_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, int per_step, int K,
+                                 reel_batch_stats *st);
+int reel__mdn_components(const reel_layer *L);
+int reel_model_mdn_components(const reel_model *m); /* K of the model's mdn output, or 0 */
 
 /* Run the model over a split without gradients: its metrics.  max_batches
  * 0: all.  Data parallel (m->reduce): each rank runs its shard of every

@@ -148,7 +148,7 @@ static reel_tensor *rec_forward(reel_tape *t, reel_layer *L, reel_tensor *x, con
 		c0 = reel_rnn_carry_c0(t, &s->carry[k]);
 	}
 	reel_rnn_out out;
-	if (reel_rnn_forward(t, &s->rnn, x, c->lengths, h0, c0, &out) != REEL_OK)
+	if (reel_rnn_forward_links(t, &s->rnn, x, c->lengths, h0, c0, c->links, &out) != REEL_OK)
 		return NULL;
 	if (c->carry)
 		reel_rnn_carry_store(&s->carry[k], &out);
@@ -383,6 +383,54 @@ static reel_tensor *pool_forward(reel_tape *t, reel_layer *L, reel_tensor *x, co
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
+/* ---- mixture density output ------------------------------------------------------------ */
+
+/* The output layer of a mixture density network (Bishop 1994; Graves
+ * 2013): one linear map to K (1 + 2 O) values per step, read by the loss
+ * (reel_mdn_nll) as K mixture logits, K x O means and K x O log standard
+ * deviations.  It must be the last layer of a regress model, which then
+ * trains on the negative log-likelihood. */
+typedef struct mdn_state {
+	reel_linear lin;
+	int K;
+} mdn_state;
+
+static reel_status mdn_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
+{
+	mdn_state *s = L->state;
+	s->K = reel_cfg_int(o, "components", 5, 1, 1024, "Gaussians in the mixture (K)");
+	int bias = reel_cfg_bool(o, "bias", 1, "add a bias vector");
+	if (reel_cfg_describing(o->c))
+		return REEL_OK;
+	if (!in->unknown && in->tokens)
+		reel_cfg_error(o, NULL, "mdn needs vectors, found token ids: put an embedding and a recurrent layer before it");
+	if (b->task != REEL_TASK_REGRESS)
+		reel_cfg_error(o, NULL, "an mdn output models real targets: /task must be \"regress\"");
+	if (b->index != b->count - 1)
+		reel_cfg_error(o, NULL, "mdn is an output layer: it must be the last layer (it is %d of %d)", b->index + 1, b->count);
+	int O = b->info && b->info->outputs > 0 ? b->info->outputs : 1, nin = in->F > 0 ? in->F : 1;
+	int nout = s->K * (1 + 2 * O);
+	*out = (reel_flow){.tokens = 0, .pooled = in->pooled, .F = nout, .unknown = in->unknown};
+	L->n_params = (size_t)nout * nin + (bias ? (size_t)nout : 0);
+	b->act_bytes += (double)(in->pooled ? 1 : b->T) * b->B * nout * rsz * 2;
+	if (!b->ps)
+		return REEL_OK;
+	return reel_linear_init(&s->lin, b->ps, L->prefix, nin, nout, bias, b->rng, &b->err);
+}
+
+static reel_tensor *mdn_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                const reel_fwd_ctx *c)
+{
+	(void)tokens;
+	(void)c;
+	return reel_linear_forward(t, &((mdn_state *)L->state)->lin, x);
+}
+
+int reel__mdn_components(const reel_layer *L)
+{
+	return L && L->type->build == mdn_build ? ((const mdn_state *)L->state)->K : 0;
+}
+
 static const reel_layer_type TYPES[] = {
 	{"embedding", "token ids -> vectors (torch.nn.Embedding; N(0, 1) init)", sizeof(reel_embedding), embedding_build,
 	 embedding_forward, NULL, NULL},
@@ -393,6 +441,8 @@ static const reel_layer_type TYPES[] = {
 	{"pool", "pool over time, masked by lengths: (T, B, F) -> (B, F)", sizeof(int), pool_build, pool_forward, NULL, NULL},
 	{"tdnn", "time-delay layer (Waibel et al. 1989): a causal, dilated window of the last steps, weights shared over time",
 	 sizeof(tdnn_state), tdnn_build, tdnn_forward, NULL, NULL},
+	{"mdn", "mixture density output (Bishop 1994; Graves 2013): K Gaussians per step, trained on their negative log-likelihood",
+	 sizeof(mdn_state), mdn_build, mdn_forward, NULL, NULL},
 };
 
 #define NFIXED ((int)(sizeof TYPES / sizeof TYPES[0]))

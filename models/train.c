@@ -188,6 +188,8 @@ typedef struct loop {
 	long total;        /* updates planned (an estimate with epochs) */
 	long per_epoch;    /* updates per pass over the training data (0: unknown) */
 	int *sub_len;      /* lengths of a time slice (truncated BPTT) */
+	reel_real *links;  /* randomized truncation: the chunk's link weights */
+	int links_cap;
 	int sub_cap;
 	run_state rs;
 	reel_train_result *res;
@@ -868,8 +870,22 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 			L->sub_len[i] = k2;
 		g.stream_reset = 0;
 	}
+	if (carry && tr->bptt_random) {
+		/* randomized truncation: cuts and weights of this chunk's links, from
+		 * the tape's RNG (saved in checkpoints, so a resumed run draws the same) */
+		if (L->links_cap < g.T) {
+			free(L->links);
+			L->links = malloc((size_t)g.T * sizeof *L->links);
+			L->links_cap = L->links ? g.T : 0;
+			if (!L->links)
+				return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
+		}
+		reel_bptt_draw_links(reel_tape_rng(L->t), g.T, tr->bptt_min, tr->bptt_mean, L->links);
+		m->bptt_links = L->links;
+	}
 	double tf = reel_tf_ratio(tr, step);
 	reel_tensor *l = reel_model_loss(L->t, m, &g, tf, carry, NULL);
+	m->bptt_links = NULL;
 	if (!l)
 		return reel_err_set(err, reel_tape_status(L->t), "step %ld: %s", step + 1, reel_tape_error(L->t));
 	*loss = l->data[0];
@@ -1170,6 +1186,7 @@ out:
 	if (L.metrics)
 		fclose(L.metrics);
 	free(L.sub_len);
+	free(L.links);
 	reel_optim_free(L.opt);
 	reel_tape_free(L.t);
 	return st;

@@ -174,6 +174,33 @@ static reel_tensor *f_window(reel_tape *t, reel_tensor **x, void *c)
 	return reel_matmul(t, reel_reshape2(t, w, -1, w->shape[2]), x[1], REEL_TRANS_B);
 }
 
+/* mixture density NLL with K = iarg components: x[0] params (N, K (1 + 2D)),
+ * x[1] target (N, D); farg 1: a row mask with a zero weight */
+static reel_tensor *f_mdn(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *mask = NULL;
+	if (cur->farg) {
+		int N = reel_tensor_rows(x[0]);
+		reel_real m[8] = {1, 0, 0.5, 2, 1, 1, 0, 1};
+		mask = reel_tensor_from(t, 1, (int[]){N}, m, REEL_NOGRAD);
+	}
+	return reel_mdn_nll(t, x[0], x[1], mask, cur->iarg);
+}
+
+/* grad_scale's backward is alpha times the identity's, which no finite
+ * difference of it sees; so the case adds (alpha - 1) x w through a constant
+ * copy of x (no gradient): the forward is alpha x w, whose derivative in x,
+ * alpha w, is what grad_scale's backward must give (w's gradient checks the
+ * forward value).  alpha = farg. */
+static reel_tensor *f_grad_scale(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_real a = (reel_real)cur->farg;
+	reel_tensor *k = reel_tensor_from(t, x[0]->ndim, x[0]->shape, x[0]->data, REEL_NOGRAD);
+	return reel_add(t, reel_mul(t, reel_grad_scale(t, x[0], a), x[1]), reel_scale(t, reel_mul(t, k, x[1]), a - 1));
+}
+
 #define S1(a) {1, a}
 #define S2(a, b) {2, a, b}
 #define S3(a, b, c) {3, a, b, c}
@@ -274,6 +301,11 @@ static const gcase cases[] = {
 	{"time_window k 3, dilation 3, longer than T", REEL_OP_TIME_WINDOW, f_window, 2, {S3(4, 2, 2), S2(2, 6)}, -1, 1, 0, 0, 3, 3},
 	{"ctc_loss mean, blank 0", REEL_OP_CTC_LOSS, f_ctc, 1, {S3(6, 3, 4)}, -2, 0, 0, 0, REEL_CTC_MEAN, 0},
 	{"ctc_loss sum, blank 3, empty target", REEL_OP_CTC_LOSS, f_ctc, 1, {S3(6, 3, 4)}, -2, 0, 0, 0, REEL_CTC_SUM, 3},
+	{"mdn_nll K 3, D 1", REEL_OP_MDN_NLL, f_mdn, 2, {S2(5, 9), S2(5, 1)}, -1, 1, 0, 0, 3, 0},
+	{"mdn_nll K 2, D 2, time-major, mask", REEL_OP_MDN_NLL, f_mdn, 2, {S3(4, 2, 10), S3(4, 2, 2)}, -1, 1, 0, 0, 2, 1},
+	{"mdn_nll K 1, D 3", REEL_OP_MDN_NLL, f_mdn, 2, {S2(4, 7), S2(4, 3)}, -1, 1, 0, 0, 1, 0},
+	{"grad_scale 2.5", REEL_OP_GRAD_SCALE, f_grad_scale, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 2.5},
+	{"grad_scale 0 (a cut)", REEL_OP_GRAD_SCALE, f_grad_scale, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
 };
 
 void suite_gradcheck_ops(void)

@@ -252,6 +252,18 @@ typedef struct reel_rnn_out {
 reel_status reel_rnn_forward(reel_tape *t, const reel_rnn *r, reel_tensor *x, const int *lengths,
                              reel_tensor *h0, reel_tensor *c0, reel_rnn_out *out);
 
+/* reel_rnn_forward with a weight on each recurrent link, for randomized
+ * truncated BPTT (Tallec & Ollivier 2017): link[s] (s = 1 .. T-1) applies
+ * to the states entering step s from step s - 1, in every layer: 0 cuts
+ * the link (the state is copied into a constant, so no gradient flows
+ * back through it), another value w scales the gradient through it by w
+ * (reel_grad_scale), 1 leaves it alone; the forward values are never
+ * changed.  link[0] is not read (the initial state is h0/c0).  link NULL
+ * is reel_rnn_forward.  Errors: link with a bidirectional stack (the
+ * reverse direction's links run the other way). */
+reel_status reel_rnn_forward_links(reel_tape *t, const reel_rnn *r, reel_tensor *x, const int *lengths,
+                                   reel_tensor *h0, reel_tensor *c0, const reel_real *link, reel_rnn_out *out);
+
 /* x W^T + the projection biases (REEL_CP_PROJ, REEL_CP_PROJ_BIAS): the
  * input projection of a cell for any number of rows of x (F columns); x
  * itself for a cell without one.  For drivers of cells (the sequence

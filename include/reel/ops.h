@@ -68,7 +68,9 @@ extern "C" {
 	X(DROPOUT, "dropout")      \
 	X(BLEND, "blend")          \
 	X(CTC_LOSS, "ctc_loss")    \
-	X(TIME_WINDOW, "time_window")
+	X(TIME_WINDOW, "time_window") \
+	X(MDN_NLL, "mdn_nll")      \
+	X(GRAD_SCALE, "grad_scale")
 
 typedef enum reel_op {
 #define REEL_X_ENUM(id, name) REEL_OP_##id,
@@ -372,6 +374,39 @@ reel_tensor *reel_mse(reel_tape *t, reel_tensor *a, reel_tensor *b);
 enum { REEL_CTC_MEAN = 0, REEL_CTC_SUM = 1 };
 reel_tensor *reel_ctc_loss(reel_tape *t, reel_tensor *log_probs, const int32_t *targets, int max_target_len,
                            const int *input_lengths, const int *target_lengths, int blank, int reduction);
+
+/* Mixture density output (Bishop 1994; Graves 2013): the negative
+ * log-likelihood of targets under K diagonal Gaussians per row.  params
+ * (..., K (1 + 2 D)), folded to (N, P): per row the K mixture logits
+ * (pi = softmax), then the K x D means (component-major), then the K x D
+ * log standard deviations (sigma = exp, so variances exp(2 s) > 0);
+ * target (..., D), folded to N rows; mask (N) row weights or NULL (all 1).
+ *   loss_i = -log sum_k pi_k prod_d Normal(y_d; mu_kd, sigma_kd)
+ * Reduction: sum_i w_i loss_i / sum_i w_i (0 if no weight).  Computed in
+ * double with log-sum-exp over components (engine/op_mdn.c, where the
+ * gradients are written out); params and target both get gradients, the
+ * mask none.  As a PyTorch composition: -(log_softmax(a) +
+ * Normal(mu, exp(s)).log_prob(y).sum(-1)).logsumexp(-1), test/gen_mdn.py.
+ * Saves pi and the responsibilities (N, K) in double.  Errors: K < 1;
+ * params not K (1 + 2 D) columns; rows differ; a mask of the wrong size. */
+reel_tensor *reel_mdn_nll(reel_tape *t, reel_tensor *params, reel_tensor *target, reel_tensor *mask, int K);
+
+/* One draw from the mixture of one row of params (layout as reel_mdn_nll)
+ * into out (D): a component from softmax(a / temperature), then its
+ * Gaussian with standard deviation sigma sqrt(temperature) (temperature
+ * <= 0 means 1; below 1 sharpens both choices, as in Ha & Eck 2017).
+ * reel_mdn_mean: the mixture's mean sum_k pi_k mu_k into out (D).  No
+ * gradient, no node. */
+void reel_mdn_sample(const reel_real *params, int K, int D, reel_rng *rng, double temperature, reel_real *out);
+void reel_mdn_mean(const reel_real *params, int K, int D, reel_real *out);
+
+/* Identity forward, gradient times alpha backward: dx += alpha dy.  A
+ * scale of the gradient through one link of the graph, e.g. the
+ * reweighting of kept recurrent links in randomized truncated BPTT
+ * (Tallec & Ollivier 2017; layers.h, reel_rnn_forward_links).  A copy of
+ * x (so the node has its own output).  Saves alpha.  Errors: alpha not
+ * finite. */
+reel_tensor *reel_grad_scale(reel_tape *t, reel_tensor *x, reel_real alpha);
 
 /* Greedy (best-path) CTC decoding of per-frame scores x (T, B, C): the
  * argmax class of each frame within input_lengths[b], repeats merged,
