@@ -875,7 +875,7 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 		 * the tape's RNG (saved in checkpoints, so a resumed run draws the same) */
 		if (L->links_cap < g.T) {
 			free(L->links);
-			L->links = malloc((size_t)g.T * sizeof *L->links);
+			L->links = reel__malloc((size_t)g.T * sizeof *L->links);
 			L->links_cap = L->links ? g.T : 0;
 			if (!L->links)
 				return reel_err_set(err, REEL_ERR_NOMEM, "train: out of memory");
