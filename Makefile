@@ -23,7 +23,12 @@ WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 INCS    := -Iinclude/reel -Iinclude -Iengine -Imodels
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP -fPIC -fno-semantic-interposition
 LIB_LDLIBS := -lblis -lcjson -lm
-LDLIBS  := $(LIB_LDLIBS)
+# Programs (reel, the tests, reel_bench) link BLIS statically when its
+# archive is installed: only libblis.a exports the per-architecture kernel
+# sets the matmul planner chooses among (DESIGN.md, "Matrix products").
+# The shared libreel links the shared BLIS and plans with fewer candidates.
+BLIS_A  := $(shell $(CC) -print-file-name=libblis.a)
+LDLIBS  := $(if $(wildcard $(BLIS_A)),$(BLIS_A) $(if $(findstring openmp,$(realpath $(BLIS_A))),-lgomp) -lpthread -lcjson -lm,$(LIB_LDLIBS))
 SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
 VERSION := 0.3.0

@@ -56,7 +56,8 @@ void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const r
 	X(suite_data) \
 	X(suite_resume) \
 	X(suite_hardening) \
-	X(suite_cells)
+	X(suite_cells) \
+	X(suite_gemm_plan)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
