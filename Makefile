@@ -287,7 +287,7 @@ $(DEPS_MPI):
 $(DEPS_OK):
 	@mkdir -p $(B)
 	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return 0;}\n' \
-		| $(CC) -x c - -o $(B)/.probe $(LDLIBS) 2>/dev/null; }; \
+		| $(CC) -x c - -x none -o $(B)/.probe $(LDLIBS) 2>/dev/null; }; \
 	if ! probe; then \
 		pkgs="libblis-dev libcjson-dev"; \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
