@@ -245,6 +245,8 @@ run: $(B)/f/reel
 bench: $(B)/f/reel_bench
 	@$(B)/f/reel_bench overhead
 	@echo
+	@$(B)/f/reel_bench plans
+	@echo
 	@$(B)/f/reel_bench grid --json > $(B)/bench.json
 	@if /usr/bin/python3 -c 'import json' 2>/dev/null; then \
 		/usr/bin/python3 bench/torch_bench.py $(B)/bench.json; \
