@@ -23,7 +23,12 @@ WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 INCS    := -Iinclude/reel -Iinclude -Iengine -Imodels
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP -fPIC -fno-semantic-interposition
 LIB_LDLIBS := -lblis -lcjson -lm
-LDLIBS  := $(LIB_LDLIBS)
+# Programs (reel, the tests, reel_bench) link BLIS statically when its
+# archive is installed: only libblis.a exports the per-architecture kernel
+# sets the matmul planner chooses among (DESIGN.md, "Matrix products").
+# The shared libreel links the shared BLIS and plans with fewer candidates.
+BLIS_A  := $(shell $(CC) -print-file-name=libblis.a)
+LDLIBS  := $(if $(wildcard $(BLIS_A)),$(BLIS_A) $(if $(findstring openmp,$(realpath $(BLIS_A))),-lgomp) -lpthread -lcjson -lm,$(LIB_LDLIBS))
 SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
 VERSION := 0.3.0
@@ -249,6 +254,8 @@ run: $(B)/f/reel
 bench: $(B)/f/reel_bench
 	@$(B)/f/reel_bench overhead
 	@echo
+	@$(B)/f/reel_bench plans
+	@echo
 	@$(B)/f/reel_bench grid --json > $(B)/bench.json
 	@if /usr/bin/python3 -c 'import json' 2>/dev/null; then \
 		/usr/bin/python3 bench/torch_bench.py $(B)/bench.json; \
@@ -291,7 +298,7 @@ $(DEPS_MPI):
 $(DEPS_OK):
 	@mkdir -p $(B)
 	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return 0;}\n' \
-		| $(CC) -x c - -o $(B)/.probe $(LDLIBS) 2>/dev/null; }; \
+		| $(CC) -x c - -x none -o $(B)/.probe $(LDLIBS) 2>/dev/null; }; \
 	if ! probe; then \
 		pkgs="libblis-dev libcjson-dev"; \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -14,6 +14,7 @@ int bench_s2s(int argc, char **argv);
 int bench_rnn(int argc, char **argv);
 int bench_cells(int argc, char **argv); /* a JSON-compiled LSTM vs the built-in (bench/cells.c) */
 int bench_grid(int argc, char **argv);
+int bench_plans(int argc, char **argv); /* the matmul planner's choices for the grid's shapes (bench/rnn.c) */
 int bench_train(int argc, char **argv);
 int bench_s2s_table(int argc, char **argv);
 int bench_layernorm(int argc, char **argv);

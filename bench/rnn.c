@@ -3,7 +3,7 @@
  * thread count, medians of several repetitions after warm-up.
  *
  *   reel_bench rnn [--cell lstm] [--T 50] [--B 32] [--I 256] [--H 256]
- *                  [--layers 1] [--bidirectional 0] [--threads 1] [--reps 5] [--json]
+ *                  [--layers 1] [--bidirectional 0] [--threads 1] [--reps 5] [--peak 0|1] [--json]
  *   reel_bench grid [--threads 1,2] [--reps 5] [--json]      the standard grid
  *
  * A step is: forward over T steps, loss sum(Y * R), full BPTT backward with
@@ -19,14 +19,18 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct rnn_case {
 	const char *cell;
 	int T, B, I, H, layers, bi, threads, reps;
+	int no_peak; /* skip the 1024^3 peak product (runs under valgrind) */
 } rnn_case;
 
 typedef struct rnn_result {
 	double tape_ms, hand_ms, floor_ms, peak_gflops, gflop;
+	double tape_lo, tape_hi, hand_lo, hand_hi, floor_lo, floor_hi; /* min and max over the repetitions */
+	double rss_growth; /* bytes: resident set after the timed steps minus before the tape's first step */
 	size_t tape_bytes, hand_bytes, arena_step_bytes, nodes;
 	int new_mallocs; /* arena chunk allocations after the first step */
 	double max_rel_diff; /* tape vs hand-written gradients in this run */
@@ -45,6 +49,30 @@ static int hand_of(const reel_cell *cell, hand_kind *kind)
 	else
 		return 0;
 	return 1;
+}
+
+/* The resident set (bytes) now, from /proc/self/statm; 0 where there is none. */
+static double rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, resident = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* min and max of v[0..n) */
+static void spread(const double *v, int n, double *lo, double *hi)
+{
+	*lo = INFINITY;
+	*hi = -INFINITY;
+	for (int i = 0; i < n; i++) {
+		*lo = fmin(*lo, v[i]);
+		*hi = fmax(*hi, v[i]);
+	}
 }
 
 /* Square GEMM throughput (1024^3, best of seven) at the current thread
@@ -110,6 +138,13 @@ static int run_case(const rnn_case *c, rnn_result *res)
 		fprintf(stderr, "rnn: out of memory\n");
 		return 0;
 	}
+	if (has_hand) {
+		/* the hand-written step's buffers become resident here, so that
+		 * the growth measured below is the tape's */
+		hand_net_step(&hand, X, R, dX);
+		reel_params_zero_grad(ps);
+	}
+	double rss0 = rss_bytes();
 	reel_tape *t = reel_tape_new(0, 1);
 	size_t np;
 	reel_params_grads(ps, &np);
@@ -177,7 +212,11 @@ static int run_case(const rnn_case *c, rnn_result *res)
 		}
 	}
 	reel_tape_stats s = reel_tape_get_stats(t);
+	res->rss_growth = rss_bytes() - rss0;
 	res->new_mallocs = (int)(s.chunk_allocs - allocs_after_first);
+	spread(vt, c->reps, &res->tape_lo, &res->tape_hi);
+	spread(vh, c->reps, &res->hand_lo, &res->hand_hi);
+	spread(vf, c->reps, &res->floor_lo, &res->floor_hi);
 	res->tape_ms = bench_median(vt, c->reps);
 	res->hand_ms = has_hand ? bench_median(vh, c->reps) : NAN;
 	res->floor_ms = has_hand ? bench_median(vf, c->reps) : NAN;
@@ -195,7 +234,7 @@ static int run_case(const rnn_case *c, rnn_result *res)
 				if (r.p[l][d].w[i] && r.p[l][d].w[i]->ndim == 2)
 					fl += 6.0 * c->T * c->B * (double)r.p[l][d].w[i]->size;
 	res->gflop = fl / 1e9;
-	res->peak_gflops = gemm_peak();
+	res->peak_gflops = c->no_peak ? NAN : gemm_peak();
 	if (has_hand)
 		hand_net_free(&hand);
 	reel_tape_free(t);
@@ -210,13 +249,27 @@ static int run_case(const rnn_case *c, rnn_result *res)
 	return 1;
 }
 
-static void print_header(int json)
+static void print_header(int json, int reps)
 {
 	if (json)
 		return;
-	printf("| case | threads | tape ms | hand ms | floor ms | tape/hand | tape/floor | hand/floor | tape GFLOP/s | "
-	       "%% of GEMM peak | tape MB | hand MB | arena KB/step | nodes | grad diff |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("One training step (forward over T steps, loss sum(Y * R), full BPTT backward with every gradient),\n"
+	       "three ways, interleaved in each round: 2 warm-up rounds, then %d timed rounds.\n"
+	       "  tape ms      reel's tape (reel_rnn_forward + loss + reel_backward): median [min-max] of the rounds, ms\n"
+	       "  hand ms      the same step hand-written (bench/hand.c, same BLIS calls, hand-derived BPTT), ms\n"
+	       "  floor ms     the hand-written step's matrix products alone (no elementwise work), ms\n"
+	       "  tape/hand, tape/floor   ratios of the medians (1.00 = as fast)\n"
+	       "  GFLOP/s      the step's matrix-product FLOPs / tape median; %% of peak: against a 1024^3 GEMM\n"
+	       "               (best of 7) at the same thread count, so long products can exceed 100%%\n"
+	       "  RSS +MB      the process's resident set after the timed rounds minus before the tape's first step\n"
+	       "               (arena, gradients, planner): the tape's memory as the OS sees it; MB = 1e6 bytes\n"
+	       "  hand MB      the hand-written step's buffers; arena KB/step: the tape's arena use in one step\n"
+	       "  nodes        nodes recorded per step; grad diff: largest |tape - hand| / max |gradient| (checked each run)\n"
+	       "Matrix products run with the code the planner chose per shape (reel_bench plans shows the choices).\n\n",
+	       reps);
+	printf("| case | threads | tape ms [min-max] | hand ms [min-max] | floor ms [min-max] | tape/hand | tape/floor | "
+	       "GFLOP/s | %% of peak | RSS +MB | hand MB | arena KB/step | nodes | grad diff |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 }
 
 /* A number for JSON: null when there is none (no hand-written reference). */
@@ -236,28 +289,36 @@ static void print_row(const rnn_case *c, const rnn_result *r, int json, int firs
 	         c->bi ? "bi-" : "", c->cell, c->T, c->B, c->I, c->H);
 	double gf = r->gflop / (r->tape_ms / 1e3);
 	if (json) {
-		char b1[32], b2[32], b3[32];
+		char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32];
+		int has = !isnan(r->hand_ms);
 		printf("%s{\"cell\":\"%s\",\"T\":%d,\"B\":%d,\"I\":%d,\"H\":%d,\"layers\":%d,\"bidirectional\":%d,"
 		       "\"threads\":%d,\"tape_ms\":%.4f,\"hand_ms\":%s,\"floor_ms\":%s,\"gflop\":%.6f,"
 		       "\"tape_gflops\":%.3f,\"peak_gflops\":%.3f,\"tape_bytes\":%zu,\"hand_bytes\":%zu,"
-		       "\"arena_step_bytes\":%zu,\"nodes\":%zu,\"new_mallocs\":%d,\"grad_rel_diff\":%s}",
+		       "\"arena_step_bytes\":%zu,\"nodes\":%zu,\"new_mallocs\":%d,\"grad_rel_diff\":%s,"
+		       "\"tape_ms_min\":%.4f,\"tape_ms_max\":%.4f,\"hand_ms_min\":%s,\"hand_ms_max\":%s,"
+		       "\"floor_ms_min\":%s,\"floor_ms_max\":%s,\"rss_growth_bytes\":%.0f,\"reps\":%d}",
 		       first ? "" : ",\n", c->cell, c->T, c->B, c->I, c->H, c->layers, c->bi, c->threads, r->tape_ms,
 		       jnum(b1, sizeof b1, "%.4f", r->hand_ms), jnum(b2, sizeof b2, "%.4f", r->floor_ms), r->gflop, gf,
 		       r->peak_gflops, r->tape_bytes, r->hand_bytes, r->arena_step_bytes, r->nodes, r->new_mallocs,
-		       jnum(b3, sizeof b3, "%.3g", r->max_rel_diff));
+		       jnum(b3, sizeof b3, "%.3g", r->max_rel_diff), r->tape_lo, r->tape_hi,
+		       jnum(b4, sizeof b4, "%.4f", has ? r->hand_lo : NAN), jnum(b5, sizeof b5, "%.4f", has ? r->hand_hi : NAN),
+		       jnum(b6, sizeof b6, "%.4f", has ? r->floor_lo : NAN), jnum(b7, sizeof b7, "%.4f", has ? r->floor_hi : NAN),
+		       r->rss_growth, c->reps);
 		return;
 	}
 	if (isnan(r->hand_ms)) { /* a cell without a hand-written reference: the tape only */
-		printf("| %s | %d | %.3f | - | - | - | - | - | %.1f | %.0f%% | %.1f | - | %.0f | %zu | - |\n", name, c->threads,
-		       r->tape_ms, gf, 100 * gf / r->peak_gflops, r->tape_bytes / 1e6, r->arena_step_bytes / 1e3, r->nodes);
+		printf("| %s | %d | %.3f [%.3f-%.3f] | - | - | - | - | %.1f | %.0f%% | %.1f | - | %.0f | %zu | - |\n", name,
+		       c->threads, r->tape_ms, r->tape_lo, r->tape_hi, gf, 100 * gf / r->peak_gflops, r->rss_growth / 1e6,
+		       r->arena_step_bytes / 1e3, r->nodes);
 		if (r->new_mallocs)
 			printf("  (!) the arena allocated %d more chunk(s) after the first step\n", r->new_mallocs);
 		return;
 	}
-	printf("| %s | %d | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.1f | %.1f | %.0f | %zu | %.1e |\n",
-	       name, c->threads, r->tape_ms, r->hand_ms, r->floor_ms, r->tape_ms / r->hand_ms, r->tape_ms / r->floor_ms,
-	       r->hand_ms / r->floor_ms, gf, 100 * gf / r->peak_gflops, r->tape_bytes / 1e6, r->hand_bytes / 1e6,
-	       r->arena_step_bytes / 1e3, r->nodes, r->max_rel_diff);
+	printf("| %s | %d | %.3f [%.3f-%.3f] | %.3f [%.3f-%.3f] | %.3f [%.3f-%.3f] | %.2f | %.2f | %.1f | %.0f%% | %.1f | "
+	       "%.1f | %.0f | %zu | %.1e |\n",
+	       name, c->threads, r->tape_ms, r->tape_lo, r->tape_hi, r->hand_ms, r->hand_lo, r->hand_hi, r->floor_ms,
+	       r->floor_lo, r->floor_hi, r->tape_ms / r->hand_ms, r->tape_ms / r->floor_ms, gf, 100 * gf / r->peak_gflops,
+	       r->rss_growth / 1e6, r->hand_bytes / 1e6, r->arena_step_bytes / 1e3, r->nodes, r->max_rel_diff);
 	if (r->new_mallocs)
 		printf("  (!) the arena allocated %d more chunk(s) after the first step\n", r->new_mallocs);
 }
@@ -277,7 +338,7 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 
 int bench_rnn(int argc, char **argv)
 {
-	rnn_case c = {"lstm", 50, 32, 256, 256, 1, 0, 1, 5};
+	rnn_case c = {"lstm", 50, 32, 256, 256, 1, 0, 1, 5, 0};
 	int json = 0, I_set = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -303,6 +364,11 @@ int bench_rnn(int argc, char **argv)
 		else if (!strcmp(o, "--bidirectional")) ok = parse_int(o, v, 0, 1, &c.bi);
 		else if (!strcmp(o, "--threads")) ok = parse_int(o, v, 1, 256, &c.threads);
 		else if (!strcmp(o, "--reps")) ok = parse_int(o, v, 1, 1000, &c.reps);
+		else if (!strcmp(o, "--peak")) {
+			int peak = 1;
+			ok = parse_int(o, v, 0, 1, &peak);
+			c.no_peak = !peak;
+		}
 		else {
 			fprintf(stderr, "rnn: unknown option %s\n", o);
 			return 2;
@@ -318,7 +384,7 @@ int bench_rnn(int argc, char **argv)
 		return 1;
 	if (json)
 		printf("[");
-	print_header(json);
+	print_header(json, c.reps);
 	print_row(&c, &r, json, 1);
 	if (json)
 		printf("]\n");
@@ -351,12 +417,12 @@ int bench_grid(int argc, char **argv)
 		for (int ti = 0; ti < 2; ti++)
 			for (int bi = 0; bi < 2; bi++)
 				for (int hi = 0; hi < 3; hi++)
-					cases[n++] = (rnn_case){cells[ci], Ts[ti], Bs[bi], Hs[hi], Hs[hi], 1, 0, 1, reps};
-	cases[n++] = (rnn_case){"lstm", 50, 32, 256, 256, 2, 1, 1, reps};
-	cases[n++] = (rnn_case){"lstm", 100, 1, 16, 16, 1, 0, 1, reps};
+					cases[n++] = (rnn_case){cells[ci], Ts[ti], Bs[bi], Hs[hi], Hs[hi], 1, 0, 1, reps, 0};
+	cases[n++] = (rnn_case){"lstm", 50, 32, 256, 256, 2, 1, 1, reps, 0};
+	cases[n++] = (rnn_case){"lstm", 100, 1, 16, 16, 1, 0, 1, reps, 0};
 	if (json)
 		printf("[");
-	print_header(json);
+	print_header(json, reps);
 	int first = 1;
 	for (int th = 0; th < nthreads; th++)
 		for (int i = 0; i < n; i++) {
@@ -371,5 +437,88 @@ int bench_grid(int argc, char **argv)
 		}
 	if (json)
 		printf("]\n");
+	return 0;
+}
+
+/* reel_bench plans [--threads N] [--reps N]: the matmul planner's choices
+ * for every product shape of the grid (and the 1024^3 peak product): runs
+ * each grid case's step once, then lists the planned shapes with the
+ * GFLOP/s each candidate measured and the one chosen. */
+static int cmp_plan(const void *a, const void *b)
+{
+	const reel__gemm_plan *x = a, *y = b;
+	double fx = (double)x->m * x->n * x->k, fy = (double)y->m * y->n * y->k;
+	return fx < fy ? -1 : fx > fy ? 1 : x->layout - y->layout;
+}
+
+int bench_plans(int argc, char **argv)
+{
+	int threads = 1;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (!parse_int("--threads", argv[++i], 1, 256, &threads))
+				return 2;
+		} else {
+			fprintf(stderr, "plans: unknown option %s (--threads N)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (reel__gemm_plan_mode() != REEL__PLAN_MEASURE) {
+		printf("matmul planner: %s; nothing is measured (unset REEL_GEMM and BLIS_ARCH_TYPE to see the choices)\n",
+		       reel__gemm_plan_why());
+		return 0;
+	}
+	static const char *const cells[] = {"rnn", "gru", "lstm"};
+	static const int Ts[] = {50, 200}, Bs[] = {1, 32}, Hs[] = {64, 256, 512};
+	rnn_case cases[64];
+	int n = 0;
+	for (int ci = 0; ci < 3; ci++)
+		for (int ti = 0; ti < 2; ti++)
+			for (int bi = 0; bi < 2; bi++)
+				for (int hi = 0; hi < 3; hi++)
+					cases[n++] = (rnn_case){cells[ci], Ts[ti], Bs[bi], Hs[hi], Hs[hi], 1, 0, threads, 1, 0};
+	cases[n++] = (rnn_case){"lstm", 50, 32, 256, 256, 2, 1, threads, 1, 0};
+	cases[n++] = (rnn_case){"lstm", 100, 1, 16, 16, 1, 0, threads, 1, 0};
+	for (int i = 0; i < n; i++) {
+		rnn_result r;
+		if (!run_case(&cases[i], &r))
+			return 1;
+	}
+	int np = reel__gemm_plan_count();
+	reel__gemm_plan *p = malloc((size_t)(np > 0 ? np : 1) * sizeof *p);
+	np = reel__gemm_plan_list(p, np);
+	qsort(p, (size_t)np, sizeof *p, cmp_plan);
+	int nc = reel__gemm_candidates();
+	printf("Matrix-product shapes of the grid at %d thread(s), as the planner measured them once each:\n"
+	       "C (m x n) = A (m x k) B (k x n); layout: which operands are stored transposed, and beta (0: C overwritten,\n"
+	       "1: accumulated); then GFLOP/s of each candidate (best of its rounds; - : not measured: the C product\n"
+	       "only runs up to 64^3 multiply-adds, and a candidate more than 2x slower than the best after the first\n"
+	       "round is dropped); chosen: the one every later product of the shape uses.  Candidates: blis = BLIS's\n"
+	       "own kernel set (%s here), reel = a C product, the others BLIS's kernel sets this CPU supports.\n\n",
+	       threads, bli_arch_string(bli_arch_query_id()));
+	printf("| m | n | k | layout |");
+	for (int c = 0; c < nc; c++)
+		printf(" %s |", reel__gemm_candidate_name(c));
+	printf(" chosen | chosen / blis |\n|---|---|---|---|");
+	for (int c = 0; c <= nc; c++)
+		printf("---|");
+	printf("---|\n");
+	for (int i = 0; i < np; i++) {
+		char lay[48];
+		snprintf(lay, sizeof lay, "%s%s%s beta %d", p[i].layout & 1 ? "A^T " : "", p[i].layout & 2 ? "B^T " : "",
+		         p[i].layout & 4 ? "C^T " : "", p[i].layout >> 3 & 1);
+		printf("| %d | %d | %d | %s |", p[i].m, p[i].n, p[i].k, lay);
+		for (int c = 0; c < nc; c++)
+			if (p[i].gflops[c] > 0)
+				printf(" %.1f |", p[i].gflops[c]);
+			else
+				printf(" - |");
+		double base = p[i].gflops[0], best = p[i].gflops[p[i].choice];
+		if (base > 0)
+			printf(" %s | %.2f |\n", reel__gemm_candidate_name(p[i].choice), best / base);
+		else
+			printf(" %s | - |\n", reel__gemm_candidate_name(p[i].choice));
+	}
+	free(p);
 	return 0;
 }

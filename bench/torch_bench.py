@@ -11,12 +11,24 @@ Run with Debian's PyTorch (which multiplies with the same BLIS when
 libblis is the system BLAS):  /usr/bin/python3 bench/torch_bench.py build/bench.json
 Without torch it prints reel's table alone and says so."""
 import json
+import os
 import statistics
 import sys
 import time
 
 
+def rss_bytes():
+    """The resident set of this process (bytes), 0 where /proc is missing."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
 def torch_step_ms(torch, c, reps):
+    """Median, min and max ms of a step, and the resident-set growth (bytes)
+    over the steps."""
     torch.set_num_threads(c["threads"])
     cls = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[c["cell"]]
     m = cls(c["I"], c["H"], num_layers=c["layers"], bidirectional=bool(c["bidirectional"]))
@@ -24,6 +36,7 @@ def torch_step_ms(torch, c, reps):
     d = 2 if c["bidirectional"] else 1
     r = torch.rand(c["T"], c["B"], d * c["H"])
     times = []
+    rss0 = rss_bytes()
     for k in range(reps + 2):
         t0 = time.perf_counter()
         m.zero_grad()
@@ -32,7 +45,7 @@ def torch_step_ms(torch, c, reps):
         (y * r).sum().backward()
         if k >= 2:
             times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return statistics.median(times), min(times), max(times), rss_bytes() - rss0
 
 
 def main():
@@ -48,18 +61,27 @@ def main():
         torch, version = None, None
         print("PyTorch is not installed (apt-get install python3-torch); showing reel alone\n")
     reps = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    print("| case | threads | reel tape ms | hand-written ms | GEMM floor ms | PyTorch ms | tape/hand | tape/floor "
-          "| PyTorch/tape | tape GFLOP/s | % of GEMM peak | tape MB | hand MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("One training step (forward over T, loss sum(Y * R), full backward with every gradient), timed in\n"
+          "%d rounds after 2 warm-up rounds; ms are medians with [min-max] over the rounds.  reel's three are\n"
+          "interleaved in each round (reel_bench grid); PyTorch runs after, in this process.\n"
+          "  tape: reel's tape; hand: bench/hand.c; floor: the hand-written step's matrix products alone\n"
+          "  PyTorch/tape > 1: reel is faster; GFLOP/s: the step's product FLOPs / tape median; %% of peak:\n"
+          "  against a 1024^3 GEMM at the same thread count\n"
+          "  RSS +MB: resident-set growth over the steps (reel: its tape; PyTorch: its steps), MB = 1e6 bytes;\n"
+          "  hand MB: the hand-written step's buffers\n" % reps)
+    print("| case | threads | reel tape ms [min-max] | hand ms | floor ms | PyTorch ms [min-max] | tape/hand | tape/floor "
+          "| PyTorch/tape | tape GFLOP/s | % of peak | tape RSS +MB | PyTorch RSS +MB | hand MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:
         name = "%s%s%s T=%d B=%d H=%d" % ("2-layer " if c["layers"] > 1 else "", "bi-" if c["bidirectional"] else "",
                                            c["cell"], c["T"], c["B"], c["H"])
-        pt = torch_step_ms(torch, c, reps) if torch else None
-        print("| %s | %d | %.3f | %.3f | %.3f | %s | %.2f | %.2f | %s | %.1f | %.0f%% | %.1f | %.1f |" % (
-            name, c["threads"], c["tape_ms"], c["hand_ms"], c["floor_ms"], "%.3f" % pt if pt else "-",
+        pt, pt_lo, pt_hi, pt_rss = torch_step_ms(torch, c, reps) if torch else (None, None, None, None)
+        print("| %s | %d | %.3f [%.3f-%.3f] | %.3f | %.3f | %s | %.2f | %.2f | %s | %.1f | %.0f%% | %.1f | %s | %.1f |" % (
+            name, c["threads"], c["tape_ms"], c.get("tape_ms_min", c["tape_ms"]), c.get("tape_ms_max", c["tape_ms"]),
+            c["hand_ms"], c["floor_ms"], "%.3f [%.3f-%.3f]" % (pt, pt_lo, pt_hi) if pt else "-",
             c["tape_ms"] / c["hand_ms"], c["tape_ms"] / c["floor_ms"], "%.2f" % (pt / c["tape_ms"]) if pt else "-",
-            c["tape_gflops"], 100 * c["tape_gflops"] / c["peak_gflops"], c["tape_bytes"] / 1e6,
-            c["hand_bytes"] / 1e6), flush=True)
+            c["tape_gflops"], 100 * c["tape_gflops"] / c["peak_gflops"], c.get("rss_growth_bytes", 0) / 1e6,
+            "%.1f" % (pt_rss / 1e6) if pt else "-", c["hand_bytes"] / 1e6), flush=True)
     if version:
         print("\nPyTorch %s, %s" % (version, torch.__config__.parallel_info().splitlines()[0]))
     return 0

@@ -153,4 +153,37 @@ void reel__gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long r
                 const reel_real *b, long rsb, long csb, reel_real beta, reel_real *c, long rsc,
                 long csc);
 
+/* The matmul planner (gemm_plan.c): reel__gemm runs each product with the
+ * candidate chosen for its shape.  Candidates are numbered 0 ("blis",
+ * BLIS's own kernel set), 1 ("reel", a C product), then the BLIS kernel
+ * sets this CPU and this link support. */
+enum { REEL__PLAN_MEASURE, REEL__PLAN_FIXED };
+#define REEL__GEMM_MAXCAND 8
+typedef struct reel__gemm_plan {
+	int m, n, k;
+	int layout;  /* bits: A stored transposed, B transposed, C transposed, beta != 0 */
+	int threads;
+	int choice;  /* the candidate */
+	long uses;   /* products run with this entry (the first one planned it) */
+	double gflops[REEL__GEMM_MAXCAND]; /* measured, per candidate (0: not measured) */
+} reel__gemm_plan;
+void reel__gemm_planned(int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa,
+                        const reel_real *b, long rsb, long csb, reel_real beta, reel_real *c, long rsc,
+                        long csc);
+/* The same product with candidate cand (tests, benchmarks). */
+void reel__gemm_with(int cand, int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa,
+                     const reel_real *b, long rsb, long csb, reel_real beta, reel_real *c, long rsc, long csc);
+int reel__gemm_candidates(void);
+const char *reel__gemm_candidate_name(int i);
+int reel__gemm_plan_mode(void);
+int reel__gemm_plan_fixed(void); /* the candidate of REEL__PLAN_FIXED */
+const char *reel__gemm_plan_why(void); /* the mode at start-up, in words */
+/* Switch between measuring and one fixed candidate (tests); process-wide. */
+void reel__gemm_plan_set_mode(int mode, int fixed);
+/* The shapes planned so far: their count; a copy of up to max of them. */
+int reel__gemm_plan_count(void);
+int reel__gemm_plan_list(reel__gemm_plan *out, int max);
+/* Forget every plan (benchmarks, between cases; not while products run). */
+void reel__gemm_plan_clear(void);
+
 #endif

@@ -510,3 +510,76 @@ void reel__bwd_BLEND(reel_node *n)
 				db[i] += (1 - w) * dy[i];
 		}
 }
+
+/* ---- gate blocks ------------------------------------------------------------------ */
+
+#define GATE_MAX 16
+
+reel_tensor *reel_gate_blocks(reel_tape *t, reel_tensor *x, const char *acts)
+{
+	if (reel__skip(t, "gate_blocks", 1, x))
+		return NULL;
+	char sx[64];
+	size_t G = acts ? strlen(acts) : 0;
+	if (G < 1 || G > GATE_MAX || strspn(acts, "st-") != G)
+		return reel_tape_fail(t, REEL_ERR_ARG,
+		                      "reel_gate_blocks: acts must be 1 to %d of 's' (sigmoid), 't' (tanh), '-' (none), got \"%s\"",
+		                      GATE_MAX, acts ? acts : "(null)");
+	int cols = x->ndim >= 1 ? x->shape[x->ndim - 1] : 0;
+	if (x->ndim < 1 || cols % (int)G)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_gate_blocks: x is %s, its last dim must be %zu blocks of equal width",
+		                      reel_shape_str(x, sx, sizeof sx), G);
+	size_t R = x->size / (size_t)cols;
+	if (R > (size_t)INT32_MAX)
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_gate_blocks: x is %s: too many rows", reel_shape_str(x, sx, sizeof sx));
+	int H = cols / (int)G;
+	/* one row without activations is already laid out as (G, 1, H) */
+	if (R == 1 && strspn(acts, "-") == G)
+		return reel_reshape3(t, x, (int)G, 1, H);
+	int need = reel__needs_grad(t, x, NULL, NULL);
+	reel_tensor *y = reel__out(t, 3, (int[]){(int)G, (int)R, H}, need);
+	char *saved = need ? reel__alloc_small(t, G + 1) : NULL;
+	if (!y || (need && !saved))
+		return NULL;
+	const reel_real *X = x->data;
+	reel_real *Y = y->data;
+	for (size_t r = 0; r < R; r++)
+		for (size_t g = 0; g < G; g++) {
+			const reel_real *xr = X + r * (size_t)cols + g * (size_t)H;
+			reel_real *yr = Y + (g * R + r) * (size_t)H;
+			switch (acts[g]) {
+			case 's': for (int j = 0; j < H; j++) yr[j] = reel__sigmoid(xr[j]); break;
+			case 't': for (int j = 0; j < H; j++) yr[j] = reel__tanh(xr[j]); break;
+			default: memcpy(yr, xr, (size_t)H * sizeof *yr); break;
+			}
+		}
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_GATE_BLOCKS, y, x, NULL, NULL);
+		if (!n)
+			return NULL;
+		memcpy(saved, acts, G + 1);
+		n->saved = saved;
+	}
+	return y;
+}
+
+/* dx[r, g*H + j] += dy[g, r, j] * act_g'(y[g, r, j]) */
+void reel__bwd_GATE_BLOCKS(reel_node *n)
+{
+	reel_real *dx = reel__g(n->in[0]);
+	if (!dx)
+		return;
+	const char *acts = n->saved;
+	size_t G = (size_t)n->out->shape[0], R = (size_t)n->out->shape[1], H = (size_t)n->out->shape[2];
+	const reel_real *dy = reel_tensor_grad(n->out), *Y = n->out->data;
+	for (size_t r = 0; r < R; r++)
+		for (size_t g = 0; g < G; g++) {
+			reel_real *d = dx + (r * G + g) * H;
+			const reel_real *gy = dy + (g * R + r) * H, *yr = Y + (g * R + r) * H;
+			switch (acts[g]) {
+			case 's': for (size_t j = 0; j < H; j++) d[j] += gy[j] * yr[j] * (1 - yr[j]); break;
+			case 't': for (size_t j = 0; j < H; j++) d[j] += gy[j] * (1 - yr[j] * yr[j]); break;
+			default: for (size_t j = 0; j < H; j++) d[j] += gy[j]; break;
+			}
+		}
+}

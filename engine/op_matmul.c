@@ -6,15 +6,8 @@
  * operand is written in its stored layout. */
 #include "internal.h"
 
-#include <blis.h>
 #include <string.h>
 #include <time.h>
-
-#ifdef REEL_DOUBLE
-#define BLI(name) bli_d##name
-#else
-#define BLI(name) bli_s##name
-#endif
 
 static int profiling;
 static reel_profile prof;
@@ -47,30 +40,13 @@ void reel__gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long r
 	prof.gemm_calls++;
 }
 
+/* Every product: the planner (gemm_plan.c) picks the code for the shape
+ * (a kernel set of BLIS through its expert API, or a C product) and routes
+ * vector shapes to dot/gemv/ger. */
 static void gemm(int m, int n, int k, reel_real alpha, const reel_real *a, long rsa, long csa, const reel_real *b,
                  long rsb, long csb, reel_real beta, reel_real *c, long rsc, long csc)
 {
-	reel_real *A = (reel_real *)a, *B = (reel_real *)b;
-	if (m == 1 && n == 1) {
-		BLI(dotxv)(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, k, &alpha, A, csa, B, rsb, &beta, c);
-	} else if (m == 1) {
-		/* c^T = a^T B  ->  c = B^T a, B^T being (n, k) with swapped strides;
-		 * BLIS's gemm with m = 1 runs far below gemv's speed. */
-		BLI(gemv)(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, n, k, &alpha, B, csb, rsb, A, csa, &beta, c,
-		          csc);
-	} else if (n == 1) {
-		BLI(gemv)(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, m, k, &alpha, A, rsa, csa, B, rsb, &beta, c,
-		          rsc);
-	} else if (k == 1) {
-		if (beta != 1)
-			for (int i = 0; i < m; i++)
-				for (int j = 0; j < n; j++)
-					c[i * rsc + j * csc] = beta == 0 ? 0 : beta * c[i * rsc + j * csc];
-		BLI(ger)(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, m, n, &alpha, A, rsa, B, csb, c, rsc, csc);
-	} else {
-		BLI(gemm)(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, A, rsa, csa, B, rsb, csb,
-		          &beta, c, rsc, csc);
-	}
+	reel__gemm_planned(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
 }
 
 /* Strides of op(X) for X stored row-major as rows x cols. */

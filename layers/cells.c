@@ -26,20 +26,20 @@ static void rnn_relu_step(reel_tape *t, const reel_cell_params *p, reel_tensor *
 	rnn_step(t, p, xp, h_in, state, next, 1);
 }
 
-/* i, f, g, o = split4(xp + h W_hh^T)                 gates (B, 4H)
+/* i, f, g, o = gates(xp + h W_hh^T)                 gates (B, 4H)
+ *   sigmoid on i, f, o and tanh on g in one pass    a     (4, B, H)
  * c' = sigmoid(f) * c + sigmoid(i) * tanh(g)        cell  (B, H)
  * h' = sigmoid(o) * tanh(c')                        out   (B, H) */
 static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
                       reel_tensor *const *state, reel_tensor **next)
 {
-	reel_tensor *g[4];
 	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B);
-	if (reel_split(t, gates, -1, 4, g) != REEL_OK)
-		return;
-	reel_tensor *c = reel_add(t, reel_mul(t, reel_sigmoid(t, g[1]), state[1]),
-	                          reel_mul(t, reel_sigmoid(t, g[0]), reel_tanh(t, g[2])));
+	reel_tensor *a = reel_gate_blocks(t, gates, "ssts");
+	reel_tensor *i = reel_index(t, a, 0), *f = reel_index(t, a, 1), *g = reel_index(t, a, 2),
+	            *o = reel_index(t, a, 3);
+	reel_tensor *c = reel_add(t, reel_mul(t, f, state[1]), reel_mul(t, i, g));
 	next[1] = c;
-	next[0] = reel_mul(t, reel_sigmoid(t, g[3]), reel_tanh(t, c));
+	next[0] = reel_mul(t, o, reel_tanh(t, c));
 }
 
 /* xr, xz, xn = split3(xp)                 xp = x W_ih^T + b_ih    (B, 3H)
@@ -53,8 +53,12 @@ static void gru_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
 	reel_tensor *x3[3], *h3[3];
 	reel_tensor *w_hh = p->w[REEL_W_HH], *b_hh = p->w[REEL_B_HH];
 	reel_tensor *gh = b_hh ? reel_addmm(t, b_hh, h_in, w_hh, REEL_TRANS_B) : reel_matmul(t, h_in, w_hh, REEL_TRANS_B);
-	if (reel_split(t, xp, -1, 3, x3) != REEL_OK || reel_split(t, gh, -1, 3, h3) != REEL_OK)
-		return;
+	/* the blocks as contiguous (B, H) views: one copy pass each, no split */
+	reel_tensor *xb = reel_gate_blocks(t, xp, "---"), *hb = reel_gate_blocks(t, gh, "---");
+	for (int k = 0; k < 3; k++) {
+		x3[k] = reel_index(t, xb, k);
+		h3[k] = reel_index(t, hb, k);
+	}
 	reel_tensor *r = reel_sigmoid(t, reel_add(t, x3[0], h3[0]));
 	reel_tensor *z = reel_sigmoid(t, reel_add(t, x3[1], h3[1]));
 	reel_tensor *n = reel_tanh(t, reel_add(t, x3[2], reel_mul(t, r, h3[2])));

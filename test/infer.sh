@@ -8,6 +8,10 @@
 cd "$(dirname "$0")/.." || exit 1
 REEL=${REEL:-build/f/reel}
 SVGCHECK=${SVGCHECK:-build/svgcheck}
+# Outputs compared across processes bitwise need one fixed choice of matrix
+# product code: the planner's measured choice (engine/gemm_plan.c) may
+# differ between two processes and round differently.
+export REEL_GEMM=${REEL_GEMM:-blis}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/reel-infer.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 SUITE=infer

@@ -15,6 +15,10 @@ cd "$(dirname "$0")/.." || exit 1
 REEL=${REEL:-build/f/reel}
 REEL_D=${REEL_D:-build/d/reel}
 STCMP=${STCMP:-build/stcmp}
+# Outputs compared across processes bitwise need one fixed choice of matrix
+# product code: the planner's measured choice (engine/gemm_plan.c) may
+# differ between two processes and round differently.
+export REEL_GEMM=${REEL_GEMM:-blis}
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL mpi: $1"; [ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/    /' | head -n 30; }

@@ -201,6 +201,19 @@ static reel_tensor *f_grad_scale(reel_tape *t, reel_tensor **x, void *c)
 	return reel_add(t, reel_mul(t, reel_grad_scale(t, x[0], a), x[1]), reel_scale(t, reel_mul(t, k, x[1]), a - 1));
 }
 
+/* gate blocks: the output itself, and the gates used through index views
+ * the way a cell uses them */
+static reel_tensor *f_gate_blocks(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *y = reel_gate_blocks(t, x[0], cur->iarg == 2 ? "---" : cur->iarg ? "st-s" : "stt-s");
+	if (cur->iarg == 2)
+		return reel_mul(t, reel_index(t, y, 0), reel_index(t, y, 2));
+	if (!cur->iarg)
+		return y;
+	return reel_add(t, reel_mul(t, reel_index(t, y, 0), reel_index(t, y, 1)),
+	                reel_mul(t, reel_index(t, y, 3), reel_index(t, y, 2)));
+}
 #define S1(a) {1, a}
 #define S2(a, b) {2, a, b}
 #define S3(a, b, c) {3, a, b, c}
@@ -306,6 +319,9 @@ static const gcase cases[] = {
 	{"mdn_nll K 1, D 3", REEL_OP_MDN_NLL, f_mdn, 2, {S2(4, 7), S2(4, 3)}, -1, 1, 0, 0, 1, 0},
 	{"grad_scale 2.5", REEL_OP_GRAD_SCALE, f_grad_scale, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 2.5},
 	{"grad_scale 0 (a cut)", REEL_OP_GRAD_SCALE, f_grad_scale, 2, {S2(3, 4), S2(3, 4)}, -1, 1, 0, 0, 0, 0},
+	{"gate_blocks (2, 3, 5*2)", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S3(2, 3, 10)}, -2, 2, 0, 0, 0, 0},
+	{"gate_blocks through index views", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S2(3, 12)}, -2, 2, 0, 0, 1, 0},
+	{"gate_blocks one row, no activation (a view)", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S2(1, 12)}, -2, 2, 0, 0, 2, 0},
 };
 
 void suite_gradcheck_ops(void)

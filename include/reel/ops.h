@@ -70,7 +70,8 @@ extern "C" {
 	X(CTC_LOSS, "ctc_loss")    \
 	X(TIME_WINDOW, "time_window") \
 	X(MDN_NLL, "mdn_nll")      \
-	X(GRAD_SCALE, "grad_scale")
+	X(GRAD_SCALE, "grad_scale") \
+	X(GATE_BLOCKS, "gate_blocks")
 
 typedef enum reel_op {
 #define REEL_X_ENUM(id, name) REEL_OP_##id,
@@ -171,6 +172,21 @@ reel_tensor *reel_dropout(reel_tape *t, reel_tensor *x, reel_real p);
  * that shape or that shape with the last dim 1 (one value per row, e.g. (B, 1)
  * against (B, H)).  m is a constant: it gets no gradient. */
 reel_tensor *reel_blend(reel_tape *t, reel_tensor *m, reel_tensor *a, reel_tensor *b);
+
+/* Gate activations in one pass: x is (..., G*H), the gate pre-activations
+ * of R = size / (G*H) rows side by side in G column blocks of H (an LSTM's
+ * i, f, g, o); acts names each block's activation, one character per block
+ * (G = strlen(acts) <= 16): 's' sigmoid, 't' tanh, '-' none.  Returns
+ * (G, R, H): block g of every row, activated and made contiguous, so that
+ * reel_index(t, y, g) is a gate as a (R, H) view, with no copy and no
+ * node.  Replaces reel_split (G copies) and G activations (G more passes
+ * and nodes) with one pass and one node; the values are those of the
+ * split-and-activate composition, bit for bit.  Backward uses the output:
+ * dx += dy * y (1 - y) for 's', dy * (1 - y^2) for 't', dy for '-'.
+ * A single row with no activation is returned as a view (reel_reshape).
+ * Errors: acts empty, too long or with another character; x's last dim not
+ * a multiple of G; x 0-d. */
+reel_tensor *reel_gate_blocks(reel_tape *t, reel_tensor *x, const char *acts);
 
 /* ---- softmax family (last axis) ------------------------------------------- */
 
