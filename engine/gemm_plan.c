@@ -41,6 +41,7 @@
  *
  * Thread safety: lookups read published table entries without locking;
  * planning and inserting hold a mutex. */
+#include "fault.h"
 #include "internal.h"
 
 #include <blis.h>
@@ -437,6 +438,42 @@ void reel__gemm_planned(int m, int n, int k, reel_real alpha, const reel_real *a
 	run_with(cand, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
 }
 
+int reel__gemm_plan_add(int m, int n, int k, int layout, int threads, const char *name)
+{
+	init_once();
+	int cand = -1;
+	for (int i = 0; i < cands.n; i++)
+		if (!strcmp(name, cands.name[i]))
+			cand = i;
+	if (cand < 0 || m <= 0 || n <= 0 || k <= 0 || layout < 0 || layout > 15 || threads == 0) /* BLIS says -1: unset */
+		return 0;
+	int key[5] = {m, n, k, layout, threads};
+	unsigned h = hash_key(key);
+	int added = 0;
+	pthread_mutex_lock(&lock);
+	for (int probe = 0; probe < PLAN_SLOTS; probe++) {
+		slot *s = &table[(h + (unsigned)probe) & (PLAN_SLOTS - 1)];
+		if (atomic_load_explicit(&s->ready, memory_order_acquire)) {
+			if (same_key(&s->e, key)) { /* planned here already: the recorded choice wins */
+				s->e.choice = cand;
+				added = 1;
+				break;
+			}
+			continue;
+		}
+		if (nplans >= PLAN_SLOTS * 3 / 4)
+			break;
+		reel__gemm_plan e = {.m = m, .n = n, .k = k, .layout = layout, .threads = threads, .choice = cand};
+		s->e = e;
+		atomic_store_explicit(&s->ready, 1, memory_order_release);
+		nplans++;
+		added = 1;
+		break;
+	}
+	pthread_mutex_unlock(&lock);
+	return added;
+}
+
 int reel__gemm_plan_count(void)
 {
 	return nplans;
@@ -458,4 +495,39 @@ void reel__gemm_plan_clear(void)
 		atomic_store_explicit(&table[i].ready, 0, memory_order_release);
 	nplans = 0;
 	pthread_mutex_unlock(&lock);
+}
+
+char *reel_gemm_plan_save(void)
+{
+	init_once();
+	reel__gemm_plan *list = reel__malloc((size_t)PLAN_SLOTS * sizeof *list);
+	char *text = list ? reel__malloc((size_t)PLAN_SLOTS * 80 + 1) : NULL;
+	if (!text) {
+		free(list);
+		return NULL;
+	}
+	int n = reel__gemm_plan_list(list, PLAN_SLOTS);
+	size_t len = 0;
+	text[0] = 0;
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, 80, "%d %d %d %d %d %s\n", list[i].m, list[i].n, list[i].k, list[i].layout,
+		                        list[i].threads, reel__gemm_candidate_name(list[i].choice));
+	free(list);
+	return text;
+}
+
+int reel_gemm_plan_load(const char *text)
+{
+	int added = 0;
+	while (text && *text) {
+		int m, n, k, layout, threads, used = 0;
+		char name[32];
+		if (sscanf(text, "%d %d %d %d %d %31s%n", &m, &n, &k, &layout, &threads, name, &used) == 6)
+			added += reel__gemm_plan_add(m, n, k, layout, threads, name);
+		const char *nl = strchr(text, '\n');
+		if (!nl)
+			break;
+		text = nl + 1;
+	}
+	return added;
 }

@@ -183,6 +183,12 @@ void reel__gemm_plan_set_mode(int mode, int fixed);
 /* The shapes planned so far: their count; a copy of up to max of them. */
 int reel__gemm_plan_count(void);
 int reel__gemm_plan_list(reel__gemm_plan *out, int max);
+/* Record a known choice for a shape (a checkpoint's, so that a resumed
+ * process runs each recorded product with the kernels the first process
+ * measured, bit for bit): name is a candidate's name; layout as
+ * reel__gemm_plan.layout.  Returns 0 (nothing recorded) for a candidate
+ * this CPU does not have, a bad key or a full table. */
+int reel__gemm_plan_add(int m, int n, int k, int layout, int threads, const char *name);
 /* Forget every plan (benchmarks, between cases; not while products run). */
 void reel__gemm_plan_clear(void);
 

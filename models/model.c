@@ -1085,6 +1085,8 @@ reel_status reel_model_load(reel_model *m, const char *path, reel_err *err)
 	if (st != REEL_OK)
 		return st;
 	st = reel_params_load(m->ps, f, path, err);
+	if (st == REEL_OK) /* run the products with the kernels training chose */
+		reel_gemm_plan_load(reel_st_meta(f, "reel.gemm_plan"));
 	reel_st_free(f);
 	return st;
 }

@@ -470,6 +470,7 @@ static reel_status write_checkpoint(loop *L, const char *path, const gcarry *gc,
 	if (!w)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	char *cfg = reel_cfg_print(m->cfg), *data = reel_data_state_json(m->data), *state = state_json(L);
+	char *plan = reel_gemm_plan_save(); /* the kernels chosen per product shape, for a bitwise resume */
 	char fmt[16];
 	snprintf(fmt, sizeof fmt, "%d", REEL_CFG_FORMAT);
 	reel_status st = cfg && data && state ? REEL_OK : reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
@@ -501,11 +502,16 @@ static reel_status write_checkpoint(loop *L, const char *path, const gcarry *gc,
 		st = reel_st_add_meta(w, "data", data, err);
 	if (st == REEL_OK)
 		st = reel_st_add_meta(w, "reel.train", state, err);
+	if (st == REEL_OK && !plan)
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	if (st == REEL_OK && plan[0])
+		st = reel_st_add_meta(w, "reel.gemm_plan", plan, err);
 	if (st == REEL_OK)
 		st = reel_st_write(w, path, err);
 	free(cfg);
 	free(data);
 	free(state);
+	free(plan);
 	reel_st_writer_free(w);
 	return st;
 }
@@ -748,6 +754,8 @@ static reel_status resume(loop *L, reel_err *err)
 			goto out;
 		}
 	*reel_tape_rng(L->t) = L->rs.rng;
+	/* the first process's kernel choices, so the products round as they did */
+	reel_gemm_plan_load(reel_st_meta(f, "reel.gemm_plan"));
 	if (run_done(L))
 		goto out; /* reel_train reports it; nothing to replay */
 	if (L->per_epoch > 0 && L->rs.epoch_steps > L->per_epoch) {

@@ -4,6 +4,7 @@
  * Done for a seq2seq model (dropout and scheduled sampling draw from the
  * RNG) and a truncated-BPTT language model (carried stream states). */
 #include "harness.h"
+#include "internal.h" /* reel__gemm_plan_clear: a resumed run starts with no plan, as a new process does */
 #include "train.h"
 
 #include <signal.h>
@@ -36,10 +37,10 @@ static const char S2S[] =
 	"{\"format\": 1, \"task\": \"seq2seq\","
 	" \"data\": {\"source\": \"reverse\", \"min_len\": 3, \"max_len\": 8, \"valid_size\": 16, \"epoch_size\": 96},"
 	" \"model\": {\"embedding_dim\": 8, \"hidden_size\": 16, \"dropout\": 0.1, \"attention\": {\"type\": \"additive\"}},"
-	" \"train\": {\"steps\": 40, \"batch_size\": 8, \"valid_every\": 10, \"checkpoint_every\": 3, \"log_every\": 100,"
+	" \"train\": {\"steps\": 200, \"batch_size\": 8, \"valid_every\": 50, \"checkpoint_every\": 3, \"log_every\": 100,"
 	"  \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01}, \"clip_norm\": 1.0,"
 	"  \"schedule\": {\"type\": \"cosine\", \"warmup_steps\": 5},"
-	"  \"teacher_forcing\": {\"ratio\": 1.0, \"final_ratio\": 0.7, \"decay_steps\": 30}}}";
+	"  \"teacher_forcing\": {\"ratio\": 1.0, \"final_ratio\": 0.7, \"decay_steps\": 150}}}";
 
 static const char LM[] =
 	"{\"format\": 1, \"task\": \"lm\","
@@ -130,8 +131,32 @@ static void resume_case(const char *name, const char *config_text, unsigned seed
 		return;
 	int killed = train_and_kill(cfg, b, seed);
 	CHECK(killed, "the child ended before it was killed (the test proves nothing then)");
+	reel__gemm_plan_clear(); /* a new process has measured nothing: the checkpoint's plan must be used */
 	if (!CHECK(train(cfg, b, 1, &rb) == 0, "resume failed"))
 		return;
+	{ /* every kernel choice the checkpoint recorded is this process's choice too */
+		char lb0[600];
+		snprintf(lb0, sizeof lb0, "%s/last.safetensors", b);
+		reel_st_file *f = NULL;
+		reel_err e;
+		char *now = reel_gemm_plan_save();
+		if (CHECK(reel_st_read(lb0, &f, &e) == REEL_OK && now, "%s", e.msg)) {
+			const char *rec = reel_st_meta(f, "reel.gemm_plan");
+			int lines = 0, missing = 0;
+			for (const char *l = rec; l && *l; lines++) {
+				const char *nl = strchr(l, '\n');
+				size_t n = nl ? (size_t)(nl - l + 1) : strlen(l);
+				char one[128];
+				snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), l);
+				missing += strstr(now, one) == NULL;
+				l += n;
+			}
+			CHECK(rec && lines > 0 && missing == 0, "%s: %d of %d recorded kernel choices not in use after resume",
+			      name, missing, lines);
+		}
+		free(now);
+		reel_st_free(f);
+	}
 	CHECK(rb.steps == ra.steps && rb.epochs == ra.epochs, "resumed run ended at step %ld epoch %d, uninterrupted at %ld/%d",
 	      rb.steps, rb.epochs, ra.steps, ra.epochs);
 	snprintf(la, sizeof la, "%s/last.safetensors", a);

@@ -316,6 +316,17 @@ void reel_profile_enable(int on);
 void reel_profile_reset(void);
 reel_profile reel_profile_get(void);
 
+/* The matrix-product plan (engine/gemm_plan.c: the kernel set measured
+ * fastest per product shape) as text, one "m n k layout threads name" line
+ * per shape, so a checkpoint can carry it: a process that loads it runs
+ * each recorded shape with the kernels the first process chose, so a
+ * resumed run computes bit for bit what the uninterrupted one did.  save
+ * returns text the caller frees (NULL if out of memory); load returns the
+ * number of shapes recorded (a kernel set this CPU lacks is skipped, and
+ * those shapes are measured again). */
+char *reel_gemm_plan_save(void);
+int reel_gemm_plan_load(const char *text);
+
 /* ---- threads ------------------------------------------------------------------- */
 
 /* Threads for matrix products (BLIS's global setting; the engine's other
