@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "baseline.h"
 #include "infer.h"
 #include "model.h"
 #include "train.h"
@@ -29,6 +30,7 @@ typedef struct args {
 	/* decode, sample, predict */
 	const char *input, *attention_svg, *prime, *svg;
 	int beam, n_best, scores, attention, top_k, length, probs;
+	int order; /* baseline */
 	double alpha, temperature;
 	int has_alpha;
 	long long seed;
@@ -49,6 +51,8 @@ static const char *const USAGE =
 	"                          language models: generate text\n"
 	"  predict CONFIG --params FILE [--input FILE | --split S] [--probs] [--svg FILE]\n"
 	"                          classify, tag, regress: predictions on lines or a split\n"
+	"  baseline CONFIG [--split S] [--order P] [--json]\n"
+	"                          series regress: persistence and linear AR forecasts\n"
 	"  plot DIR [DIR...] [-o FILE.svg]   training curves of run directories\n"
 	"  info CONFIG [--set k=v]...   layers, output shapes, parameters, memory per step\n"
 	"  check CONFIG [--set k=v]...  validate the config and run one forward/backward step\n"
@@ -112,6 +116,13 @@ static const char *verb_help(const char *verb)
 		       "  PREDICTED<TAB>ACTUAL.  regress: the split's examples, PREDICTED<TAB>ACTUAL.\n"
 		       "  --probs              classify: every class probability; tag: the chosen tag's\n"
 		       "  --svg FILE           regress: draw predicted and actual over the split\n";
+	if (!strcmp(verb, "baseline"))
+		return "usage: reel baseline CONFIG [--split valid|test] [--order P] [--json] [--set path=value]...\n"
+		       "  Forecasts of a series regress config (one target after the window, targets = inputs)\n"
+		       "  that a model must beat, on the config's own windows and units (as reel eval):\n"
+		       "  persistence (the window's last value) and a linear autoregression AR(P) fitted by\n"
+		       "  least squares on the training windows.  MSE and MAE on the split (default test).\n"
+		       "  --order P            AR order (default: the best validation MSE in 1..window)\n";
 	if (!strcmp(verb, "plot"))
 		return "usage: reel plot DIR [DIR...] [-o FILE.svg]\n"
 		       "  Draws loss against step (training and validation, log scale), the task's validation\n"
@@ -232,7 +243,7 @@ static int parse(int argc, char **argv, args *a)
 			NEED();
 			a->prime = v;
 		} else if (!strcmp(o, "--beam") || !strcmp(o, "--n-best") || !strcmp(o, "--top-k") || !strcmp(o, "--length") ||
-		           !strcmp(o, "--seed")) {
+		           !strcmp(o, "--seed") || !strcmp(o, "--order")) {
 			NEED();
 			char *end;
 			errno = 0;
@@ -252,6 +263,8 @@ static int parse(int argc, char **argv, args *a)
 				a->top_k = (int)n;
 			else if (!strcmp(o, "--length"))
 				a->length = (int)n;
+			else if (!strcmp(o, "--order"))
+				a->order = (int)n;
 			else
 				a->seed = n;
 		} else if (!strcmp(o, "--length-penalty") || !strcmp(o, "--temperature")) {
@@ -667,6 +680,31 @@ static int cmd_predict(const args *a)
 	return rc;
 }
 
+static int cmd_baseline(const args *a)
+{
+	reel_model *m;
+	int rc = load_model(a, &m);
+	if (rc)
+		return rc;
+	reel_err err = {0};
+	reel_baseline_report r;
+	reel_data_split sp = split_of(a, REEL_TEST);
+	if (reel_baseline_series(m, a->order, sp, &r, &err) != REEL_OK) {
+		fprintf(stderr, "reel: %s: %s\n", a->config, err.msg);
+		reel_model_free(m);
+		return err.code == REEL_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (a->json)
+		printf("{\"split\": \"%s\", \"horizon\": %d, \"persistence\": {\"mse\": %.6g, \"mae\": %.6g}, "
+		       "\"ar\": {\"order\": %d, \"mse\": %.6g, \"mae\": %.6g}}\n",
+		       split_name(sp), r.horizon, r.mse_persistence, r.mae_persistence, r.order, r.mse_ar, r.mae_ar);
+	else
+		printf("%s: horizon %d  persistence mse %.5g mae %.5g  AR(%d) mse %.5g mae %.5g\n", split_name(sp), r.horizon,
+		       r.mse_persistence, r.mae_persistence, r.order, r.mse_ar, r.mae_ar);
+	reel_model_free(m);
+	return 0;
+}
+
 static int cmd_plot(const args *a)
 {
 	if (a->npos < 1)
@@ -799,7 +837,7 @@ int main(int argc, char **argv)
 		return rc;
 	const char *h = verb_help(a.verb);
 	if (!h)
-		return usage_error("unknown verb \"%s\" (train, eval, decode, sample, predict, plot, info, check, list, grad, gradcheck)", a.verb);
+		return usage_error("unknown verb \"%s\" (train, eval, decode, sample, predict, baseline, plot, info, check, list, grad, gradcheck)", a.verb);
 	if (a.help) {
 		fputs(h, stdout);
 		return 0;
@@ -814,6 +852,8 @@ int main(int argc, char **argv)
 		return cmd_sample(&a);
 	if (!strcmp(a.verb, "predict"))
 		return cmd_predict(&a);
+	if (!strcmp(a.verb, "baseline"))
+		return cmd_baseline(&a);
 	if (!strcmp(a.verb, "train"))
 		return cmd_train(&a);
 	if (!strcmp(a.verb, "eval"))
