@@ -43,6 +43,13 @@ else
 	echo "data: npm not found: skipping cmu-pronouncing-dictionary (G2P)"
 fi
 
+# CMUdict as the tsv source's letters<TAB>phonemes (results/cmudict_tsv.sh)
+if [ -e "$CACHE/npm/package/index.js" ] && [ ! -s "$CACHE/cmudict.tsv" ]; then
+	echo "data: cmudict.tsv from the npm package"
+	sh "$(dirname "$0")/cmudict_tsv.sh" "$CACHE/npm/package/index.js" > "$CACHE/cmudict.tsv.tmp" &&
+		mv "$CACHE/cmudict.tsv.tmp" "$CACHE/cmudict.tsv"
+fi
+
 # Stable names the configs use (configs/real/*.json read ../../data-cache/...)
 ln -sf root/usr/share/datasets/fashion-mnist "$CACHE/fashion-mnist"
 ln -sf root/usr/share/dictd/devil.dict.dz "$CACHE/devil.dict.dz"

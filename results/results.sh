@@ -144,6 +144,18 @@ series sunspots configs/sunspots.json "yearly sunspot numbers 1700-2008 (python3
 series mackey-glass configs/mackey-glass.json "Mackey-Glass, tau 17, window 50 (generated), last 10% test" \
 	"GRU 64, last state, linear" "--set train.steps=20 --set data.epoch_size=200 --set data.valid_size=50 --set data.test_size=50 --set train.valid_every=10"
 
+# ---- grapheme-to-phoneme: CMUdict, attention, beam search ---------------------------------------
+A=$(args g2p-cmudict "--set train.steps=5 --set train.valid_every=5 --set train.valid_batches=1")
+# shellcheck disable=SC2086
+if train g2p-cmudict configs/g2p-cmudict.json $A; then
+	# shellcheck disable=SC2086
+	ev g2p-cmudict configs/g2p-cmudict.json best $(args g2p-cmudict "")
+	em=$(json "$OUT/g2p-cmudict.eval.json" exact_match)
+	per=$(json "$OUT/g2p-cmudict.eval.json" character_error_rate)
+	printf '| grapheme-to-phoneme | CMUdict (npm cmu-pronouncing-dictionary), first pronunciations, no stress; 5%% of words held out | BiLSTM 256 encoder, additive attention, LSTM decoder; beam 5 | test WER / PER | %s / %s | WER 0.20-0.26 (Rao et al. 2015, Yao & Zweig 2015; their setups differ) | %s |\n' \
+		"$(awk -v a="$em" 'BEGIN { printf "%.3f", 1 - a }')" "$(awk -v a="$per" 'BEGIN { printf "%.3f", a }')" "$(mmss $secs)" >> "$TABLE"
+fi
+
 echo
 cat "$TABLE"
 [ $fail = 0 ] || { echo "results: some rows failed"; exit 1; }

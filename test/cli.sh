@@ -103,7 +103,7 @@ expect "baseline order above the window" 2 "AR order 60 exceeds the window (50)"
 
 # ---- make results QUICK=1: every row of the results table on the committed slices --------------
 expect "results --quick" 0 "| sequence classification | Fashion-MNIST" "| character LM |" "| one-step forecast | yearly sunspot" \
-	"| one-step forecast | Mackey-Glass" "persistence " "linear AR(" -- env REEL="$REEL" RESULTS_OUT="$tmp/results" sh results/results.sh --quick --no-torch
+	"| one-step forecast | Mackey-Glass" "persistence " "linear AR(" "| grapheme-to-phoneme | CMUdict" -- env REEL="$REEL" RESULTS_OUT="$tmp/results" sh results/results.sh --quick --no-torch
 [ -s "$tmp/results/sunspots.predict.svg" ] && [ -s "$tmp/results/devil-lm.sample.txt" ] && ok || bad "results --quick: no prediction SVG or samples"
 
 # ---- --set ---------------------------------------------------------------------------------
