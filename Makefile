@@ -2,11 +2,12 @@
 # needs: it checks (and on Debian, as root, installs) the dependencies,
 # builds the float and double libraries and runs the whole suite.
 #
-# Targets: all test asan valgrind fuzz bench run docs install clean deps.
+# Targets: all test asan valgrind fuzz bench run docs install clean deps
+# data results.
 # WERROR=0 relaxes -Werror; NATIVE=1 adds -march=native (objects in
 # build-native/).  The program: build/f/reel (train, eval, decode, sample,
-# predict, plot, info, check, list, grad, gradcheck; see README.md) and its
-# double build build/d/reel.  Experiments: build/f/reel_bench.
+# predict, baseline, plot, info, check, list, grad, gradcheck; see
+# README.md) and its double build build/d/reel.  Experiments: build/f/reel_bench.
 
 CC      ?= cc
 CXX     ?= c++
