@@ -2,11 +2,12 @@
 # needs: it checks (and on Debian, as root, installs) the dependencies,
 # builds the float and double libraries and runs the whole suite.
 #
-# Targets: all test asan valgrind fuzz bench run docs install clean deps.
+# Targets: all test asan valgrind fuzz bench run docs install clean deps
+# data results.
 # WERROR=0 relaxes -Werror; NATIVE=1 adds -march=native (objects in
 # build-native/).  The program: build/f/reel (train, eval, decode, sample,
-# predict, plot, info, check, list, grad, gradcheck; see README.md) and its
-# double build build/d/reel.  Experiments: build/f/reel_bench.
+# predict, baseline, plot, info, check, list, grad, gradcheck; see
+# README.md) and its double build build/d/reel.  Experiments: build/f/reel_bench.
 
 CC      ?= cc
 CXX     ?= c++
@@ -28,7 +29,8 @@ LIB_LDLIBS := -lblis -lcjson -lm
 # sets the matmul planner chooses among (DESIGN.md, "Matrix products").
 # The shared libreel links the shared BLIS and plans with fewer candidates.
 BLIS_A  := $(shell $(CC) -print-file-name=libblis.a)
-LDLIBS  := $(if $(wildcard $(BLIS_A)),$(BLIS_A) $(if $(findstring openmp,$(realpath $(BLIS_A))),-lgomp) -lpthread -lcjson -lm,$(LIB_LDLIBS))
+LDLIBS  := $(if $(wildcard $(BLIS_A)),$(BLIS_A) $(if $(findstring openmp,$(realpath $(BLIS_A))),-lgomp) -lpthread -lcjson -lm,$(LIB_LDLIBS)) -lz
+# (-lz: models/ reads gzipped data files with zlib: the data sources, data_idx.c)
 SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
 VERSION := 0.3.0
@@ -76,7 +78,7 @@ VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kin
 DEPS_OK := $(B)/.deps-ok
 DEPS_MPI := $(B)/.deps-mpi
 
-.PHONY: all test asan valgrind fuzz fuzz-build bench run docs clean deps install
+.PHONY: all test asan valgrind fuzz fuzz-build bench run docs clean deps install data results
 all: $(B)/f/libreel.a $(B)/f/libreel.so $(B)/d/libreel_f64.a $(B)/d/libreel_f64.so $(B)/f/reel $(B)/d/reel $(B)/f/reel_bench
 
 define variant
@@ -270,11 +272,23 @@ bench: $(B)/f/reel_bench
 	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
 		/usr/bin/python3 bench/torch_forward.py lstm 50 32 256; fi
 
+# Real data sets (README.md, "Results on real data"): `make data` downloads
+# Debian and npm packages into data-cache/ (apt-get download + dpkg-deb -x,
+# npm pack: nothing is installed); `make results` retrains every row of
+# the table and prints it; QUICK=1 runs the same rows on the small slices
+# committed in configs/data/quick/ (no cache, no network; the tests run it).
+QUICK ?= 0
+data:
+	@sh results/fetch.sh data-cache
+
+results: $(B)/f/reel
+	@REEL=$(B)/f/reel sh results/results.sh $(if $(filter 1,$(QUICK)),--quick)
+
 # configs/README.md carries `reel list` (every config key); a test checks it.
 docs: $(B)/f/reel
 	@sh test/reel_list_doc.sh $(B)/f/reel
 
-# Dependencies: Debian's libblis-dev and libcjson-dev.  Checked by compiling
+# Dependencies: Debian's libblis-dev, libcjson-dev and zlib1g-dev.  Checked by compiling
 # and linking a probe; installed with apt-get when missing and possible.
 deps: $(DEPS_OK) $(DEPS_MPI)
 
@@ -297,21 +311,21 @@ $(DEPS_MPI):
 	fi; touch $@
 $(DEPS_OK):
 	@mkdir -p $(B)
-	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return 0;}\n' \
+	@probe() { printf '#include <blis.h>\n#include <cjson/cJSON.h>\n#include <zlib.h>\nint main(void){bli_init();cJSON_Delete(cJSON_CreateNull());return !zlibVersion();}\n' \
 		| $(CC) -x c - -x none -o $(B)/.probe $(LDLIBS) 2>/dev/null; }; \
 	if ! probe; then \
-		pkgs="libblis-dev libcjson-dev"; \
+		pkgs="libblis-dev libcjson-dev zlib1g-dev"; \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "deps: BLIS or cJSON missing; installing $$pkgs with apt-get"; \
+			echo "deps: BLIS, cJSON or zlib missing; installing $$pkgs with apt-get"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || exit 1; \
 		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
-			echo "deps: BLIS or cJSON missing; installing $$pkgs with sudo apt-get"; \
+			echo "deps: BLIS, cJSON or zlib missing; installing $$pkgs with sudo apt-get"; \
 			sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || exit 1; \
 		else \
-			echo "deps: BLIS or cJSON missing. Install them with:"; \
+			echo "deps: BLIS, cJSON or zlib missing. Install them with:"; \
 			echo "  sudo apt-get install -y $$pkgs"; exit 1; \
 		fi; \
-		probe || { echo "deps: still cannot build against BLIS and cJSON"; exit 1; }; \
+		probe || { echo "deps: still cannot build against BLIS, cJSON and zlib"; exit 1; }; \
 	fi; rm -f $(B)/.probe; touch $@
 
 clean:

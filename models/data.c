@@ -327,10 +327,14 @@ reel_data *reel_data_open(const reel_data_opts *o, reel_err *err)
 			known = 1;
 			rc = reel__file_open(d, o, err);
 		}
+	if (!strcmp(o->source, "idx")) {
+		known = 1;
+		rc = reel__idx_open(d, o, err);
+	}
 	if (!known)
 		reel_err_set(err, REEL_ERR_CONFIG,
 		             "data: unknown source \"%s\" (adding, copy, reverse, dates, mackey_glass, sine, unsegmented, bimodal, text, csv, tsv, "
-		             "labelled, safetensors)",
+		             "labelled, safetensors, idx)",
 		             o->source);
 	if (rc) {
 		reel_data_free(d);
@@ -338,6 +342,7 @@ reel_data *reel_data_open(const reel_data_opts *o, reel_err *err)
 	}
 	d->o.dir = d->o.path = d->o.valid_path = d->o.test_path = NULL;
 	d->o.columns = d->o.targets = NULL;
+	d->o.images = d->o.labels = d->o.test_images = d->o.test_labels = NULL;
 	return d;
 }
 

@@ -81,7 +81,18 @@
  *                 the sources); N examples are cut into batches, each
  *                 trimmed to its longest; vocab and classes are the
  *                 largest id + 1.
- *   Line formats skip blank lines and drop a trailing '\r'.
+ *   Line formats skip blank lines and drop a trailing '\r'.  Every file
+ *   may be gzipped (or dictzip'd, as dictd dictionaries are): it is
+ *   decompressed with zlib on reading.
+ *     "idx"       images (N, rows, cols) and labels (N) of unsigned bytes in
+ *                 idx files (MNIST, Fashion-MNIST), for classify: each image
+ *                 is a sequence of `rows` steps of `cols` pixels scaled to
+ *                 [0, 1] (read row by row).  `images` and `labels` give the
+ *                 training files, whose last valid_frac (and test_frac)
+ *                 are held out; `test_images` and `test_labels` an own
+ *                 test split (the official one).  Classes are the largest
+ *                 training label + 1; a larger valid/test label is an
+ *                 error.
  *
  * Batching: training examples are reshuffled each pass (shuffle); with
  * bucket, they are then sorted by length within pools of 50 batches and
@@ -126,6 +137,8 @@ typedef struct reel_data_opts {
 	int header;             /* csv: 1 if the first line names the columns (default 1) */
 	int window, horizon;    /* csv, mackey_glass, sine: T (default 50) and steps ahead (default 1) */
 	int normalize;          /* csv: z-score from training (default 1) */
+	const char *images, *labels;           /* idx: training files */
+	const char *test_images, *test_labels; /* idx: the test split's files (optional) */
 	int per_step;           /* regress: targets at every step (1) or only the last (0) */
 	/* generators */
 	int length;             /* adding: T (default 50) */

@@ -6,8 +6,10 @@
  * rows), and turned into ids with vocabularies built from the training
  * split only.  Blank lines are skipped in line formats (csv, tsv,
  * labelled); a trailing '\r' is dropped.  Tokens are UTF-8 characters
- * (chars) or runs of non-whitespace (words).  Nothing of the file buffers
- * is kept after open. */
+ * (chars) or runs of non-whitespace (words).  A gzipped file (gzip
+ * magic 1f 8b; dictzip is gzip) is decompressed with zlib on reading, so
+ * every reader takes .gz and .dz files as they are.  Nothing of the file
+ * buffers is kept after open. */
 #include "data_internal.h"
 #include "fault.h"
 
@@ -18,11 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct dfile {
-	char *path; /* resolved against opts.dir */
-	char *buf;  /* the contents, NUL-terminated */
-	size_t len;
-} dfile;
+typedef reel__dfile dfile;
 
 static int oom(reel_err *err)
 {
@@ -30,15 +28,15 @@ static int oom(reel_err *err)
 	return -1;
 }
 
-static void dfile_free(dfile *f)
+void reel__dfile_free(dfile *f)
 {
 	free(f->path);
 	free(f->buf);
 	memset(f, 0, sizeof *f);
 }
 
-/* Read dir/path (path alone when absolute or dir is NULL) into f. */
-static int dfile_read(dfile *f, const char *dir, const char *path, reel_err *err)
+/* data_internal.h */
+int reel__dfile_read(dfile *f, const char *dir, const char *path, reel_err *err)
 {
 	memset(f, 0, sizeof *f);
 	int join = dir && *dir && path[0] != '/';
@@ -75,6 +73,15 @@ static int dfile_read(dfile *f, const char *dir, const char *path, reel_err *err
 		return -1;
 	}
 	f->buf[f->len] = 0;
+	/* gzip (and dictzip, which is gzip with an index in its header) */
+	if (f->len >= 2 && (unsigned char)f->buf[0] == 0x1f && (unsigned char)f->buf[1] == 0x8b) {
+		if (reel__gunzip(f->path, &f->buf, &f->len, err))
+			return -1;
+		if (!f->len) {
+			reel_err_set(err, REEL_ERR_IO, "%s: the file is empty (after decompression)", f->path);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -223,7 +230,7 @@ static int files_read(file_set *fs, const reel_data_opts *o, reel_err *err)
 			fs->of[s] = &fs->f[0];
 			continue;
 		}
-		if (dfile_read(&fs->f[s], o->dir, p[s], err))
+		if (reel__dfile_read(&fs->f[s], o->dir, p[s], err))
 			return -1;
 		fs->of[s] = &fs->f[s];
 	}
@@ -233,7 +240,7 @@ static int files_read(file_set *fs, const reel_data_opts *o, reel_err *err)
 static void files_free(file_set *fs)
 {
 	for (int s = 0; s < 3; s++)
-		dfile_free(&fs->f[s]);
+		reel__dfile_free(&fs->f[s]);
 }
 
 /* ---- text ---- */

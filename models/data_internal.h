@@ -75,6 +75,26 @@ int32_t reel__vocab_find(const reel__vocab *v, const char *s, int len);
 int32_t reel__vocab_add(reel__vocab *v, const char *s, int len);
 int reel__vocab_sort(reel__vocab *v); /* 0 or -1 (out of memory) */
 
+/* A whole file in memory: path resolved against the options' dir, the
+ * contents NUL-terminated, gzip files (and dictzip's) decompressed. */
+typedef struct reel__dfile {
+	char *path;
+	char *buf;
+	size_t len;
+} reel__dfile;
+
+/* data_file.c: read dir/path (path alone when absolute or dir is NULL)
+ * into f; an empty file is an error.  0, or -1 with err set (f is then
+ * to be freed all the same).  reel__dfile_free(f) frees and zeroes it. */
+int reel__dfile_read(reel__dfile *f, const char *dir, const char *path, reel_err *err);
+void reel__dfile_free(reel__dfile *f);
+/* data_idx.c: replace *buf[0..*len) (a gzip stream, possibly several
+ * members) by its decompression, NUL-terminated.  0, or -1 with err set
+ * naming path and the compressed offset ( *buf unchanged). */
+int reel__gunzip(const char *path, char **buf, size_t *len, reel_err *err);
+/* data_idx.c: set up the idx source.  0, or -1 with err set. */
+int reel__idx_open(reel_data *d, const reel_data_opts *o, reel_err *err);
+
 typedef enum reel__kind { REEL__FIXED, REEL__GEN, REEL__SERIES, REEL__STREAM } reel__kind;
 
 struct reel_data;

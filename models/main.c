@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "baseline.h"
 #include "infer.h"
 #include "model.h"
 #include "train.h"
@@ -33,6 +34,7 @@ typedef struct args {
 	double alpha, temperature;
 	int has_alpha;
 	long long seed;
+	int order; /* baseline */
 } args;
 
 static const char *const USAGE =
@@ -48,6 +50,8 @@ static const char *const USAGE =
 	"                          seq2seq: decode each line of the input (default stdin)\n"
 	"  sample CONFIG --params FILE [--prime TEXT] [--temperature T] [--top-k K] [--length N] [--seed S]\n"
 	"                          language models: generate text\n"
+	"  baseline CONFIG [--split S] [--order P] [--json]\n"
+	"                          series regress: persistence and linear AR forecasts\n"
 	"  predict CONFIG --params FILE [--input FILE | --split S] [--probs] [--svg FILE]\n"
 	"                          classify, tag, regress: predictions on lines or a split\n"
 	"  plot DIR [DIR...] [-o FILE.svg]   training curves of run directories\n"
@@ -105,6 +109,7 @@ static const option OPTIONS[] = {
 	OPT("--top-k", 'i', 0, 1000, top_k),
 	OPT("--length", 'i', 0, 10000000, length),
 	OPT("--seed", 'L', 0, 4611686018427387904.0, seed),
+	OPT("--order", 'i', 0, 100000, order),
 	OPT("--length-penalty", 'r', 0, 100, alpha),
 	OPT("--temperature", 'r', 0, 100, temperature),
 	OPT("--scores", 'f', 0, 0, scores),
@@ -739,6 +744,31 @@ static int cmd_gradcheck(const args *a)
 	return failed ? EXIT_RUNTIME : 0;
 }
 
+static int cmd_baseline(const args *a)
+{
+	reel_model *m;
+	int rc = load_model(a, &m);
+	if (rc)
+		return rc;
+	reel_err err = {0};
+	reel_baseline_report r;
+	reel_data_split sp = split_of(a, REEL_TEST);
+	if (reel_baseline_series(m, a->order, sp, &r, &err) != REEL_OK) {
+		fprintf(stderr, "reel: %s: %s\n", a->config, err.msg);
+		reel_model_free(m);
+		return err.code == REEL_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (a->json)
+		printf("{\"split\": \"%s\", \"horizon\": %d, \"persistence\": {\"mse\": %.6g, \"mae\": %.6g}, "
+		       "\"ar\": {\"order\": %d, \"mse\": %.6g, \"mae\": %.6g}}\n",
+		       split_name(sp), r.horizon, r.mse_persistence, r.mae_persistence, r.order, r.mse_ar, r.mae_ar);
+	else
+		printf("%s: horizon %d  persistence mse %.5g mae %.5g  AR(%d) mse %.5g mae %.5g\n", split_name(sp), r.horizon,
+		       r.mse_persistence, r.mae_persistence, r.order, r.mse_ar, r.mae_ar);
+	reel_model_free(m);
+	return 0;
+}
+
 /* Every verb: its name, its command (NULL: handled in main) and its --help. */
 static const struct verb {
 	const char *name;
@@ -794,6 +824,13 @@ static const struct verb {
 		       "  PREDICTED<TAB>ACTUAL.  regress: the split's examples, PREDICTED<TAB>ACTUAL.\n"
 		       "  --probs              classify: every class probability; tag: the chosen tag's\n"
 		       "  --svg FILE           regress: draw predicted and actual over the split\n"},
+	{"baseline", cmd_baseline,
+	 "usage: reel baseline CONFIG [--split valid|test] [--order P] [--json] [--set path=value]...\n"
+	 "  Forecasts of a series regress config (one target after the window, targets = inputs)\n"
+	 "  that a model must beat, on the config's own windows and units (as reel eval):\n"
+	 "  persistence (the window's last value) and a linear autoregression AR(P) fitted by\n"
+	 "  least squares on the training windows.  MSE and MAE on the split (default test).\n"
+	 "  --order P            AR order (default: the best validation MSE in 1..window)\n"},
 	{"plot", cmd_plot,
 	 "usage: reel plot DIR [DIR...] [-o FILE.svg]\n"
 		       "  Draws loss against step (training and validation, log scale), the task's validation\n"

@@ -11,8 +11,8 @@
 
 static const char *const TASKS[] = {"lm", "classify", "tag", "regress", "seq2seq", "ctc", NULL};
 static const char *const SOURCES[] = {"adding", "copy",  "reverse",  "dates",    "mackey_glass", "sine",
-                                      "text",   "csv",   "tsv",      "labelled", "safetensors",  "unsegmented", "bimodal", NULL};
-enum { S_ADDING, S_COPY, S_REVERSE, S_DATES, S_MG, S_SINE, S_TEXT, S_CSV, S_TSV, S_LABELLED, S_ST, S_UNSEG, S_BIMODAL };
+                                      "text",   "csv",   "tsv",      "labelled", "safetensors",  "unsegmented", "bimodal", "idx", NULL};
+enum { S_ADDING, S_COPY, S_REVERSE, S_DATES, S_MG, S_SINE, S_TEXT, S_CSV, S_TSV, S_LABELLED, S_ST, S_UNSEG, S_BIMODAL, S_IDX };
 
 const char *reel_task_name(reel_task_type t)
 {
@@ -73,6 +73,7 @@ static int task_of_source(int s, int *alt)
 	case S_TEXT: return REEL_TASK_LM;
 	case S_UNSEG: return REEL_TASK_CTC;
 	case S_LABELLED: *alt = REEL_TASK_TAG; return REEL_TASK_CLASSIFY;
+	case S_IDX: return REEL_TASK_CLASSIFY;
 	default: *alt = -2; return -1; /* safetensors: any but seq2seq */
 	}
 }
@@ -110,7 +111,23 @@ static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel
 		if (d->test_path && !d->test_path[0])
 			d->test_path = NULL;
 	}
-	IF(FILES | B(S_MG))
+	IF(B(S_IDX))
+	{
+		d->images = reel_cfg_str(&o, "images", NULL, "idx: training images (N, rows, cols), gzipped or not");
+		d->labels = reel_cfg_str(&o, "labels", NULL, "idx: training labels (N)");
+		if (reel_cfg_has(&o, "test_images") || desc)
+			d->test_images = reel_cfg_str(&o, "test_images", "", "idx: test images (default: the end of images)");
+		if (reel_cfg_has(&o, "test_labels") || desc)
+			d->test_labels = reel_cfg_str(&o, "test_labels", "", "idx: test labels");
+		if (d->test_images && !d->test_images[0])
+			d->test_images = NULL;
+		if (d->test_labels && !d->test_labels[0])
+			d->test_labels = NULL;
+		if (!desc && !d->test_images != !d->test_labels)
+			reel_cfg_error(&o, d->test_images ? "test_images" : "test_labels",
+			               "test_images and test_labels go together (found only one)");
+	}
+	IF(FILES | B(S_MG) | B(S_IDX))
 	{
 		d->valid_frac = reel_cfg_real(&o, "valid_frac", d->valid_frac, 0, 0.5, "share held out for validation (the end of the file or series)");
 		d->test_frac = reel_cfg_real(&o, "test_frac", d->test_frac, 0, 0.5, "share held out for testing");

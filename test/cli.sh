@@ -26,11 +26,18 @@ expect "list: a layer type per registered cell" 0 "indrnn " "peephole_lstm " "ln
 expect "configs/README.md documents every key (make docs)" 0 -- sh test/reel_list_doc.sh "$REEL" --check
 
 # ---- every config (and every cell in configs/cells/): check, a few steps of training, eval ----
+# Configs of the real data sets read the cache `make data` fills; here they
+# read the small committed slices named in configs/quick/NAME.args instead
+# (no cache, no network), as `make results QUICK=1` does.
 for cfg in configs/*.json configs/cells/*.json; do
 	name=$(basename "$cfg" .json)
-	few="--set train.steps=3 --set train.epochs=0 --set train.valid_every=3 --set train.valid_batches=1 --set train.log_every=1"
-	expect "$name: check" 0 ": ok (task" -- "$REEL" check "$cfg"
-	expect "$name: info" 0 "total parameters:" "memory estimate:" -- "$REEL" info "$cfg"
+	q=""
+	[ -f "configs/quick/$name.args" ] && q=$(cat "configs/quick/$name.args")
+	few="$q --set train.steps=3 --set train.epochs=0 --set train.valid_every=3 --set train.valid_batches=1 --set train.log_every=1"
+	# shellcheck disable=SC2086
+	expect "$name: check" 0 ": ok (task" -- "$REEL" check "$cfg" $q
+	# shellcheck disable=SC2086
+	expect "$name: info" 0 "total parameters:" "memory estimate:" -- "$REEL" info "$cfg" $q
 	# shellcheck disable=SC2086
 	expect "$name: train 3 steps" 0 "trained 3 updates" "wrote $tmp/$name/" -- "$REEL" train "$cfg" -o "$tmp/$name" $few --show 1
 	for f in config.json metrics.jsonl last.safetensors best.safetensors; do
@@ -39,8 +46,10 @@ for cfg in configs/*.json configs/cells/*.json; do
 	[ "$(grep -c '"loss"' "$tmp/$name/metrics.jsonl")" = 3 ] && ok || bad "$name: metrics.jsonl lacks 3 step lines" "$(cat "$tmp/$name/metrics.jsonl")"
 	grep -q '"valid_loss"' "$tmp/$name/metrics.jsonl" && ok || bad "$name: metrics.jsonl lacks a validation line"
 	grep -q '"auto"' "$tmp/$name/config.json" && bad "$name: resolved config still says auto" "$(cat "$tmp/$name/config.json")" || ok
-	expect "$name: gradcheck (double build)" 0 "gradcheck: every parameter ok" -- "${REEL_D:-build/d/reel}" gradcheck "$cfg" --set train.batch_size=2 --per-param 3
-	expect "$name: eval" 0 "valid: loss" -- "$REEL" eval "$cfg" --params "$tmp/$name/last.safetensors" --split valid --set train.valid_batches=1
+	# shellcheck disable=SC2086
+	expect "$name: gradcheck (double build)" 0 "gradcheck: every parameter ok" -- "${REEL_D:-build/d/reel}" gradcheck "$cfg" $q --set train.batch_size=2 --per-param 3
+	# shellcheck disable=SC2086
+	expect "$name: eval" 0 "valid: loss" -- "$REEL" eval "$cfg" $q --params "$tmp/$name/last.safetensors" --split valid --set train.valid_batches=1
 done
 
 # ---- the run directory ------------------------------------------------------------------
@@ -83,6 +92,19 @@ expect "--init with a prefix map" 1 "missing: net.weight_ih_l0 (256x2)" "extra: 
 	"$REEL" train configs/adding-problem.json -o "$tmp/init2" --init "$tmp/adding-problem/last.safetensors" --init-prefix net.=rnn. --set train.steps=1
 expect "--init of another shape" 1 "misshapen: rnn.weight_hh_l0 is 256x64 in the file, 128x32 in the model" -- \
 	"$REEL" train configs/adding-problem.json -o "$tmp/init3" --init "$tmp/adding-problem/last.safetensors" --set model.0.hidden_size=32 --set train.steps=1
+
+# ---- baseline: persistence and AR forecasts of series configs ---------------------------------
+expect "baseline" 0 "test: horizon 1  persistence mse" "AR(3) mse" -- "$REEL" baseline configs/mackey-glass.json --order 3
+# shellcheck disable=SC2046
+expect "baseline --json" 0 '{"split": "valid", "horizon": 1, "persistence": {"mse": ' '"ar": {"order": ' -- \
+	"$REEL" baseline configs/sunspots.json $(cat configs/quick/sunspots.args) --json --split valid
+expect "baseline of a classifier" 2 "baseline: forecasting baselines need a regress task" -- "$REEL" baseline configs/brackets-classifier.json
+expect "baseline order above the window" 2 "AR order 60 exceeds the window (50)" -- "$REEL" baseline configs/mackey-glass.json --order 60
+
+# ---- make results QUICK=1: every row of the results table on the committed slices --------------
+expect "results --quick" 0 "| sequence classification | Fashion-MNIST" "| character LM |" "| one-step forecast | yearly sunspot" \
+	"| one-step forecast | Mackey-Glass" "persistence " "linear AR(" "| grapheme-to-phoneme | CMUdict" -- env REEL="$REEL" RESULTS_OUT="$tmp/results" sh results/results.sh --quick --no-torch
+[ -s "$tmp/results/sunspots.predict.svg" ] && [ -s "$tmp/results/devil-lm.sample.txt" ] && ok || bad "results --quick: no prediction SVG or samples"
 
 # ---- --set ---------------------------------------------------------------------------------
 expect "--set changes the model" 0 "rnn.weight_hh_l0" "128x32" -- "$REEL" info configs/adding-problem.json --set model.0.hidden_size=32

@@ -59,6 +59,7 @@ void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const r
 	X(suite_api) \
 	X(suite_config) \
 	X(suite_data) \
+	X(suite_data_real) \
 	X(suite_resume) \
 	X(suite_hardening) \
 	X(suite_cells) \
