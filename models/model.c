@@ -1069,16 +1069,14 @@ void reel_model_summary(const reel_model *m, FILE *f)
 
 /* ---- save and load -------------------------------------------------------------------------------------- */
 
-reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err)
+reel_status reel__model_add_to(const reel_model *m, reel_st_writer *w, const char *path, reel_err *err)
 {
-	reel_st_writer *w = reel_st_writer_new();
-	if (!w)
-		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	char *cfg = reel_cfg_print(m->cfg), *data = reel_data_state_json(m->data);
+	char *plan = reel_gemm_plan_save(); /* the kernels chosen per product shape: loading reproduces them */
 	char fmt[16];
 	snprintf(fmt, sizeof fmt, "%d", REEL_CFG_FORMAT);
-	/* a model without its config or vocabularies cannot be used: no write */
-	reel_status st = cfg && data ? REEL_OK : reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	/* a model without its config, vocabularies or plan cannot be used as trained: no write */
+	reel_status st = cfg && data && plan ? REEL_OK : reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
 	if (st == REEL_OK)
 		st = reel_params_add_to(m->ps, w, err);
 	if (st == REEL_OK)
@@ -1087,10 +1085,22 @@ reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err
 		st = reel_st_add_meta(w, "config", cfg, err);
 	if (st == REEL_OK)
 		st = reel_st_add_meta(w, "data", data, err);
-	if (st == REEL_OK)
-		st = reel_st_write(w, path, err);
+	if (st == REEL_OK && plan[0])
+		st = reel_st_add_meta(w, "reel.gemm_plan", plan, err);
 	free(cfg);
 	free(data);
+	free(plan);
+	return st;
+}
+
+reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err)
+{
+	reel_st_writer *w = reel_st_writer_new();
+	if (!w)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	reel_status st = reel__model_add_to(m, w, path, err);
+	if (st == REEL_OK)
+		st = reel_st_write(w, path, err);
 	reel_st_writer_free(w);
 	return st;
 }

@@ -278,6 +278,11 @@ void reel_model_summary(const reel_model *m, FILE *f);
 /* Write the parameters (and the resolved config in the metadata) to path,
  * atomically. */
 reel_status reel_model_save(const reel_model *m, const char *path, reel_err *err);
+/* Add what reel_model_save writes (parameters; in the metadata the format,
+ * the resolved config, the data source's vocabularies and normalisation,
+ * and the matrix-product plan) to w; checkpoints add their own to it.
+ * path is for messages. */
+reel_status reel__model_add_to(const reel_model *m, reel_st_writer *w, const char *path, reel_err *err);
 /* Load parameters saved by reel_model_save (or PyTorch, by name). */
 reel_status reel_model_load(reel_model *m, const char *path, reel_err *err);
 

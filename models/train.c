@@ -469,13 +469,10 @@ static reel_status write_checkpoint(loop *L, const char *path, const gcarry *gc,
 	reel_st_writer *w = reel_st_writer_new();
 	if (!w)
 		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
-	char *cfg = reel_cfg_print(m->cfg), *data = reel_data_state_json(m->data), *state = state_json(L);
-	char *plan = reel_gemm_plan_save(); /* the kernels chosen per product shape, for a bitwise resume */
-	char fmt[16];
-	snprintf(fmt, sizeof fmt, "%d", REEL_CFG_FORMAT);
-	reel_status st = cfg && data && state ? REEL_OK : reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
-	if (st == REEL_OK)
-		st = reel_params_add_to(m->ps, w, err);
+	char *state = state_json(L);
+	reel_status st = state ? REEL_OK : reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	if (st == REEL_OK) /* what a saved model holds (parameters, config, vocabularies, plan) */
+		st = reel__model_add_to(m, w, path, err);
 	if (st == REEL_OK)
 		st = reel_optim_add_to(L->opt, w, err);
 	char names[REEL_RNN_MAX_LAYERS * 2][96];
@@ -495,23 +492,10 @@ static reel_status write_checkpoint(loop *L, const char *path, const gcarry *gc,
 		}
 	}
 	if (st == REEL_OK)
-		st = reel_st_add_meta(w, "format", fmt, err);
-	if (st == REEL_OK)
-		st = reel_st_add_meta(w, "config", cfg, err);
-	if (st == REEL_OK)
-		st = reel_st_add_meta(w, "data", data, err);
-	if (st == REEL_OK)
 		st = reel_st_add_meta(w, "reel.train", state, err);
-	if (st == REEL_OK && !plan)
-		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
-	if (st == REEL_OK && plan[0])
-		st = reel_st_add_meta(w, "reel.gemm_plan", plan, err);
 	if (st == REEL_OK)
 		st = reel_st_write(w, path, err);
-	free(cfg);
-	free(data);
 	free(state);
-	free(plan);
 	reel_st_writer_free(w);
 	return st;
 }
