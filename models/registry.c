@@ -428,7 +428,7 @@ static reel_tensor *mdn_forward(reel_tape *t, reel_layer *L, reel_tensor *x, con
 
 int reel__mdn_components(const reel_layer *L)
 {
-	return L && L->type->build == mdn_build ? ((const mdn_state *)L->state)->K : 0;
+	return L && L->type && L->type->build == mdn_build ? ((const mdn_state *)L->state)->K : 0;
 }
 
 static const reel_layer_type TYPES[] = {
