@@ -737,17 +737,22 @@ reel_tensor *reel_model_forward(reel_tape *t, reel_model *m, const reel_batch *b
 	return forward_layers(t, m, b, carry, b->stream_reset);
 }
 
-static reel_tensor *forward_upto(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset, int n);
+static reel_tensor *forward_upto(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset, int n,
+                                 double tf);
 
 static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset)
 {
-	return forward_upto(t, m, b, carry, reset, m->nlayers);
+	return forward_upto(t, m, b, carry, reset, m->nlayers, 0);
 }
 
-/* The output of the first n layers. */
-static reel_tensor *forward_upto(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset, int n)
+/* The output of the first n layers; tf: the teacher-forcing ratio of
+ * output recurrences (0: free running). */
+static reel_tensor *forward_upto(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset, int n,
+                                 double tf)
 {
-	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset, .links = m->bptt_links};
+	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset, .links = m->bptt_links,
+	                  .targets = m->task == REEL_TASK_REGRESS && m->data_opts.per_step ? b->targets : NULL,
+	                  .O = b->O, .tf = tf};
 	reel_tensor *x = NULL;
 	if (!b->tokens) {
 		x = reel_tensor_wrap(t, 3, (int[]){b->T, b->B, b->F}, b->inputs);
@@ -841,9 +846,9 @@ reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, d
 		}
 		return loss;
 	}
-	if (m->task == REEL_TASK_LM && m->sampled && m->train.ss_negatives && m->nlayers > 1)
-		return reel__sampled_lm_loss(t, m, forward_upto(t, m, b, carry, b->stream_reset, m->nlayers - 1), b, st);
-	reel_tensor *y = forward_layers(t, m, b, carry, b->stream_reset);
+	if (m->task == REEL_TASK_LM && m->training && m->train.ss_negatives && m->nlayers > 1)
+		return reel__sampled_lm_loss(t, m, forward_upto(t, m, b, carry, b->stream_reset, m->nlayers - 1, 0), b, st);
+	reel_tensor *y = forward_upto(t, m, b, carry, b->stream_reset, m->nlayers, m->training ? tf_ratio : 0);
 	if (!y)
 		return NULL;
 	switch (m->task) {

@@ -112,6 +112,9 @@ typedef struct reel_fwd_ctx {
 	int reset;                /* drop carried states first */
 	int nograd_prefix;        /* unused by layers */
 	const reel_real *links;   /* (T) randomized truncation: weights of the recurrent links (reel_rnn_forward_links), or NULL */
+	const reel_real *targets; /* (T, B, O) per-step regress targets (teacher forcing), or NULL */
+	int O;
+	double tf;                /* output recurrence: probability of feeding the target rather than the output (0: free running) */
 } reel_fwd_ctx;
 
 typedef struct reel_layer_type {
@@ -158,6 +161,16 @@ const reel_layer_type *reel_layer_type_find(const char *name);
 int reel_layer_type_count(void);
 const reel_layer_type *reel_layer_type_at(int i);
 
+/* The "jordan" layer (models/layer_jordan.c): output recurrence (Jordan
+ * 1986), built and run through these from the registry's table. */
+typedef struct reel__jordan_state {
+	reel_linear ih, yh, out; /* x -> H (bias), y_prev -> H (no bias), H -> O (bias) */
+	int H, O;
+} reel__jordan_state;
+reel_status reel__jordan_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b);
+reel_tensor *reel__jordan_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                  const reel_fwd_ctx *c);
+
 /* Randomized truncated BPTT (Tallec & Ollivier 2017; models/bptt_random.c):
  * draw the weights of the recurrent links of a chunk of T steps into link
  * (T) for reel_rnn_forward_links: no cut within min_length steps of the
@@ -199,7 +212,7 @@ typedef struct reel_model {
 	int est_T;
 	const reel_real *bptt_links; /* set by the training loop around a loss: reel_fwd_ctx.links */
 	reel_reduce *reduce;      /* data parallel (not owned); NULL: one process */
-	int sampled;              /* set by the training loop around a loss: sampled softmax if train.ss_negatives */
+	int training;             /* set by the training loop around a loss: sampled softmax (train.ss_negatives), teacher forcing of output recurrence */
 	double *ss_cdf;           /* its unigram proposal's cumulative probabilities (V), made on first use */
 } reel_model;
 

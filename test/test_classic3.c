@@ -229,8 +229,94 @@ static void ss_training(void)
 		printf("  could not remove %s\n", dir);
 }
 
+/* ---- output recurrence (the jordan layer) ---- */
+
+/* The free-running model's gradient matches finite differences (double
+ * build); with teacher forcing (tf 1) the output of step 1 follows the
+ * target of step 0 and not the output, free running (tf 0) ignores the
+ * targets; the layer's placement errors. */
+static void jordan_layer(void)
+{
+	th_case("jordan: gradcheck, teacher forcing, errors");
+	const char *sets[] = {"data.window=5", "train.batch_size=3", "model.0.hidden_size=4"};
+	reel_model *m = NULL;
+	char *errs = NULL;
+	reel_err e = {0};
+	reel_tape *t = NULL;
+	if (!CHECK(reel_model_new("configs/mackey-glass-jordan.json", sets, 3, &m, &errs, &e) == REEL_OK, "%s %s", e.msg,
+	           errs ? errs : ""))
+		goto out;
+#ifdef REEL_DOUBLE
+	int failed = -1;
+	FILE *null = fopen("/dev/null", "w");
+	CHECK(reel_model_gradcheck(m, 6, 1e-5, 1e-7, null, &failed, &e) == REEL_OK && failed == 0, "%d failed: %s", failed,
+	      e.msg);
+	if (null)
+		fclose(null);
+#endif
+	reel_batch b;
+	if (!CHECK(reel_data_next(m->data, REEL_TRAIN, 3, &b, &e) == 1, "%s", e.msg))
+		goto out;
+	int T = b.T, B = b.B, O = b.O;
+	reel_real y[2][2][3]; /* [tf][target changed][B at most 3] the output of step 1, row 0.. */
+	reel_real y0[2];      /* the output of step 0, row 0, tf 1, per target */
+	t = reel_tape_new(0, 1);
+	for (int tf = 0; tf < 2; tf++)
+		for (int ch = 0; ch < 2; ch++) {
+			reel_tape_reset(t);
+			reel_real saved = b.targets[0];
+			if (ch)
+				b.targets[0] += 1; /* the target of step 0, row 0 */
+			reel_fwd_ctx c = {.lengths = b.lengths, .T = T, .B = B, .targets = b.targets, .O = O, .tf = tf};
+			reel_tensor *x = reel_tensor_wrap(t, 3, (int[]){T, B, b.F}, b.inputs);
+			reel_tensor *out = reel__jordan_forward(t, &m->layers[0], x, NULL, &c);
+			b.targets[0] = saved;
+			if (!CHECK(out && out->ndim == 3 && out->shape[0] == T && out->shape[2] == O, "%s", reel_tape_error(t)))
+				goto out;
+			for (int i = 0; i < B && i < 3; i++)
+				y[tf][ch][i] = out->data[(size_t)(B + i) * O];
+			if (tf)
+				y0[ch] = out->data[0];
+		}
+	CHECK(y[1][0][0] != y[1][1][0], "teacher forcing: step 1 does not follow the target of step 0");
+	CHECK(y0[0] == y0[1], "teacher forcing: step 0 changed with its own target");
+	CHECK(B < 2 || y[1][0][1] == y[1][1][1], "teacher forcing: another row followed row 0's target");
+	CHECK(y[0][0][0] == y[0][1][0], "free running: the output followed a target");
+	static const char *const bad[][2] = {
+		{"{\"format\": 1, \"task\": \"regress\", \"data\": {\"source\": \"mackey_glass\", \"per_step\": true},"
+		 " \"model\": [{\"type\": \"jordan\"}, {\"type\": \"linear\"}]}",
+		 "jordan is an output layer: it must be the last layer (it is 1 of 2)"},
+		{"{\"format\": 1, \"task\": \"tag\", \"data\": {\"source\": \"copy\"},"
+		 " \"model\": [{\"type\": \"embedding\", \"embedding_dim\": 4}, {\"type\": \"jordan\"}]}",
+		 "/task must be \"regress\""},
+	};
+	for (int i = 0; i < 2; i++) {
+		char path[] = "/tmp/reel-jordan-XXXXXX";
+		int fd = mkstemp(path);
+		if (!CHECK(fd >= 0, "mkstemp"))
+			break;
+		FILE *f = fdopen(fd, "w");
+		if (f) {
+			fputs(bad[i][0], f);
+			fclose(f);
+		}
+		reel_model *bm = NULL;
+		char *be = NULL;
+		CHECK(reel_model_new(path, NULL, 0, &bm, &be, &e) == REEL_ERR_CONFIG && be && strstr(be, bad[i][1]),
+		      "case %d: %s", i, be ? be : e.msg);
+		reel_model_free(bm);
+		free(be);
+		unlink(path);
+	}
+out:
+	reel_tape_free(t);
+	reel_model_free(m);
+	free(errs);
+}
+
 void suite_classic3(void)
 {
+	jordan_layer();
 	ss_gradcheck();
 	ss_full_equality();
 	ss_draws();
