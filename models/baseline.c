@@ -12,6 +12,7 @@
  * The data come from the model's source through reel_data_next, so splits,
  * windows and normalisation (csv z-scores) are the ones `reel eval`
  * reports its MSE in. */
+#include "fault.h"
 #include "baseline.h"
 
 #include <math.h>
@@ -27,7 +28,7 @@ static int pass(reel_model *m, reel_data_split split, int p, row_fn fn, void *ct
 	reel_data_rewind(m->data, split);
 	reel_batch b;
 	int r, F = m->info.features;
-	double *x = malloc(((size_t)p * (size_t)F + 1) * sizeof *x);
+	double *x = reel__malloc(((size_t)p * (size_t)F + 1) * sizeof *x);
 	if (!x)
 		return reel_err_set(err, REEL_ERR_NOMEM, "baseline: out of memory"), -1;
 	while ((r = reel_data_next(m->data, split, 64, &b, err)) == 1) {
@@ -130,8 +131,8 @@ static int fit_ar(reel_model *m, int p, double **w, reel_err *err)
 {
 	int F = m->info.features, O = m->info.outputs, D = p * F + 1;
 	fit f = {.D = D, .O = O};
-	f.A = calloc((size_t)D * D, sizeof *f.A);
-	f.c = calloc((size_t)D * O, sizeof *f.c);
+	f.A = reel__calloc((size_t)D * D, sizeof *f.A);
+	f.c = reel__calloc((size_t)D * O, sizeof *f.c);
 	int rc = -1;
 	if (!f.A || !f.c) {
 		reel_err_set(err, REEL_ERR_NOMEM, "baseline: out of memory");

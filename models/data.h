@@ -238,6 +238,12 @@ const char *reel_data_output_token(const reel_data *d, int id);
  * (REEL_ERR_ARG; REEL_ERR_NOMEM). */
 int reel_data_encode(const reel_data *d, const char *s, size_t n, int32_t **ids, int *unknown, reel_err *err);
 
+/* How often each input id occurs in the training split of a token stream
+ * (the text source), into counts (V); ids >= V are not counted.  Returns
+ * 0, or -1 when the source keeps no training token stream (sources other
+ * than text). */
+int reel_data_train_counts(const reel_data *d, double *counts, int V);
+
 /* What the source built from training data (vocabularies, normalisation
  * statistics) as a JSON string, for storing with the model; the caller
  * frees it with free().  NULL if out of memory. */

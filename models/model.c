@@ -308,6 +308,16 @@ static void read_train(reel_cfg_obj *root, reel_task_type task, reel_train_cfg *
 	if (!desc && (tr->bptt_k1 || tr->bptt_k2 || tr->bptt_random) && task != REEL_TASK_LM && reel_cfg_has(&o, "bptt"))
 		reel_cfg_error(&o, "bptt", "truncated BPTT applies to lm streams; /task is \"%s\"", TASKS[task]);
 	reel_cfg_end(&b);
+	reel_cfg_obj ss = reel_cfg_child(&o, "sampled_softmax",
+	                                 "lm training through a sampled softmax (Jean et al. 2015); evaluation keeps the full softmax");
+	tr->ss_negatives = reel_cfg_int(&ss, "negatives", 0, 0, 1 << 20,
+	                                "negatives per batch, shared by its rows, drawn with replacement (0: the full softmax)");
+	static const char *const SSD[] = {"log_uniform", "unigram", NULL};
+	tr->ss_dist = reel_cfg_enum(&ss, "distribution", REEL_SS_LOG_UNIFORM, SSD,
+	                            "proposal: log_uniform (Zipfian over ids, presumes them ranked by frequency) or unigram (training counts + 1)");
+	if (!desc && tr->ss_negatives && task != REEL_TASK_LM)
+		reel_cfg_error(&ss, "negatives", "sampled softmax applies to the lm task; /task is \"%s\"", TASKS[task]);
+	reel_cfg_end(&ss);
 	reel_cfg_obj tf = reel_cfg_child(&o, "teacher_forcing", "scheduled sampling (Bengio et al. 2015)");
 	tr->tf_start = reel_cfg_real(&tf, "ratio", 1, 0, 1, "probability of the gold token at the start");
 	static const char *const TFS[] = {"linear", "exponential", "inverse_sigmoid", NULL};
@@ -575,6 +585,7 @@ void reel_model_free(reel_model *m)
 	free_layers(m);
 	reel_params_free(m->ps);
 	reel_data_free(m->data);
+	free(m->ss_cdf);
 	reel_cfg_free(m->cfg);
 	reel_cfg_free(m->pre_cfg);
 	free(m);
@@ -743,14 +754,27 @@ reel_tensor *reel_model_forward(reel_tape *t, reel_model *m, const reel_batch *b
 	return forward_layers(t, m, b, carry, b->stream_reset);
 }
 
+static reel_tensor *forward_upto(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset, int n,
+                                 double tf);
+
 static reel_tensor *forward_layers(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset)
 {
-	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset, .links = m->bptt_links};
+	return forward_upto(t, m, b, carry, reset, m->nlayers, 0);
+}
+
+/* The output of the first n layers; tf: the teacher-forcing ratio of
+ * output recurrences (0: free running). */
+static reel_tensor *forward_upto(reel_tape *t, reel_model *m, const reel_batch *b, int carry, int reset, int n,
+                                 double tf)
+{
+	reel_fwd_ctx c = {.lengths = b->lengths, .T = b->T, .B = b->B, .carry = carry, .reset = reset, .links = m->bptt_links,
+	                  .targets = m->task == REEL_TASK_REGRESS && m->data_opts.per_step ? b->targets : NULL,
+	                  .O = b->O, .tf = tf};
 	reel_tensor *x = NULL;
 	if (!b->tokens) {
 		x = reel_tensor_wrap(t, 3, (int[]){b->T, b->B, b->F}, b->inputs);
 	}
-	for (int i = 0; i < m->nlayers && reel_tape_status(t) == REEL_OK; i++)
+	for (int i = 0; i < n && reel_tape_status(t) == REEL_OK; i++)
 		x = m->layers[i].type->forward(t, &m->layers[i], x, b->tokens, &c);
 	if (!x && reel_tape_status(t) == REEL_OK)
 		return reel_tape_fail(t, REEL_ERR_ARG, "model: a layer returned no output");
@@ -839,7 +863,9 @@ reel_tensor *reel_model_loss(reel_tape *t, reel_model *m, const reel_batch *b, d
 		}
 		return loss;
 	}
-	reel_tensor *y = forward_layers(t, m, b, carry, b->stream_reset);
+	if (m->task == REEL_TASK_LM && m->training && m->train.ss_negatives && m->nlayers > 1)
+		return reel__sampled_lm_loss(t, m, forward_upto(t, m, b, carry, b->stream_reset, m->nlayers - 1, 0), b, st);
+	reel_tensor *y = forward_upto(t, m, b, carry, b->stream_reset, m->nlayers, m->training ? tf_ratio : 0);
 	if (!y)
 		return NULL;
 	switch (m->task) {

@@ -52,6 +52,8 @@ typedef struct reel_train_cfg {
 	int bptt_random;          /* 1: randomized truncation within each chunk (reel_bptt_draw_links) */
 	int bptt_min;             /* its min_length */
 	double bptt_mean;         /* its mean_length */
+	int ss_negatives;         /* sampled softmax (lm training): negatives per batch (0: full softmax) */
+	int ss_dist;              /* its proposal: REEL_SS_LOG_UNIFORM or REEL_SS_UNIGRAM */
 	double tf_start, tf_end;  /* teacher-forcing ratio from start towards end (reel_tf_ratio) */
 	long tf_steps;            /* linear: updates of the decay (0: none) */
 	int tf_schedule;          /* REEL_TF_LINEAR, _EXPONENTIAL, _INVERSE_SIGMOID */
@@ -110,6 +112,9 @@ typedef struct reel_fwd_ctx {
 	int reset;                /* drop carried states first */
 	int nograd_prefix;        /* unused by layers */
 	const reel_real *links;   /* (T) randomized truncation: weights of the recurrent links (reel_rnn_forward_links), or NULL */
+	const reel_real *targets; /* (T, B, O) per-step regress targets (teacher forcing), or NULL */
+	int O;
+	double tf;                /* output recurrence: probability of feeding the target rather than the output (0: free running) */
 } reel_fwd_ctx;
 
 typedef struct reel_layer_type {
@@ -156,6 +161,16 @@ const reel_layer_type *reel_layer_type_find(const char *name);
 int reel_layer_type_count(void);
 const reel_layer_type *reel_layer_type_at(int i);
 
+/* The "jordan" layer (models/layer_jordan.c): output recurrence (Jordan
+ * 1986), built and run through these from the registry's table. */
+typedef struct reel__jordan_state {
+	reel_linear ih, yh, out; /* x -> H (bias), y_prev -> H (no bias), H -> O (bias) */
+	int H, O;
+} reel__jordan_state;
+reel_status reel__jordan_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b);
+reel_tensor *reel__jordan_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                  const reel_fwd_ctx *c);
+
 /* Randomized truncated BPTT (Tallec & Ollivier 2017; models/bptt_random.c):
  * draw the weights of the recurrent links of a chunk of T steps into link
  * (T) for reel_rnn_forward_links: no cut within min_length steps of the
@@ -197,6 +212,8 @@ typedef struct reel_model {
 	int est_T;
 	const reel_real *bptt_links; /* set by the training loop around a loss: reel_fwd_ctx.links */
 	reel_reduce *reduce;      /* data parallel (not owned); NULL: one process */
+	int training;             /* set by the training loop around a loss: sampled softmax (train.ss_negatives), teacher forcing of output recurrence */
+	double *ss_cdf;           /* its unigram proposal's cumulative probabilities (V), made on first use */
 } reel_model;
 
 /* Build a model from config file path with --set overrides.  Returns
@@ -264,6 +281,39 @@ reel_tensor *reel__mdn_task_loss(reel_tape *t, reel_tensor *y, const reel_batch 
                                  reel_batch_stats *st);
 int reel__mdn_components(const reel_layer *L);
 int reel_model_mdn_components(const reel_model *m); /* K of the model's mdn output, or 0 */
+
+/* Sampled softmax (Jean et al. 2015; models/sampled_softmax.c).
+ *
+ * The proposal q over the V classes: log-uniform (Zipfian),
+ * q(k) = log((k + 2) / (k + 1)) / log(V + 1), which presumes ids ranked by
+ * frequency; or unigram, the training split's counts plus one (so that no
+ * class has q = 0), given as cumulative probabilities cdf (V).
+ * reel_sampled_prob is q(k) (cdf NULL: log-uniform); reel_sampled_draw
+ * draws S ids with replacement from q into neg (S). */
+enum { REEL_SS_LOG_UNIFORM, REEL_SS_UNIGRAM };
+double reel_sampled_prob(int V, const double *cdf, int k);
+void reel_sampled_draw(reel_rng *rng, int V, const double *cdf, int S, int32_t *neg);
+
+/* The sampled softmax loss of hidden rows h (N, D) under an output layer
+ * W (V, D), bias (V) or NULL, for targets (N) (ignore: rows not counted),
+ * against the S negatives neg shared by all rows:
+ *   o_i0 = h_i . W[y_i] + b[y_i] - logq[y_i]                     (N, 1)
+ *   o_ij = h_i . W[s_j] + b[s_j] - logq[s_j], -inf if s_j = y_i   (N, S)
+ *   loss = mean over counted rows of cross_entropy([o_i0, o_i.], 0)
+ * logq (V): log of each class's expected count among the negatives,
+ * log(S q(k)), or NULL for no correction.  Masking the accidental hits
+ * and taking every class once as a negative without correction gives the
+ * full softmax's cross-entropy.  A composition of gather, mul, sum_axis,
+ * matmul, add, sub, concat and cross_entropy; NULL on error (tape). */
+reel_tensor *reel_sampled_softmax_loss(reel_tape *t, reel_tensor *h, reel_tensor *W, reel_tensor *bias,
+                                       const int32_t *targets, int32_t ignore, const int32_t *neg, int S,
+                                       const reel_real *logq);
+
+/* The lm task's training loss with train.sampled_softmax: h (T, B, D) the
+ * input of the model's last layer, which must be linear; negatives drawn
+ * from the tape's RNG. */
+reel_tensor *reel__sampled_lm_loss(reel_tape *t, reel_model *m, reel_tensor *h, const reel_batch *b,
+                                   reel_batch_stats *st);
 
 /* Run the model over a split without gradients: its metrics.  max_batches
  * 0: all.  Data parallel (m->reduce): each rank runs its shard of every

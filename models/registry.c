@@ -443,6 +443,8 @@ static const reel_layer_type TYPES[] = {
 	 sizeof(tdnn_state), tdnn_build, tdnn_forward, NULL, NULL},
 	{"mdn", "mixture density output (Bishop 1994; Graves 2013): K Gaussians per step, trained on their negative log-likelihood",
 	 sizeof(mdn_state), mdn_build, mdn_forward, NULL, NULL},
+	{"jordan", "output recurrence (Jordan 1986): h_t = tanh(W x_t + U y_{t-1} + b), y_t = V h_t + c; teacher forcing in training",
+	 sizeof(reel__jordan_state), reel__jordan_build, reel__jordan_forward, NULL, NULL},
 };
 
 #define NFIXED ((int)(sizeof TYPES / sizeof TYPES[0]))

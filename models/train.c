@@ -876,7 +876,9 @@ static reel_status update(loop *L, reel_batch *b, long step, double *loss, doubl
 		m->bptt_links = L->links;
 	}
 	double tf = reel_tf_ratio(tr, step);
+	m->training = 1; /* for this loss only: train.sampled_softmax, teacher forcing of jordan layers */
 	reel_tensor *l = reel_model_loss(L->t, m, &g, tf, carry, NULL);
+	m->training = 0;
 	m->bptt_links = NULL;
 	if (!l)
 		return reel_err_set(err, reel_tape_status(L->t), "step %ld: %s", step + 1, reel_tape_error(L->t));

@@ -66,7 +66,8 @@ void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const r
 	X(suite_classic) \
 	X(suite_faults) \
 	X(suite_classic2) \
-	X(suite_gemm_plan)
+	X(suite_gemm_plan) \
+	X(suite_classic3)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
