@@ -113,11 +113,11 @@ static void test_plan_cached(void)
 	reel__gemm_plan_set_mode(REEL__PLAN_MEASURE, 0);
 	reel__gemm_plan_clear();
 	enum { M = 16, N = 96, K = 24 };
-	reel_real a[M * K], b[K * N], c[M * N];
+	reel_real a[(M + 1) * K], b[K * N], c[(M + 1) * N]; /* one row more for the (M + 1)-row product below */
 	double want[M * N];
 	reel_rng r;
 	reel_rng_seed(&r, 9);
-	fill(a, M * K, &r);
+	fill(a, (M + 1) * K, &r);
 	fill(b, K * N, &r);
 	ref_product(M, N, K, 1, a, K, 1, b, 1, K, 0, c, want, N, 1); /* b stored (N, K): B^T */
 	int choice = -1, stable = 1;
