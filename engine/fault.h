@@ -22,7 +22,7 @@ typedef int (*reel_alloc_fail_fn)(size_t bytes, void *ctx);
 void reel_set_alloc_hook(reel_alloc_fail_fn fail, void *ctx);
 
 /* The steps of an atomic file write (engine/safetensors.c reel_st_write,
- * models/train.c reel_write_file_atomic). */
+ * and reel_write_atomic). */
 typedef enum reel_io_op {
 	REEL_IO_CREATE,  /* creating the temporary file */
 	REEL_IO_WRITE,   /* each write(2) into it */

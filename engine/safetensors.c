@@ -745,36 +745,26 @@ static int sync_dir(const char *path)
 	return ok;
 }
 
-reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *err)
+/* Write nparts buffers to path atomically: a temporary file next to it,
+ * fsync, rename, fsync of the directory.  On failure the file is unchanged. */
+static reel_status write_parts(const char *path, const void *const *part, const size_t *size, int nparts,
+                               reel_err *err)
 {
-	if (!host_is_little_endian())
-		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", path);
-	size_t hlen = 0;
-	char *hdr = header_json(w, &hlen);
-	if (!hdr)
-		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory building the header", path);
-	reel_status st = REEL_OK;
-	size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned */
 	size_t cap = strlen(path) + 24;
 	char *tmp = reel__malloc(cap);
-	if (!tmp) {
-		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
-		goto free_hdr;
-	}
+	if (!tmp)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	reel_status st = REEL_OK;
 	int fd = create_temp(path, tmp, cap);
 	if (fd < 0) {
 		st = reel_err_set(err, REEL_ERR_IO, "%s: cannot create a temporary file: %s (the file is unchanged)", path,
 		                  strerror(errno));
-		goto free_tmp;
+		goto out;
 	}
-	unsigned char len8[8];
-	for (int i = 0; i < 8; i++)
-		len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
 	const char *step = "write failed";
-	int ok = write_all(fd, tmp, len8, 8) && write_all(fd, tmp, hdr, hlen) &&
-	         write_all(fd, tmp, "        ", padded - hlen);
-	for (int i = 0; ok && i < w->n; i++)
-		ok = write_all(fd, tmp, w->e[i].data, w->e[i].nbytes);
+	int ok = 1;
+	for (int i = 0; ok && i < nparts; i++)
+		ok = write_all(fd, tmp, part[i], size[i]);
 	if (ok) {
 		int fault = reel__io_fault(REEL_IO_FSYNC, tmp);
 		ok = fault ? (errno = fault, 0) : fsync(fd) == 0;
@@ -795,14 +785,50 @@ reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *e
 	if (!ok) {
 		unlink(tmp);
 		st = reel_err_set(err, REEL_ERR_IO, "%s: %s: %s (the file is unchanged)", path, step, strerror(saved_errno));
-		goto free_tmp;
+		goto out;
 	}
 	if (!sync_dir(path))
 		st = reel_err_set(err, REEL_ERR_IO, "%s: written, but its directory cannot be flushed to disk: %s", path,
 		                  strerror(errno));
-free_tmp:
+out:
 	free(tmp);
-free_hdr:
+	return st;
+}
+
+reel_status reel_write_atomic(const char *path, const void *data, size_t n, reel_err *err)
+{
+	return write_parts(path, &data, &n, 1, err);
+}
+
+reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *err)
+{
+	if (!host_is_little_endian())
+		return reel_err_set(err, REEL_ERR_IO, "%s: safetensors support needs a little-endian host", path);
+	size_t hlen = 0;
+	char *hdr = header_json(w, &hlen);
+	if (!hdr)
+		return reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory building the header", path);
+	size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned */
+	unsigned char len8[8];
+	for (int i = 0; i < 8; i++)
+		len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+	/* the parts: length, header, its padding, every tensor's bytes */
+	int np = w->n + 3;
+	const void **part = reel__malloc((size_t)np * sizeof *part);
+	size_t *size = reel__malloc((size_t)np * sizeof *size);
+	reel_status st;
+	if (!part || !size) {
+		st = reel_err_set(err, REEL_ERR_NOMEM, "%s: out of memory", path);
+	} else {
+		part[0] = len8, size[0] = 8;
+		part[1] = hdr, size[1] = hlen;
+		part[2] = "        ", size[2] = padded - hlen;
+		for (int i = 0; i < w->n; i++)
+			part[3 + i] = w->e[i].data, size[3 + i] = w->e[i].nbytes;
+		st = write_parts(path, part, size, np, err);
+	}
+	free(part);
+	free(size);
 	cJSON_free(hdr);
 	return st;
 }

@@ -65,57 +65,7 @@ reel_status reel_run_dir(const char *dir, int force, reel_err *err)
 
 reel_status reel_write_file_atomic(const char *path, const char *text, reel_err *err)
 {
-	char tmp[4200];
-	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
-		return reel_err_set(err, REEL_ERR_IO, "%s: path too long", path);
-	int fault = reel__io_fault(REEL_IO_CREATE, tmp);
-	int fd = fault ? (errno = fault, -1) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return reel_err_set(err, REEL_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-	size_t n = strlen(text), done = 0;
-	while (done < n) {
-		fault = reel__io_fault(REEL_IO_WRITE, tmp);
-		ssize_t w = fault ? (errno = fault, -1) : write(fd, text + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w == 0 ? EIO : errno;
-			close(fd);
-			unlink(tmp);
-			return reel_err_set(err, REEL_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
-		}
-		done += (size_t)w;
-	}
-	fault = reel__io_fault(REEL_IO_FSYNC, tmp);
-	int ok = fault ? (errno = fault, 0) : fsync(fd) == 0;
-	int e = errno;
-	if (close(fd) != 0 && ok) {
-		ok = 0;
-		e = errno;
-	}
-	if (!ok) {
-		unlink(tmp);
-		return reel_err_set(err, REEL_ERR_IO, "%s: cannot flush: %s", tmp, strerror(e));
-	}
-	fault = reel__io_fault(REEL_IO_RENAME, path);
-	if (fault ? (errno = fault, 1) : rename(tmp, path) != 0) {
-		e = errno;
-		unlink(tmp);
-		return reel_err_set(err, REEL_ERR_IO, "%s: cannot rename into place: %s", path, strerror(e));
-	}
-	char dir[4200];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = 0;
-	else
-		snprintf(dir, sizeof dir, ".");
-	int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return REEL_OK;
+	return reel_write_atomic(path, text, strlen(text), err);
 }
 
 /* ---- metrics ---------------------------------------------------------------------- */

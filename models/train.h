@@ -61,8 +61,7 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
  * an empty directory, unless force. */
 reel_status reel_run_dir(const char *dir, int force, reel_err *err);
 
-/* Write text to path atomically (temporary file in the same directory,
- * fsync, rename, fsync of the directory). */
+/* Write text to path atomically: reel_write_atomic (safetensors.h). */
 reel_status reel_write_file_atomic(const char *path, const char *text, reel_err *err);
 
 /* Print a metrics set: "valid_loss 0.1234  accuracy 98.10%". */

@@ -86,6 +86,12 @@ reel_status reel_st_add_real(reel_st_writer *w, const char *name, int ndim, cons
 reel_status reel_st_add_meta(reel_st_writer *w, const char *key, const char *value, reel_err *err);
 reel_status reel_st_write(const reel_st_writer *w, const char *path, reel_err *err);
 
+/* Any n bytes written to path the same atomic way (temporary file next to
+ * it, fsync, rename, fsync of the directory): a crash or an error leaves
+ * the previous file intact.  Run directories' config.json, metrics and
+ * pictures use it too. */
+reel_status reel_write_atomic(const char *path, const void *data, size_t n, reel_err *err);
+
 #ifdef __cplusplus
 }
 #endif
