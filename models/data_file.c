@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -514,6 +515,15 @@ static int csv_rows(reel_data *d, const dfile *f, int main_file, double **vals, 
 			if (!ok) {
 				reel_err_set(err, REEL_ERR_IO, "%s:%ld: column %d (\"%s\"): expected a finite number, found \"%.*s\"",
 				             f->path, it.no, c, d->col_names[c], fld[c].len > 40 ? 40 : fld[c].len, fld[c].s);
+				return -1;
+			}
+			/* unnormalised values reach the model as reel_real: a float build
+			 * would turn 1e65 into inf (found by fuzz_data) */
+			double lim = sizeof(reel_real) == sizeof(float) ? FLT_MAX : DBL_MAX;
+			if (!d->o.normalize && fabs(v) > lim) {
+				reel_err_set(err, REEL_ERR_IO, "%s:%ld: column %d (\"%s\"): %g does not fit a %s (largest %g); "
+				             "normalize the series (data.normalize) or scale it",
+				             f->path, it.no, c, d->col_names[c], v, REEL_REAL_NAME, lim);
 				return -1;
 			}
 			(*vals)[*rows * (size_t)d->cols + (size_t)c] = v;
