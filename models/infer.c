@@ -862,10 +862,6 @@ void reel_eval_report_deinit(reel_eval_report *r)
 	r->confusion = NULL;
 }
 
-static int is_rate(const char *name)
-{
-	return !strcmp(name, "accuracy") || !strcmp(name, "exact_match") || !strcmp(name, "token_accuracy");
-}
 
 /* A JSON string literal. */
 static void json_str(const char *s, FILE *f)
@@ -960,7 +956,7 @@ void reel_eval_report_print(const reel_model *m, const reel_eval_report *r, cons
 	fprintf(f, "%s: ", split);
 	for (int i = 0; i < mt->n; i++) {
 		const char *name = i ? mt->name[i] : "loss";
-		if (is_rate(name))
+		if (reel_metric_is_rate(name))
 			fprintf(f, "%s%s %.2f%%", i ? "  " : "", name, 100 * mt->value[i]);
 		else
 			fprintf(f, "%s%s %.5g", i ? "  " : "", name, mt->value[i]);
@@ -1113,7 +1109,7 @@ reel_status reel_plot_runs(const char *const *dirs, int n, const char *out, reel
 	for (int i = 0; i < n && !metric; i++)
 		if (c[i].metric_name[0])
 			metric = c[i].metric_name;
-	int rate = metric && is_rate(metric), logm = 0, loglr = 0;
+	int rate = metric && reel_metric_is_rate(metric), logm = 0, loglr = 0;
 	reel_svg_series *sl = s, *sm = s + 2 * n, *sr = s + 3 * n;
 	int nm = 0;
 	for (int i = 0; i < n; i++) {

@@ -591,13 +591,9 @@ void reel_model_free(reel_model *m)
 	free(m);
 }
 
-static char *dupstr(const char *s)
+int reel_metric_is_rate(const char *name)
 {
-	size_t n = strlen(s) + 1;
-	char *d = reel__malloc(n);
-	if (d)
-		memcpy(d, s, n);
-	return d;
+	return !strcmp(name, "accuracy") || !strcmp(name, "exact_match") || !strcmp(name, "token_accuracy");
 }
 
 static void free_layers(reel_model *m)
@@ -680,7 +676,7 @@ reel_status reel_model_new(const char *path, const char *const *sets, int nsets,
 	}
 	if (reel_cfg_nerrors(c) > 0) {
 		if (errors)
-			*errors = dupstr(reel_cfg_errors(c));
+			*errors = reel__strdup(reel_cfg_errors(c));
 		st = reel_err_set(err, REEL_ERR_CONFIG, "%s: %d error%s in the config", path, reel_cfg_nerrors(c),
 		                  reel_cfg_nerrors(c) == 1 ? "" : "s");
 		goto fail;

@@ -232,6 +232,9 @@ void reel_model_free(reel_model *m);
  * a size-1 reducer: one process, as before. */
 reel_status reel_model_set_reduce(reel_model *m, reel_reduce *r, reel_err *err);
 
+/* Is the metric a rate (printed as a percentage, higher is better)? */
+int reel_metric_is_rate(const char *name);
+
 /* Task names and metric names of a task. */
 const char *reel_task_name(reel_task_type t);
 reel_metrics reel_task_metrics(reel_task_type t);

@@ -70,15 +70,11 @@ reel_status reel_write_file_atomic(const char *path, const char *text, reel_err 
 
 /* ---- metrics ---------------------------------------------------------------------- */
 
-static int is_rate(const char *name)
-{
-	return !strcmp(name, "accuracy") || !strcmp(name, "exact_match") || !strcmp(name, "token_accuracy");
-}
 
 void reel_metrics_print(const reel_metrics *mt, FILE *f)
 {
 	for (int i = 0; i < mt->n; i++) {
-		if (is_rate(mt->name[i]))
+		if (reel_metric_is_rate(mt->name[i]))
 			fprintf(f, "%s%s %.2f%%", i ? "  " : "", mt->name[i], 100 * mt->value[i]);
 		else
 			fprintf(f, "%s%s %.5g", i ? "  " : "", mt->name[i], mt->value[i]);
