@@ -23,13 +23,18 @@ WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 # program includes them as <reel/reel.h>.
 INCS    := -Iinclude/reel -Iinclude -Iengine -Imodels
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP -fPIC -fno-semantic-interposition
-LIB_LDLIBS := -lblis -lcjson -lm
+LIB_LDLIBS := -lblis -lcjson -lm -lgomp
+# The engine's row-parallel loops (REEL_PAR_FOR in engine/internal.h) use
+# OpenMP, the thread pool Debian's BLIS runs its products on: the files
+# that have them are compiled with -fopenmp (gcc builds; the clang fuzz
+# build compiles them as plain loops) and everything links libgomp.
+OMP_SRCS := engine/op_cell.c
 # Programs (reel, the tests, reel_bench) link BLIS statically when its
 # archive is installed: only libblis.a exports the per-architecture kernel
 # sets the matmul planner chooses among (DESIGN.md, "Matrix products").
 # The shared libreel links the shared BLIS and plans with fewer candidates.
 BLIS_A  := $(shell $(CC) -print-file-name=libblis.a)
-LDLIBS  := $(if $(wildcard $(BLIS_A)),$(BLIS_A) $(if $(findstring openmp,$(realpath $(BLIS_A))),-lgomp) -lpthread -lcjson -lm,$(LIB_LDLIBS)) -lz
+LDLIBS  := $(if $(wildcard $(BLIS_A)),$(BLIS_A) -lgomp -lpthread -lcjson -lm,$(LIB_LDLIBS)) -lz
 # (-lz: models/ reads gzipped data files with zlib: the data sources, data_idx.c)
 SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
@@ -85,7 +90,7 @@ define variant
 $(B)/$(1)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC [$(1)] $$<"
-	@$$(CC) $$(CFLAGS_BASE) $$(FLAGS_$(1)) -c $$< -o $$@
+	@$$(CC) $$(CFLAGS_BASE) $$(FLAGS_$(1)) $$(if $$(filter $$<,$(OMP_SRCS)),-fopenmp) -c $$< -o $$@
 
 $(B)/$(1)/lib$(LIB_$(1)).a: $$(LIB_SRCS:%.c=$(B)/$(1)/%.o)
 	@rm -f $$@

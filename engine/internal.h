@@ -33,6 +33,16 @@ static inline float reel__tanh(float x) { return reel__ftanh(x); }
 static inline float reel__sigmoid(float x) { return reel__fsigmoid(x); }
 #endif
 
+/* A loop over independent rows split between nt threads (OpenMP, whose
+ * thread pool BLIS's products use too, so no second pool competes for the
+ * cores); a plain loop in a build without OpenMP. */
+#define REEL__PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define REEL_PAR_FOR(nt) REEL__PRAGMA(omp parallel for num_threads(nt) schedule(static) if ((nt) > 1))
+#else
+#define REEL_PAR_FOR(nt)
+#endif
+
 typedef struct reel_node reel_node;
 struct reel_node {
 	reel_node *prev;      /* the node recorded before this one */

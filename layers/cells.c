@@ -26,20 +26,17 @@ static void rnn_relu_step(reel_tape *t, const reel_cell_params *p, reel_tensor *
 	rnn_step(t, p, xp, h_in, state, next, 1);
 }
 
-/* i, f, g, o = gates(xp + h W_hh^T)                 gates (B, 4H)
- *   sigmoid on i, f, o and tanh on g in one pass    a     (4, B, H)
- * c' = sigmoid(f) * c + sigmoid(i) * tanh(g)        cell  (B, H)
- * h' = sigmoid(o) * tanh(c')                        out   (B, H) */
+/* gates = xp + h W_hh^T                          (B, 4H), [i f g o]
+ * c' = sigmoid(f) * c + sigmoid(i) * tanh(g)     one lstm_cell op, in place
+ * h' = sigmoid(o) * tanh(c')                     over gates: y (2, B, H)
+ * (the activations overwrite the product, which nothing else reads) */
 static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
                       reel_tensor *const *state, reel_tensor **next)
 {
 	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B);
-	reel_tensor *a = reel_gate_blocks(t, gates, "ssts");
-	reel_tensor *i = reel_index(t, a, 0), *f = reel_index(t, a, 1), *g = reel_index(t, a, 2),
-	            *o = reel_index(t, a, 3);
-	reel_tensor *c = reel_add(t, reel_mul(t, f, state[1]), reel_mul(t, i, g));
-	next[1] = c;
-	next[0] = reel_mul(t, o, reel_tanh(t, c));
+	reel_tensor *y = reel_lstm_cell(t, gates, state[1], REEL_IN_PLACE);
+	next[1] = reel_index(t, y, 0);
+	next[0] = reel_index(t, y, 1);
 }
 
 /* xr, xz, xn = split3(xp)                 xp = x W_ih^T + b_ih    (B, 3H)

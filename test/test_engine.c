@@ -234,6 +234,83 @@ static void test_fastmath(void)
 #endif
 }
 
+/* reel_lstm_cell against the composition it replaces (gate_blocks "ssts",
+ * mul, add, tanh, mul): forward values bit for bit in both builds,
+ * gradients of gates and c to rounding; in place over a product gives the
+ * same; REEL_IN_PLACE on anything else is refused with a message. */
+static void test_lstm_cell_fused(void)
+{
+	th_case("lstm_cell: equals its composition (values bitwise), in place or not; in-place misuse refused");
+	enum { B = 3, H = 7, K = 5 };
+	reel_rng r;
+	reel_rng_seed(&r, 7);
+	reel_real xv[B * K], wv[K * 4 * H], cv[B * H];
+	for (int i = 0; i < B * K; i++)
+		xv[i] = (reel_real)(2 * reel_rng_uniform(&r) - 1);
+	for (int i = 0; i < K * 4 * H; i++)
+		wv[i] = (reel_real)(2 * reel_rng_uniform(&r) - 1);
+	for (int i = 0; i < B * H; i++)
+		cv[i] = (reel_real)(2 * reel_rng_uniform(&r) - 1);
+	reel_real out[3][2 * B * H], gx[3][B * K], gc[3][B * H];
+	for (int way = 0; way < 3; way++) { /* 0 composition, 1 fused on a copy, 2 fused in place */
+		reel_tape *t = reel_tape_new(0, 1);
+		reel_tensor *x = reel_tensor_from(t, 2, (int[]){B, K}, xv, REEL_GRAD);
+		reel_tensor *w = reel_tensor_from(t, 2, (int[]){K, 4 * H}, wv, REEL_GRAD);
+		reel_tensor *c = reel_tensor_from(t, 2, (int[]){B, H}, cv, REEL_GRAD);
+		reel_tensor *g = reel_matmul(t, x, w, 0), *cn, *hn;
+		if (way == 0) {
+			reel_tensor *a = reel_gate_blocks(t, g, "ssts");
+			cn = reel_add(t, reel_mul(t, reel_index(t, a, 1), c), reel_mul(t, reel_index(t, a, 0), reel_index(t, a, 2)));
+			hn = reel_mul(t, reel_index(t, a, 3), reel_tanh(t, cn));
+		} else {
+			reel_tensor *y = reel_lstm_cell(t, g, c, way == 2 ? REEL_IN_PLACE : 0);
+			cn = reel_index(t, y, 0);
+			hn = reel_index(t, y, 1);
+		}
+		/* a loss reading both states with different weights */
+		reel_tensor *loss = reel_add(t, reel_sum(t, reel_mul(t, hn, hn)), reel_sum(t, reel_scale(t, cn, (reel_real)0.5)));
+		if (!CHECK(reel_backward(t, loss) == REEL_OK, "way %d: %s", way, reel_tape_error(t))) {
+			reel_tape_free(t);
+			return;
+		}
+		memcpy(out[way], cn->data, sizeof(reel_real) * B * H);
+		memcpy(out[way] + B * H, hn->data, sizeof(reel_real) * B * H);
+		memcpy(gx[way], reel_tensor_grad(x), sizeof gx[way]);
+		memcpy(gc[way], reel_tensor_grad(c), sizeof gc[way]);
+		reel_tape_free(t);
+	}
+	for (int way = 1; way < 3; way++) {
+		CHECK(!memcmp(out[0], out[way], sizeof out[0]), "way %d: c' and h' differ from the composition's bits", way);
+		double a[B * K], b[B * K], e[B * H], f[B * H];
+		for (int i = 0; i < B * K; i++)
+			a[i] = gx[way][i], b[i] = gx[0][i];
+		for (int i = 0; i < B * H; i++)
+			e[i] = gc[way][i], f[i] = gc[0][i];
+		/* the same sums in another order: rounding of the build's type */
+		double tol = sizeof(reel_real) == 4 ? 1e-5 : 1e-13;
+		CHECK_CLOSE("x gradient", a, b, B * K, tol, tol);
+		CHECK_CLOSE("c gradient", e, f, B * H, tol, tol);
+	}
+	/* misuse: in place over a leaf, over a product already consumed */
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_tensor *g = reel_tensor_from(t, 2, (int[]){B, 4 * H}, wv, REEL_GRAD);
+	reel_tensor *c = reel_tensor_from(t, 2, (int[]){B, H}, cv, REEL_GRAD);
+	CHECK(!reel_lstm_cell(t, g, c, REEL_IN_PLACE) && strstr(reel_tape_error(t), "REEL_IN_PLACE"),
+	      "in place over a leaf: %s", reel_tape_error(t));
+	reel_tape_reset(t);
+	g = reel_tensor_from(t, 2, (int[]){B, 4 * H}, wv, REEL_GRAD);
+	c = reel_tensor_from(t, 2, (int[]){B, H}, cv, REEL_GRAD);
+	reel_tensor *p = reel_scale(t, g, 2);
+	reel_tanh(t, p); /* p is read again after its producer */
+	CHECK(!reel_lstm_cell(t, p, c, REEL_IN_PLACE) && strstr(reel_tape_error(t), "just recorded"),
+	      "in place over a consumed tensor: %s", reel_tape_error(t));
+	reel_tape_reset(t);
+	c = reel_tensor_from(t, 2, (int[]){B, H}, cv, REEL_GRAD);
+	g = reel_tensor_from(t, 2, (int[]){B, 4 * H - 1}, wv, REEL_GRAD);
+	CHECK(!reel_lstm_cell(t, g, c, 0) && strstr(reel_tape_error(t), "expected (B, 4H)"), "shape: %s", reel_tape_error(t));
+	reel_tape_free(t);
+}
+
 void suite_engine(void)
 {
 	test_fastmath();
@@ -244,4 +321,5 @@ void suite_engine(void)
 	test_no_grad_mode();
 	test_rng();
 	test_dropout_reproducible();
+	test_lstm_cell_fused();
 }

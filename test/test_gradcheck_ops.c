@@ -201,6 +201,23 @@ static reel_tensor *f_grad_scale(reel_tape *t, reel_tensor **x, void *c)
 	return reel_add(t, reel_mul(t, reel_grad_scale(t, x[0], a), x[1]), reel_scale(t, reel_mul(t, k, x[1]), a - 1));
 }
 
+/* lstm_cell: on its inputs (a copy of the activations); in place over a
+ * product (x0 (B, K) x1 (K, 4H), c = x2); two steps, the second fed the
+ * first's cell state, both hidden states read */
+static reel_tensor *f_lstm_cell(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	if (cur->iarg == 0)
+		return reel_lstm_cell(t, x[0], x[1], 0);
+	reel_tensor *g1 = reel_matmul(t, x[0], x[1], 0);
+	reel_tensor *y1 = reel_lstm_cell(t, g1, x[2], REEL_IN_PLACE);
+	if (cur->iarg == 1)
+		return y1;
+	reel_tensor *g2 = reel_matmul(t, reel_index(t, y1, 1), reel_rows(t, x[1], 0, 3), 0);
+	reel_tensor *y2 = reel_lstm_cell(t, g2, reel_index(t, y1, 0), REEL_IN_PLACE);
+	return reel_add(t, reel_mul(t, reel_index(t, y2, 1), reel_index(t, y1, 1)), reel_index(t, y2, 0));
+}
+
 /* gate blocks: the output itself, and the gates used through index views
  * the way a cell uses them */
 static reel_tensor *f_gate_blocks(reel_tape *t, reel_tensor **x, void *c)
@@ -322,6 +339,9 @@ static const gcase cases[] = {
 	{"gate_blocks (2, 3, 5*2)", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S3(2, 3, 10)}, -2, 2, 0, 0, 0, 0},
 	{"gate_blocks through index views", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S2(3, 12)}, -2, 2, 0, 0, 1, 0},
 	{"gate_blocks one row, no activation (a view)", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S2(1, 12)}, -2, 2, 0, 0, 2, 0},
+	{"lstm_cell (3, 4*5), (3, 5)", REEL_OP_LSTM_CELL, f_lstm_cell, 2, {S2(3, 20), S2(3, 5)}, -2, 2, 0, 0, 0, 0},
+	{"lstm_cell in place over a matmul", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(3, 4), S2(4, 12), S2(3, 3)}, -1, 1, 0, 0, 1, 0},
+	{"lstm_cell two steps, state carried", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(2, 4), S2(4, 12), S2(2, 3)}, -1, 1, 0, 0, 2, 0},
 };
 
 void suite_gradcheck_ops(void)

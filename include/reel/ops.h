@@ -71,7 +71,8 @@ extern "C" {
 	X(TIME_WINDOW, "time_window") \
 	X(MDN_NLL, "mdn_nll")      \
 	X(GRAD_SCALE, "grad_scale") \
-	X(GATE_BLOCKS, "gate_blocks")
+	X(GATE_BLOCKS, "gate_blocks") \
+	X(LSTM_CELL, "lstm_cell")
 
 typedef enum reel_op {
 #define REEL_X_ENUM(id, name) REEL_OP_##id,
@@ -187,6 +188,23 @@ reel_tensor *reel_blend(reel_tape *t, reel_tensor *m, reel_tensor *a, reel_tenso
  * Errors: acts empty, too long or with another character; x's last dim not
  * a multiple of G; x 0-d. */
 reel_tensor *reel_gate_blocks(reel_tape *t, reel_tensor *x, const char *acts);
+
+/* The LSTM state update in one op: gates (B, 4H), the pre-activations
+ * [i f g o] (PyTorch's order), and the previous cell state c (B, H) ->
+ * (2, B, H) = [c'; h'] with c' = sigmoid(f) c + sigmoid(i) tanh(g) and
+ * h' = sigmoid(o) tanh(c') (reel_index(t, y, 0) and 1 are the two states,
+ * as views).  The values are those of the composition (gate_blocks "ssts",
+ * mul, add, tanh, mul) bit for bit, with 2 nodes per LSTM step instead of
+ * 7 and one pass forward and one backward.  Saves the four activations
+ * and tanh(c').  flags: 0, or REEL_IN_PLACE: the activations overwrite
+ * gates' buffer instead of a new one (a (B, 4H) buffer less per step); the
+ * caller promises not to read gates' values again (also not through a
+ * view), and the op checks that no backward does: gates must be the output
+ * of the node recorded just before, a matmul or addmm (or no gradient is
+ * recorded).  Errors: shapes other than (B, 4H) and (B, H); REEL_IN_PLACE
+ * on another gates; unknown flags. */
+enum { REEL_IN_PLACE = 1 };
+reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, int flags);
 
 /* ---- softmax family (last axis) ------------------------------------------- */
 

@@ -1,0 +1,147 @@
+/* The LSTM state update as one op (reel_lstm_cell): the activations of the
+ * four gate blocks and the two state equations, fused, so that a step of
+ * the LSTM records two nodes (the recurrent product and this) instead of
+ * seven, passes over its elements once forward and once backward instead
+ * of five times each, and keeps only what its backward reads.
+ *
+ * gates (B, 4H) holds the pre-activations [i f g o] (PyTorch's order), c
+ * (B, H) the previous cell state:
+ *   i = sigmoid(gates[:, 0:H])    f = sigmoid(gates[:, H:2H])
+ *   g = tanh(gates[:, 2H:3H])     o = sigmoid(gates[:, 3H:4H])
+ *   c' = f c + i g                h' = o tanh(c')
+ * y = (2, B, H) = [c'; h'].
+ *
+ * Saved: the activations (B, 4H) (over gates' own buffer with
+ * REEL_IN_PLACE, see ops.h), tanh(c') (B, H) and the input pointers.
+ * Backward, with dc' and dh' the two halves of dy:
+ *   dc  = dc' + dh' o (1 - tanh(c')^2)
+ *   di  = dc g i (1 - i)       df = dc c f (1 - f)
+ *   dg  = dc i (1 - g^2)       do = dh' tanh(c') o (1 - o)
+ *   dc_prev += dc f
+ * The float products are those of the composition (mul, add, tanh, mul) in
+ * the same order, so forward values equal it bit for bit. */
+#include "internal.h"
+
+/* Rows are independent: with more than one thread (reel_set_threads) and
+ * enough work, they are split between threads (OpenMP, the pool BLIS's
+ * products already run on).  Every row is computed by the same code
+ * whichever thread runs it, so results do not depend on the count. */
+static int row_threads(int B, int H)
+{
+	int n = reel_get_threads();
+	return B >= 2 && (size_t)B * H >= 4096 ? (n < B ? n : B) : 1;
+}
+
+typedef struct lstm_saved {
+	reel_real *act; /* (B, 4H): i f g o */
+	reel_real *tc;  /* (B, H): tanh(c') */
+} lstm_saved;
+
+/* Row r of the forward. */
+static void lstm_fwd_row(int r, int H, const reel_real *G, reel_real *A, const reel_real *C, reel_real *Cn,
+                         reel_real *Hn, reel_real *TC)
+{
+	{
+		const reel_real *gr = G + (size_t)r * 4 * H;
+		reel_real *ar = A + (size_t)r * 4 * H;
+		for (int j = 0; j < 2 * H; j++)
+			ar[j] = reel__sigmoid(gr[j]);
+		for (int j = 2 * H; j < 3 * H; j++)
+			ar[j] = reel__tanh(gr[j]);
+		for (int j = 3 * H; j < 4 * H; j++)
+			ar[j] = reel__sigmoid(gr[j]);
+		const reel_real *i = ar, *f = ar + H, *g = ar + 2 * H, *o = ar + 3 * H, *c = C + (size_t)r * H;
+		reel_real *cn = Cn + (size_t)r * H, *hn = Hn + (size_t)r * H, *tc = TC + (size_t)r * H;
+		for (int j = 0; j < H; j++) {
+			reel_real fc = f[j] * c[j], ig = i[j] * g[j];
+			cn[j] = fc + ig;
+		}
+		for (int j = 0; j < H; j++)
+			tc[j] = reel__tanh(cn[j]);
+		for (int j = 0; j < H; j++)
+			hn[j] = o[j] * tc[j];
+	}
+}
+
+reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, int flags)
+{
+	if (reel__skip(t, "lstm_cell", 2, gates, c))
+		return NULL;
+	char sg[64], sc[64];
+	if (gates->ndim != 2 || gates->shape[1] % 4 || gates->shape[1] == 0 || c->ndim != 2 ||
+	    c->shape[0] != gates->shape[0] || c->shape[1] * 4 != gates->shape[1])
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_lstm_cell: gates is %s and c %s, expected (B, 4H) and (B, H)",
+		                      reel_shape_str(gates, sg, sizeof sg), reel_shape_str(c, sc, sizeof sc));
+	if (flags & ~REEL_IN_PLACE)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_lstm_cell: flags is %d, expected 0 or REEL_IN_PLACE", flags);
+	int B = c->shape[0], H = c->shape[1];
+	int need = reel__needs_grad(t, gates, c, NULL);
+	/* In place: the caller promises gates' values are not read again;
+	 * the engine checks that no recorded backward reads them either
+	 * (gates is the output of the node just recorded, a product). */
+	int in_place = 0;
+	if (flags & REEL_IN_PLACE) {
+		int fresh = gates->base == gates && gates->on_tape && !gates->leaf;
+		int product = !need || (t->last && t->last->out == gates &&
+		                        (t->last->op == REEL_OP_ADDMM || t->last->op == REEL_OP_MATMUL));
+		if (!fresh || !product)
+			return reel_tape_fail(t, REEL_ERR_ARG,
+			                      "reel_lstm_cell: REEL_IN_PLACE needs gates to be the output of the op just "
+			                      "recorded, a matmul or addmm (its backward does not read it)");
+		in_place = 1;
+	}
+	reel_tensor *y = reel__out(t, 3, (int[]){2, B, H}, need);
+	if (!y)
+		return NULL;
+	size_t BH = (size_t)B * H;
+	lstm_saved *s = need ? reel__alloc_small(t, sizeof *s) : NULL;
+	reel_real *act = in_place ? gates->data : reel_tape_alloc(t, 4 * BH * sizeof(reel_real));
+	reel_real *tc = reel_tape_alloc(t, BH * sizeof(reel_real));
+	if ((need && !s) || !act || !tc)
+		return NULL;
+	int nt = row_threads(B, H);
+	REEL_PAR_FOR(nt)
+	for (int r = 0; r < B; r++)
+		lstm_fwd_row(r, H, gates->data, act, c->data, y->data, y->data + BH, tc);
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_LSTM_CELL, y, gates, c, NULL);
+		if (!n)
+			return NULL;
+		s->act = act;
+		s->tc = tc;
+		n->saved = s;
+	}
+	return y;
+}
+
+void reel__bwd_LSTM_CELL(reel_node *n)
+{
+	reel_tensor *gates = n->in[0], *c = n->in[1];
+	const lstm_saved *s = n->saved;
+	reel_real *dG = reel__g(gates), *dC = reel__g(c);
+	int B = c->shape[0], H = c->shape[1];
+	size_t BH = (size_t)B * H;
+	const reel_real *dy = reel_tensor_grad(n->out), *C = c->data;
+	int nt = row_threads(B, H);
+	REEL_PAR_FOR(nt)
+	for (int r = 0; r < B; r++) {
+		const reel_real *ar = s->act + (size_t)r * 4 * H, *tc = s->tc + (size_t)r * H;
+		const reel_real *i = ar, *f = ar + H, *g = ar + 2 * H, *o = ar + 3 * H;
+		const reel_real *dcn = dy + (size_t)r * H, *dh = dy + BH + (size_t)r * H, *cr = C + (size_t)r * H;
+		if (dG) {
+			reel_real *dg = dG + (size_t)r * 4 * H;
+			for (int j = 0; j < H; j++) {
+				reel_real d = dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j]);
+				dg[j] += d * g[j] * i[j] * (1 - i[j]);
+				dg[H + j] += d * cr[j] * f[j] * (1 - f[j]);
+				dg[2 * H + j] += d * i[j] * (1 - g[j] * g[j]);
+				dg[3 * H + j] += dh[j] * tc[j] * o[j] * (1 - o[j]);
+			}
+		}
+		if (dC) {
+			reel_real *dc = dC + (size_t)r * H;
+			for (int j = 0; j < H; j++)
+				dc[j] += (dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j])) * f[j];
+		}
+	}
+}
