@@ -24,11 +24,11 @@ WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 INCS    := -Iinclude/reel -Iinclude -Iengine -Imodels
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP -fPIC -fno-semantic-interposition
 LIB_LDLIBS := -lblis -lcjson -lm -lgomp
-# The engine's row-parallel loops (REEL_PAR_FOR in engine/internal.h) use
-# OpenMP, the thread pool Debian's BLIS runs its products on: the files
-# that have them are compiled with -fopenmp (gcc builds; the clang fuzz
-# build compiles them as plain loops) and everything links libgomp.
-OMP_SRCS := engine/op_cell.c
+# The engine's row-parallel loops (reel__par_rows, engine/threads.c) use
+# OpenMP, the thread pool Debian's BLIS runs its products on: that file is
+# compiled with -fopenmp (gcc builds; the clang fuzz build runs the rows on
+# one thread) and everything links libgomp.
+OMP_SRCS := engine/threads.c
 # Programs (reel, the tests, reel_bench) link BLIS statically when its
 # archive is installed: only libblis.a exports the per-architecture kernel
 # sets the matmul planner chooses among (DESIGN.md, "Matrix products").

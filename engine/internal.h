@@ -33,15 +33,11 @@ static inline float reel__tanh(float x) { return reel__ftanh(x); }
 static inline float reel__sigmoid(float x) { return reel__fsigmoid(x); }
 #endif
 
-/* A loop over independent rows split between nt threads (OpenMP, whose
- * thread pool BLIS's products use too, so no second pool competes for the
- * cores); a plain loop in a build without OpenMP. */
-#define REEL__PRAGMA(x) _Pragma(#x)
-#ifdef _OPENMP
-#define REEL_PAR_FOR(nt) REEL__PRAGMA(omp parallel for num_threads(nt) schedule(static) if ((nt) > 1))
-#else
-#define REEL_PAR_FOR(nt)
-#endif
+/* fn(ctx, r0, r1) over rows [0, n) split into nt contiguous parts run on
+ * nt threads (threads.c; one call on this thread when nt <= 1 or without
+ * OpenMP).  For loops whose rows are independent: every row is computed
+ * by the same code whichever thread runs it. */
+void reel__par_rows(int nt, int n, void (*fn)(void *ctx, int r0, int r1), void *ctx);
 
 typedef struct reel_node reel_node;
 struct reel_node {

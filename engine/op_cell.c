@@ -23,13 +23,11 @@
 #include "internal.h"
 
 /* Rows are independent: with more than one thread (reel_set_threads) and
- * enough work, they are split between threads (OpenMP, the pool BLIS's
- * products already run on).  Every row is computed by the same code
- * whichever thread runs it, so results do not depend on the count. */
+ * enough work, they are split between threads (reel__par_rows). */
 static int row_threads(int B, int H)
 {
 	int n = reel_get_threads();
-	return B >= 2 && (size_t)B * H >= 4096 ? (n < B ? n : B) : 1;
+	return B >= 2 && (size_t)B * H >= 4096 ? n : 1;
 }
 
 typedef struct lstm_saved {
@@ -37,21 +35,31 @@ typedef struct lstm_saved {
 	reel_real *tc;  /* (B, H): tanh(c') */
 } lstm_saved;
 
-/* Row r of the forward. */
-static void lstm_fwd_row(int r, int H, const reel_real *G, reel_real *A, const reel_real *C, reel_real *Cn,
-                         reel_real *Hn, reel_real *TC)
+/* One op's rows: the pointers of the forward or of the backward. */
+typedef struct lstm_job {
+	int H;
+	size_t BH;
+	const reel_real *G, *C, *dy;
+	reel_real *A, *Cn, *Hn, *TC, *dG, *dC;
+	const lstm_saved *s;
+} lstm_job;
+
+/* Rows [r0, r1) of the forward. */
+static void lstm_fwd_rows(void *ctx, int r0, int r1)
 {
-	{
-		const reel_real *gr = G + (size_t)r * 4 * H;
-		reel_real *ar = A + (size_t)r * 4 * H;
+	const lstm_job *j_ = ctx;
+	int H = j_->H;
+	for (int r = r0; r < r1; r++) {
+		const reel_real *gr = j_->G + (size_t)r * 4 * H;
+		reel_real *ar = j_->A + (size_t)r * 4 * H;
 		for (int j = 0; j < 2 * H; j++)
 			ar[j] = reel__sigmoid(gr[j]);
 		for (int j = 2 * H; j < 3 * H; j++)
 			ar[j] = reel__tanh(gr[j]);
 		for (int j = 3 * H; j < 4 * H; j++)
 			ar[j] = reel__sigmoid(gr[j]);
-		const reel_real *i = ar, *f = ar + H, *g = ar + 2 * H, *o = ar + 3 * H, *c = C + (size_t)r * H;
-		reel_real *cn = Cn + (size_t)r * H, *hn = Hn + (size_t)r * H, *tc = TC + (size_t)r * H;
+		const reel_real *i = ar, *f = ar + H, *g = ar + 2 * H, *o = ar + 3 * H, *c = j_->C + (size_t)r * H;
+		reel_real *cn = j_->Cn + (size_t)r * H, *hn = j_->Hn + (size_t)r * H, *tc = j_->TC + (size_t)r * H;
 		for (int j = 0; j < H; j++) {
 			reel_real fc = f[j] * c[j], ig = i[j] * g[j];
 			cn[j] = fc + ig;
@@ -81,7 +89,7 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, in
 	 * (gates is the output of the node just recorded, a product). */
 	int in_place = 0;
 	if (flags & REEL_IN_PLACE) {
-		int fresh = gates->base == gates && gates->on_tape && !gates->leaf;
+		int fresh = gates->base->on_tape && !gates->base->leaf;
 		int product = !need || (t->last && t->last->out == gates &&
 		                        (t->last->op == REEL_OP_ADDMM || t->last->op == REEL_OP_MATMUL));
 		if (!fresh || !product)
@@ -99,10 +107,8 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, in
 	reel_real *tc = reel_tape_alloc(t, BH * sizeof(reel_real));
 	if ((need && !s) || !act || !tc)
 		return NULL;
-	int nt = row_threads(B, H);
-	REEL_PAR_FOR(nt)
-	for (int r = 0; r < B; r++)
-		lstm_fwd_row(r, H, gates->data, act, c->data, y->data, y->data + BH, tc);
+	lstm_job job = {.H = H, .G = gates->data, .C = c->data, .A = act, .Cn = y->data, .Hn = y->data + BH, .TC = tc};
+	reel__par_rows(row_threads(B, H), B, lstm_fwd_rows, &job);
 	if (need) {
 		reel_node *n = reel__record(t, REEL_OP_LSTM_CELL, y, gates, c, NULL);
 		if (!n)
@@ -114,22 +120,17 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, in
 	return y;
 }
 
-void reel__bwd_LSTM_CELL(reel_node *n)
+/* Rows [r0, r1) of the backward. */
+static void lstm_bwd_rows(void *ctx, int r0, int r1)
 {
-	reel_tensor *gates = n->in[0], *c = n->in[1];
-	const lstm_saved *s = n->saved;
-	reel_real *dG = reel__g(gates), *dC = reel__g(c);
-	int B = c->shape[0], H = c->shape[1];
-	size_t BH = (size_t)B * H;
-	const reel_real *dy = reel_tensor_grad(n->out), *C = c->data;
-	int nt = row_threads(B, H);
-	REEL_PAR_FOR(nt)
-	for (int r = 0; r < B; r++) {
-		const reel_real *ar = s->act + (size_t)r * 4 * H, *tc = s->tc + (size_t)r * H;
+	const lstm_job *j_ = ctx;
+	int H = j_->H;
+	for (int r = r0; r < r1; r++) {
+		const reel_real *ar = j_->s->act + (size_t)r * 4 * H, *tc = j_->s->tc + (size_t)r * H;
 		const reel_real *i = ar, *f = ar + H, *g = ar + 2 * H, *o = ar + 3 * H;
-		const reel_real *dcn = dy + (size_t)r * H, *dh = dy + BH + (size_t)r * H, *cr = C + (size_t)r * H;
-		if (dG) {
-			reel_real *dg = dG + (size_t)r * 4 * H;
+		const reel_real *dcn = j_->dy + (size_t)r * H, *dh = j_->dy + j_->BH + (size_t)r * H, *cr = j_->C + (size_t)r * H;
+		if (j_->dG) {
+			reel_real *dg = j_->dG + (size_t)r * 4 * H;
 			for (int j = 0; j < H; j++) {
 				reel_real d = dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j]);
 				dg[j] += d * g[j] * i[j] * (1 - i[j]);
@@ -138,10 +139,19 @@ void reel__bwd_LSTM_CELL(reel_node *n)
 				dg[3 * H + j] += dh[j] * tc[j] * o[j] * (1 - o[j]);
 			}
 		}
-		if (dC) {
-			reel_real *dc = dC + (size_t)r * H;
+		if (j_->dC) {
+			reel_real *dc = j_->dC + (size_t)r * H;
 			for (int j = 0; j < H; j++)
 				dc[j] += (dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j])) * f[j];
 		}
 	}
+}
+
+void reel__bwd_LSTM_CELL(reel_node *n)
+{
+	reel_tensor *gates = n->in[0], *c = n->in[1];
+	int B = c->shape[0], H = c->shape[1];
+	lstm_job job = {.H = H, .BH = (size_t)B * H, .C = c->data, .dy = reel_tensor_grad(n->out), .s = n->saved,
+	                .dG = reel__g(gates), .dC = reel__g(c)};
+	reel__par_rows(row_threads(B, H), B, lstm_bwd_rows, &job);
 }

@@ -223,8 +223,9 @@ reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags
 	return c;
 }
 
-/* flag bit in the node: d is a row broadcast over the rows of the output */
-enum { ADDMM_ROW = 4 };
+/* flag bits in the node: d is a row broadcast over the rows of the output;
+ * the output is d itself (REEL_IN_PLACE), so d's gradient is the output's */
+enum { ADDMM_ROW = 4, ADDMM_ALIAS = 16 };
 
 reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tensor *b, int flags)
 {
@@ -235,6 +236,9 @@ reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tenso
 		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_addmm: a and b must be 2-d (a is %s, b is %s)",
 		                      reel_shape_str(a, sa, sizeof sa), reel_shape_str(b, sb, sizeof sb));
 	struct mm p;
+	if (flags & ~(REEL_TRANS_A | REEL_TRANS_B | REEL_IN_PLACE))
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_addmm: flags is %d, expected REEL_TRANS_A, REEL_TRANS_B, REEL_IN_PLACE",
+		                      flags);
 	if (!mm_shape(t, "addmm", a, b, flags & (REEL_TRANS_A | REEL_TRANS_B), 0, &p))
 		return NULL;
 	int row;
@@ -246,10 +250,20 @@ reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tenso
 		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_addmm: d is %s, expected %dx%d or a row of %d",
 		                      reel_shape_str(d, sd, sizeof sd), p.m, p.n, p.n);
 	int need = reel__needs_grad(t, a, b, d);
-	reel_tensor *c = reel__out(t, 2, (int[]){p.m, p.n}, need);
+	int alias = 0;
+	if (flags & REEL_IN_PLACE) {
+		if (row || !d->base->on_tape || d->base->leaf)
+			return reel_tape_fail(t, REEL_ERR_ARG, "reel_addmm: REEL_IN_PLACE needs d to be a (%d, %d) op output, "
+			                      "found %s%s", p.m, p.n, reel_shape_str(d, sd, sizeof sd),
+			                      row ? "" : d->base->leaf ? ", a leaf" : ", memory not on the tape");
+		alias = !need || d->requires_grad; /* else d has no gradient to share: copy */
+	}
+	reel_tensor *c = alias ? reel_rows(t, d, 0, p.m) : reel__out(t, 2, (int[]){p.m, p.n}, need);
 	if (!c)
 		return NULL;
-	if (row)
+	if (alias)
+		;
+	else if (row)
 		for (int i = 0; i < p.m; i++)
 			memcpy(c->data + (size_t)i * p.n, d->data, (size_t)p.n * sizeof(reel_real));
 	else
@@ -259,7 +273,7 @@ reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tenso
 		reel_node *n = reel__record(t, REEL_OP_ADDMM, c, a, b, d);
 		if (!n)
 			return NULL;
-		p.flags |= row ? ADDMM_ROW : 0;
+		p.flags |= (row ? ADDMM_ROW : 0) | (alias ? ADDMM_ALIAS : 0);
 		mm_save(n, &p);
 		n->saved = t;
 	}
@@ -271,6 +285,8 @@ void reel__bwd_ADDMM(reel_node *n)
 	struct mm p = mm_load(n);
 	const reel_real *dc = reel_tensor_grad(n->out);
 	mm_backward(defer_tape(n), &p, n->in[0]->data, n->in[1]->data, dc, reel__g(n->in[0]), reel__g(n->in[1]));
+	if (p.flags & ADDMM_ALIAS)
+		return; /* d's gradient is the output's: already there */
 	reel_real *dd = reel__g(n->in[2]);
 	if (!dd)
 		return;

@@ -595,11 +595,14 @@ static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
 	for (size_t i = 0; i < y->size; i++)
 		g[i] += dy ? dy[i] : 1;
 	for (reel_node *n = t->last; n; n = n->prev) {
-		if (!n->out->grad_ready)
+		reel_tensor *ob = n->out->base; /* a view for an op writing in place (REEL_IN_PLACE) */
+		if (!ob->grad_ready)
 			continue; /* no gradient reached this node's output: nothing to pass on */
 		backward_table[n->op](n);
-		/* the producer has passed the gradient on: its buffer serves others now */
-		if (!n->out->leaf)
+		/* the producer has passed the gradient on: its buffer serves others
+		 * now (an in-place op's output is part of its input, whose own
+		 * producer releases it) */
+		if (ob == n->out && !ob->leaf)
 			grad_release(t, n->out);
 	}
 	reel__flush_weight_grads(t);

@@ -26,14 +26,15 @@ static void rnn_relu_step(reel_tape *t, const reel_cell_params *p, reel_tensor *
 	rnn_step(t, p, xp, h_in, state, next, 1);
 }
 
-/* gates = xp + h W_hh^T                          (B, 4H), [i f g o]
+/* gates = xp + h W_hh^T                          (B, 4H), [i f g o], in place
+ *                                                over xp (the step's alone)
  * c' = sigmoid(f) * c + sigmoid(i) * tanh(g)     one lstm_cell op, in place
  * h' = sigmoid(o) * tanh(c')                     over gates: y (2, B, H)
  * (the activations overwrite the product, which nothing else reads) */
 static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
                       reel_tensor *const *state, reel_tensor **next)
 {
-	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B);
+	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B | REEL_IN_PLACE);
 	reel_tensor *y = reel_lstm_cell(t, gates, state[1], REEL_IN_PLACE);
 	next[1] = reel_index(t, y, 0);
 	next[0] = reel_index(t, y, 1);

@@ -201,6 +201,17 @@ static reel_tensor *f_grad_scale(reel_tape *t, reel_tensor **x, void *c)
 	return reel_add(t, reel_mul(t, reel_grad_scale(t, x[0], a), x[1]), reel_scale(t, reel_mul(t, k, x[1]), a - 1));
 }
 
+/* addmm in place: over a slice of an op's output (its other rows read
+ * too), so the product's gradient is the slice's */
+static reel_tensor *f_addmm_in_place(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	reel_tensor *big = reel_scale(t, x[2], 2); /* (2m, n) */
+	int m = big->shape[0] / 2;
+	reel_tensor *y = reel_addmm(t, reel_rows(t, big, m, m), x[0], x[1], cur->iarg | REEL_IN_PLACE);
+	return reel_add(t, reel_mul(t, y, y), reel_rows(t, big, 0, m));
+}
+
 /* lstm_cell: on its inputs (a copy of the activations); in place over a
  * product (x0 (B, K) x1 (K, 4H), c = x2); two steps, the second fed the
  * first's cell state, both hidden states read */
@@ -339,6 +350,8 @@ static const gcase cases[] = {
 	{"gate_blocks (2, 3, 5*2)", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S3(2, 3, 10)}, -2, 2, 0, 0, 0, 0},
 	{"gate_blocks through index views", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S2(3, 12)}, -2, 2, 0, 0, 1, 0},
 	{"gate_blocks one row, no activation (a view)", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S2(1, 12)}, -2, 2, 0, 0, 2, 0},
+	{"addmm in place over a slice", REEL_OP_ADDMM, f_addmm_in_place, 3, {S2(3, 5), S2(5, 4), S2(6, 4)}, -1, 1, 0, 0, 0, 0},
+	{"addmm in place, B^T", REEL_OP_ADDMM, f_addmm_in_place, 3, {S2(3, 5), S2(4, 5), S2(6, 4)}, -1, 1, 0, 0, REEL_TRANS_B, 0},
 	{"lstm_cell (3, 4*5), (3, 5)", REEL_OP_LSTM_CELL, f_lstm_cell, 2, {S2(3, 20), S2(3, 5)}, -2, 2, 0, 0, 0, 0},
 	{"lstm_cell in place over a matmul", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(3, 4), S2(4, 12), S2(3, 3)}, -1, 1, 0, 0, 1, 0},
 	{"lstm_cell two steps, state carried", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(2, 4), S2(4, 12), S2(2, 3)}, -1, 1, 0, 0, 2, 0},

@@ -137,7 +137,9 @@ struct reel_cell {
 	/* One time step: xp is this step's input projection (B, rows) (or the
 	 * raw input (B, I)); h_in is state[0] after recurrent dropout (use it
 	 * for the recurrent product); state (B, H) each; writes
-	 * next[0..nstate-1].  Errors go to the tape (a NULL next is fine). */
+	 * next[0..nstate-1].  Errors go to the tape (a NULL next is fine).
+	 * xp is the step's alone: nothing reads it after the step, so a
+	 * step may overwrite it (REEL_IN_PLACE, as the built-in LSTM does). */
 	void (*step)(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
 	             reel_tensor *const *state, reel_tensor **next);
 	const void *data; /* for the step's own use (p->cell->data) */

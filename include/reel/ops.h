@@ -87,6 +87,9 @@ const char *reel_op_name(int op);
 /* ---- matrix products (BLIS) ---------------------------------------------- */
 
 enum { REEL_TRANS_A = 1, REEL_TRANS_B = 2 };
+/* A flag of reel_addmm and reel_lstm_cell: write the result over an input
+ * the caller will not read again (each op says which and what it checks). */
+enum { REEL_IN_PLACE = 8 };
 
 /* C = op(A) op(B), where op(X) = X^T if the flag for X is set.
  * a: (m, k), or (k, m) with REEL_TRANS_A; b: (k, n), or (n, k) with
@@ -100,7 +103,15 @@ reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags
  * (m, n), or a row (n) or (1, n) added to every row (a bias: the linear
  * layer is reel_addmm(t, bias, x, W, REEL_TRANS_B)).  a and b as in
  * reel_matmul.  Saves one pass and one buffer over reel_add(reel_matmul()).
- * Errors: those of matmul; d of another shape. */
+ * flags | REEL_IN_PLACE, with d (m, n) the output of an op (not a leaf,
+ * not a parameter, not wrapped memory): the product accumulates into d's
+ * own buffer and the result is a view of it, whose gradient is d's (no
+ * copy of d, no (m, n) buffer; the LSTM adds each step's recurrent product
+ * onto its slice of the input projection).  The caller promises that no op
+ * read d before and none reads it after; when d needs no gradient but a or
+ * b do, the op makes the usual copy instead.
+ * Errors: those of matmul; d of another shape; REEL_IN_PLACE on a row d or
+ * on a d that is not an op's output. */
 reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tensor *b, int flags);
 
 /* Batched: a (N, m, k), b (N, k, n) (per-matrix transposes as above) ->
@@ -203,7 +214,6 @@ reel_tensor *reel_gate_blocks(reel_tape *t, reel_tensor *x, const char *acts);
  * of the node recorded just before, a matmul or addmm (or no gradient is
  * recorded).  Errors: shapes other than (B, 4H) and (B, H); REEL_IN_PLACE
  * on another gates; unknown flags. */
-enum { REEL_IN_PLACE = 1 };
 reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, int flags);
 
 /* ---- softmax family (last axis) ------------------------------------------- */
