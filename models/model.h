@@ -152,7 +152,11 @@ struct reel_layer {
 typedef struct reel_layer_opts {
 	const reel_rnn_opts *rnn; /* NULL for non-recurrent layers */
 	double p;
-	const char *mode;         /* "tanh", "relu", "sigmoid"; "last", "mean", "max"; else NULL */
+	const char *mode;         /* "tanh", "relu", "sigmoid"; "last", "mean", "max"; else NULL (tdnn: its
+	                           * activation, NULL for none) */
+	int context, dilation;    /* tdnn: taps and steps between them */
+	int components;           /* mdn: K */
+	const reel_linear *lin;   /* tdnn, mdn: the product (in: k F for tdnn; out: K (1 + 2 O) for mdn) */
 } reel_layer_opts;
 void reel__layer_opts(const reel_layer *L, reel_layer_opts *o);
 
