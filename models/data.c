@@ -277,6 +277,8 @@ static reel_status check_opts(const reel_data_opts *o, reel_err *err)
 	NEED(o->valid_frac >= 0 && o->test_frac >= 0 && o->valid_frac + o->test_frac < 1,
 	     "data: valid_frac (%g) and test_frac (%g) must be >= 0 and sum to less than 1", o->valid_frac, o->test_frac);
 	NEED(o->seq_len >= 1, "data: seq_len must be >= 1, got %d", o->seq_len);
+	NEED(o->max_vocab == 0 || o->max_vocab >= 3, "data: max_vocab must be 0 (every token) or >= 3, got %d",
+	     o->max_vocab);
 	NEED(o->window >= 1, "data: window must be >= 1, got %d", o->window);
 	NEED(o->horizon >= 0, "data: horizon must be >= 0, got %d", o->horizon);
 	NEED(o->length >= 2, "data: length must be >= 2, got %d", o->length);

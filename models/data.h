@@ -131,6 +131,8 @@ typedef struct reel_data_opts {
 	double valid_frac, test_frac; /* defaults 0.1, 0.1 */
 	int tokens_words;       /* text/tsv/labelled: 0 characters (default), 1 whitespace-separated tokens */
 	int seq_len;            /* text: steps per batch (default 64) */
+	int max_vocab;          /* text: at most this many ids, <pad> and <unk> included: the most frequent
+	                         * training tokens, the rest <unk> (0, the default: every training token) */
 	int stream;             /* text: 1 consecutive streams (default for lm), 0 random windows */
 	const char *const *columns; int n_columns; /* csv inputs (0: every column) */
 	const char *const *targets; int n_targets; /* csv outputs (0: the inputs) */

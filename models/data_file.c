@@ -314,6 +314,52 @@ static int text_window_fetch(reel_data *d, reel_data_split split, size_t start, 
 	return 0;
 }
 
+typedef struct tok_count {
+	size_t n;
+	int32_t id;
+} tok_count;
+
+static int cmp_count(const void *a, const void *b)
+{
+	const tok_count *x = a, *y = b;
+	return x->n != y->n ? (x->n < y->n) - (x->n > y->n) : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The training tokens tok[0..n) into v (after its specials), sorted
+ * bytewise; with max_vocab > 0 only the max_vocab - v->n most frequent of
+ * them (ties: the bytewise first), the others left to map to <unk>.
+ * 0, or -1 when out of memory. */
+static int text_vocab(reel__vocab *v, const span *tok, size_t n, int max_vocab)
+{
+	if (!max_vocab) {
+		for (size_t i = 0; i < n; i++)
+			if (reel__vocab_add(v, tok[i].s ? tok[i].s : EOS_WORD, tok[i].s ? tok[i].len : 5) < 0)
+				return -1;
+		return reel__vocab_sort(v);
+	}
+	reel__vocab all = {0};
+	tok_count *c = NULL;
+	int rc = -1;
+	for (size_t i = 0; i < n; i++)
+		if (reel__vocab_add(&all, tok[i].s ? tok[i].s : EOS_WORD, tok[i].s ? tok[i].len : 5) < 0)
+			goto out;
+	if (reel__vocab_sort(&all) || !(c = reel__calloc((size_t)all.n + 1, sizeof *c)))
+		goto out;
+	for (int k = 0; k < all.n; k++)
+		c[k].id = k;
+	for (size_t i = 0; i < n; i++)
+		c[reel__vocab_find(&all, tok[i].s ? tok[i].s : EOS_WORD, tok[i].s ? tok[i].len : 5)].n++;
+	qsort(c, (size_t)all.n, sizeof *c, cmp_count);
+	for (int k = 0; k < all.n && v->n < max_vocab; k++)
+		if (reel__vocab_add(v, all.str[c[k].id], all.slen[c[k].id]) < 0)
+			goto out;
+	rc = reel__vocab_sort(v);
+out:
+	free(c);
+	reel__vocab_free(&all);
+	return rc;
+}
+
 static int open_text(reel_data *d, const reel_data_opts *o, reel_err *err)
 {
 	if (d->task != REEL_TASK_LM)
@@ -342,14 +388,7 @@ static int open_text(reel_data *d, const reel_data_opts *o, reel_err *err)
 		}
 	}
 	static const char *const sp_names[] = {"<pad>", "<unk>"};
-	if (specials(&d->in_vocab, sp_names, 2))
-		goto nomem;
-	for (size_t i = 0; i < hi[0]; i++) {
-		const span *t = &tok[0][i];
-		if (reel__vocab_add(&d->in_vocab, t->s ? t->s : EOS_WORD, t->s ? t->len : 5) < 0)
-			goto nomem;
-	}
-	if (reel__vocab_sort(&d->in_vocab))
+	if (specials(&d->in_vocab, sp_names, 2) || text_vocab(&d->in_vocab, tok[0], hi[0], o->max_vocab))
 		goto nomem;
 	for (int s = 0; s < 3; s++) {
 		reel__split *sp = &d->sp[s];

@@ -10,6 +10,12 @@
  * stepped by hand with reel's equations (layers/seq2seq.h).  Each model
  * also gets reel_loss(), reel's training loss for the task.
  *
+ * Time-delay layers are a causal dilated conv1d over reel's weight layout
+ * (class TDNN), residual stacks run a layer at a time through single-layer
+ * twins sharing the stacked module's parameters, an mdn output is a Linear
+ * with mixture() and the mixture's negative log-likelihood as reel_loss,
+ * and a ctc model's reel_loss is PyTorch's ctc_loss.
+ *
  * Everything is checked before anything is written: a layer kind PyTorch
  * lacks (mgu) is an error naming the layer and the file stays untouched. */
 #include "model.h"
@@ -133,6 +139,57 @@ static const char POOL[] =
 	"        return (x * mask).sum(0) * (1.0 / lengths.to(x.dtype)).unsqueeze(1)\n"
 	"    return x.masked_fill(mask == 0, float(\"-inf\")).amax(0)\n";
 
+static const char RESIDUAL[] =
+	"\n"
+	"\n"
+	"def residual_layers(rnn):\n"
+	"    \"\"\"Single-layer twins of a stacked rnn that share its parameters (kept outside the module\n"
+	"    tree, so the state_dict stays rnn's), to run reel's residual stack a layer at a time.\"\"\"\n"
+	"    D = 2 if rnn.bidirectional else 1\n"
+	"    kw = {\"nonlinearity\": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}\n"
+	"    layers = []\n"
+	"    for l in range(rnn.num_layers):\n"
+	"        one = type(rnn)(rnn.input_size if l == 0 else D * rnn.hidden_size, rnn.hidden_size, bias=rnn.bias,\n"
+	"                        bidirectional=rnn.bidirectional, **kw)\n"
+	"        for name in one._flat_weights_names:\n"
+	"            setattr(one, name, getattr(rnn, name.replace(\"_l0\", f\"_l{l}\")))\n"
+	"        layers.append(one)\n"
+	"    return layers\n"
+	"\n"
+	"\n"
+	"def run_residual(layers, x, lengths):\n"
+	"    \"\"\"reel's residual stack (GNMT, Wu et al. 2016): layer l >= 1 adds its input to its output\n"
+	"    (both zero past each length).  reel's dropout between layers is training-only.\"\"\"\n"
+	"    for l, one in enumerate(layers):\n"
+	"        y = run_rnn(one, x, lengths)\n"
+	"        x = y + x if l > 0 else y\n"
+	"    return x\n";
+
+static const char TDNN[] =
+	"\n"
+	"\n"
+	"class TDNN(nn.Module):\n"
+	"    \"\"\"reel's time-delay layer (Waibel et al. 1989), a causal dilated Conv1d over time:\n"
+	"    y[t] = act(W [x[t]; x[t - d]; ...; x[t - (k - 1) d]] + b), zeros before the first step.\n"
+	"    weight (O, k F) is reel's: block j holds the tap j d steps back (Conv1d's tap k - 1 - j).\"\"\"\n"
+	"\n"
+	"    def __init__(self, in_features, out_features, context, dilation, bias=True, act=None):\n"
+	"        super().__init__()\n"
+	"        self.k, self.d, self.act = context, dilation, act\n"
+	"        self.weight = nn.Parameter(torch.empty(out_features, context * in_features))\n"
+	"        if bias:\n"
+	"            self.bias = nn.Parameter(torch.empty(out_features))\n"
+	"        else:\n"
+	"            self.register_parameter(\"bias\", None)\n"
+	"\n"
+	"    def forward(self, x):\n"
+	"        \"\"\"x (T, B, F) -> (T, B, O)\"\"\"\n"
+	"        O, F = self.weight.shape[0], x.shape[2]\n"
+	"        w = self.weight.reshape(O, self.k, F).flip(1).permute(0, 2, 1)  # (O, F, k)\n"
+	"        xp = nn.functional.pad(x.permute(1, 2, 0), ((self.k - 1) * self.d, 0))  # (B, F, (k - 1) d + T)\n"
+	"        y = nn.functional.conv1d(xp, w, self.bias, dilation=self.d).permute(2, 0, 1)\n"
+	"        return y if self.act is None else getattr(torch, self.act)(y)\n";
+
 /* ---- lm, classify, tag, regress: the list of layers -------------------------------------------- */
 
 static reel_status check_layers(const reel_model *m, reel_err *err)
@@ -141,18 +198,6 @@ static reel_status check_layers(const reel_model *m, reel_err *err)
 		const reel_layer *L = &m->layers[i];
 		reel_layer_opts lo;
 		reel__layer_opts(L, &lo);
-		if (!strcmp(L->type->name, "tdnn"))
-			return reel_err_set(err, REEL_ERR_ARG,
-			                    "export: layer %d (\"%s\", type tdnn): the time-delay layer is not exported yet; nothing was written",
-			                    i, L->name);
-		if (!strcmp(L->type->name, "mdn"))
-			return reel_err_set(err, REEL_ERR_ARG,
-			                    "export: layer %d (\"%s\", type mdn): the mixture density output is not exported yet; nothing was written",
-			                    i, L->name);
-		if (lo.rnn && lo.rnn->residual)
-			return reel_err_set(err, REEL_ERR_ARG,
-			                    "export: layer %d (\"%s\"): residual connections are not exported yet; nothing was written",
-			                    i, L->name);
 		if (lo.rnn && !rnn_class(lo.rnn->cell))
 			return reel_err_set(err, REEL_ERR_ARG,
 			                    "export: layer %d (\"%s\", type %s): PyTorch has no %s layer; nothing was written "
@@ -172,21 +217,31 @@ static void shape_comment(FILE *f, const reel_flow *fl)
 
 static void export_layers(const reel_model *m, FILE *f)
 {
-	int any_rnn = 0, any_pool = 0;
+	int any_rnn = 0, any_pool = 0, any_res = 0, any_tdnn = 0, K = reel_model_mdn_components(m), O = m->info.outputs;
 	for (int i = 0; i < m->nlayers; i++) {
 		reel_layer_opts lo;
 		reel__layer_opts(&m->layers[i], &lo);
 		any_rnn |= lo.rnn != NULL;
+		any_res |= lo.rnn && lo.rnn->residual;
 		any_pool |= !strcmp(m->layers[i].type->name, "pool");
+		any_tdnn |= !strcmp(m->layers[i].type->name, "tdnn");
 	}
 	if (any_rnn)
 		fputs(RUN_RNN, f);
+	if (any_res)
+		fputs(RESIDUAL, f);
 	if (any_pool)
 		fputs(POOL, f);
+	if (any_tdnn)
+		fputs(TDNN, f);
 	fprintf(f, "\n\nclass Model(nn.Module):\n");
 	fprintf(f, "    \"\"\"%s: task %s, %d layers (reel's list, as nn.Sequential: submodule names are the layer names).\"\"\"\n\n",
 	        reel_cfg_name(m->cfg), reel_task_name(m->task), m->nlayers);
+	if (K)
+		fprintf(f, "    mdn_components, mdn_outputs = %d, %d  # the mdn output's K and O\n\n", K, O);
 	fprintf(f, "    def __init__(self):\n        super().__init__()\n");
+	if (any_res)
+		fprintf(f, "        self.residual = {}  # residual stacks: single-layer twins by layer name (not submodules)\n");
 	int mods = 0;
 	for (int i = 0; i < m->nlayers; i++) {
 		const reel_layer *L = &m->layers[i];
@@ -204,6 +259,13 @@ static void export_layers(const reel_model *m, FILE *f)
 		} else if (lo.rnn) {
 			rnn_ctor(f, lo.rnn, lo.rnn->input_size, lo.rnn->hidden_size);
 			fprintf(f, ")\n");
+			if (lo.rnn->residual) {
+				fprintf(f, "        self.residual[");
+				pystr(f, L->name);
+				fprintf(f, "] = residual_layers(self._modules[");
+				pystr(f, L->name);
+				fprintf(f, "])\n");
+			}
 			if (lo.rnn->recurrent_dropout > 0)
 				fprintf(f, "        # recurrent_dropout (variational, on h before W_hh) is training-only in reel; "
 				           "PyTorch's module has none, so only eval() outputs agree\n");
@@ -211,9 +273,17 @@ static void export_layers(const reel_model *m, FILE *f)
 			fprintf(f, "nn.Dropout(");
 			pyfloat(f, lo.p);
 			fprintf(f, "))\n");
-		} else if (!strcmp(tn, "linear")) {
-			const reel_linear *l = L->state;
-			fprintf(f, "nn.Linear(%d, %d%s))\n", l->in, l->out, l->bias ? "" : ", bias=False");
+		} else if (!strcmp(tn, "linear") || !strcmp(tn, "mdn")) {
+			const reel_linear *l = lo.lin ? lo.lin : L->state;
+			fprintf(f, "nn.Linear(%d, %d%s))%s\n", l->in, l->out, l->bias ? "" : ", bias=False",
+			        lo.lin ? "  # mdn: K mixture logits, K x O means, K x O log standard deviations" : "");
+		} else if (!strcmp(tn, "tdnn")) {
+			const reel_linear *l = lo.lin;
+			fprintf(f, "TDNN(%d, %d, %d, %d%s", l->in / lo.context, l->out, lo.context, lo.dilation,
+			        l->bias ? "" : ", bias=False");
+			if (lo.mode)
+				fprintf(f, ", act=\"%s\"", lo.mode);
+			fprintf(f, "))\n");
 		} else {
 			fprintf(f, "None)  # layer type %s has no PyTorch twin\n", tn);
 		}
@@ -236,18 +306,56 @@ static void export_layers(const reel_model *m, FILE *f)
 		} else if (!strcmp(tn, "pool")) {
 			fprintf(f, "pool(x, lengths, \"%s\")", lo.mode);
 		} else {
-			if (lo.rnn)
+			if (lo.rnn && !lo.rnn->residual)
 				fprintf(f, "run_rnn(");
-			fprintf(f, "self._modules[");
-			pystr(f, L->name);
-			fprintf(f, lo.rnn ? "], x, lengths)" : "](x)");
+			if (lo.rnn && lo.rnn->residual) {
+				fprintf(f, "run_residual(self.residual[");
+				pystr(f, L->name);
+				fprintf(f, "], x, lengths)");
+			} else {
+				fprintf(f, "self._modules[");
+				pystr(f, L->name);
+				fprintf(f, lo.rnn ? "], x, lengths)" : "](x)");
+			}
 		}
 		shape_comment(f, &L->out);
 	}
 	fprintf(f, "        return x\n");
+	if (K) {
+		fprintf(f, "\n    def mixture(self, outputs):\n");
+		fprintf(f, "        \"\"\"The mdn output as reel reads it (reel_mdn_nll): weights pi = softmax(a) (..., K),\n"
+		           "        means (..., K, O), standard deviations exp(s) (..., K, O) (variances exp(2 s)).\"\"\"\n");
+		fprintf(f, "        K, O = self.mdn_components, self.mdn_outputs\n");
+		fprintf(f, "        a, mu, s = outputs.split([K, K * O, K * O], -1)\n");
+		fprintf(f, "        return torch.softmax(a, -1), mu.unflatten(-1, (K, O)), s.exp().unflatten(-1, (K, O))\n");
+	}
 	fprintf(f, "\n    def reel_loss(self, outputs, %s, lengths=None):\n",
 	        m->task == REEL_TASK_REGRESS ? "targets" : "labels");
+	if (K) {
+		fprintf(f, "        \"\"\"reel's loss: the mixture's negative log-likelihood of the targets, a mean over %s.\"\"\"\n",
+		        m->data_opts.per_step ? "the steps within each length" : "sequences");
+		fprintf(f, "        K, O = self.mdn_components, self.mdn_outputs\n");
+		fprintf(f, "        a, mu, s = outputs.split([K, K * O, K * O], -1)\n");
+		fprintf(f, "        normal = torch.distributions.Normal(mu.unflatten(-1, (K, O)), s.exp().unflatten(-1, (K, O)))\n");
+		fprintf(f, "        nll = -(torch.log_softmax(a, -1) + normal.log_prob(targets.unsqueeze(-2)).sum(-1)).logsumexp(-1)\n");
+		if (m->data_opts.per_step) {
+			fprintf(f, "        if lengths is None:\n            return nll.mean()\n");
+			fprintf(f, "        return (nll * step_mask(lengths, nll.shape[0], nll)[:, :, 0]).sum() / lengths.sum()\n");
+		} else {
+			fprintf(f, "        return nll.mean()\n");
+		}
+		return;
+	}
 	switch (m->task) {
+	case REEL_TASK_CTC:
+		fprintf(f, "        \"\"\"reel's loss: CTC (blank 0) on log_softmax(outputs), PyTorch's 'mean' reduction;\n"
+		           "        labels (T, B) left-aligned, -100 after each sequence's.\"\"\"\n");
+		fprintf(f, "        T, B = labels.shape\n");
+		fprintf(f, "        if lengths is None:\n            lengths = torch.full((B,), outputs.shape[0], dtype=torch.long)\n");
+		fprintf(f, "        return nn.functional.ctc_loss(outputs.log_softmax(-1), labels.t().clamp(min=0).long(), "
+		           "lengths.long(),\n                                      (labels != -100).sum(0).long(), blank=0, "
+		           "reduction=\"mean\")\n");
+		break;
 	case REEL_TASK_REGRESS:
 		if (m->data_opts.per_step) {
 			fprintf(f, "        \"\"\"reel's loss: mean squared error over the values of the steps within each length.\"\"\"\n");

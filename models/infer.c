@@ -709,6 +709,134 @@ reel_status reel_infer_predict_split(reel_model *m, reel_data_split split, int p
 	return st;
 }
 
+/* ---- ctc decoding ------------------------------------------------------------------------------ */
+
+/* labels[0], labels[stride], ... (n) space-separated: their strings, or
+ * their ids when the data have no output vocabulary */
+static void print_ctc_labels(const reel_model *m, const int32_t *ids, int n, int stride, FILE *f)
+{
+	for (int i = 0; i < n; i++) {
+		int id = ids[(size_t)i * stride];
+		const char *s = reel_data_output_token(m->data, id);
+		if (i)
+			fputc(' ', f);
+		if (s)
+			fputs(s, f);
+		else
+			fprintf(f, "%d", id);
+	}
+}
+
+typedef struct ctc_ctx {
+	FILE *f;
+	const reel_decode_opts *o;
+	long example;      /* examples printed so far */
+	int32_t *dec;      /* (B, T) greedy, or (n_best, T) beam */
+	int *dl;           /* (B) or (n_best) */
+	double *lp, *score; /* (T, C) one sequence's log-probabilities; (n_best) */
+	size_t cap_dec, cap_lp;
+} ctc_ctx;
+
+/* log_softmax of sequence k's frames of y (T, B, C) within len, into lp (len, C) */
+static void ctc_log_probs(const reel_tensor *y, int k, int len, double *lp)
+{
+	int B = y->shape[1], C = y->shape[2];
+	for (int t = 0; t < len; t++) {
+		const reel_real *row = y->data + ((size_t)t * B + k) * C;
+		double mx = -INFINITY, sum = 0;
+		for (int c = 0; c < C; c++)
+			mx = fmax(mx, (double)row[c]);
+		for (int c = 0; c < C; c++)
+			sum += exp((double)row[c] - mx);
+		for (int c = 0; c < C; c++)
+			lp[(size_t)t * C + c] = (double)row[c] - mx - log(sum);
+	}
+}
+
+static reel_status ctc_batch(reel_model *m, const reel_batch *b, const reel_tensor *y, void *vctx, reel_err *err)
+{
+	ctc_ctx *c = vctx;
+	const reel_decode_opts *o = c->o;
+	int T = b->T, B = b->B, C = y->shape[2], W = o->beam, nb = o->n_best;
+	size_t need_dec = (size_t)(B > nb ? B : nb) * (T > 0 ? T : 1), need_lp = (size_t)T * C + 1;
+	if (need_dec > c->cap_dec) {
+		free(c->dec);
+		free(c->dl);
+		c->dec = reel__malloc(need_dec * sizeof *c->dec);
+		c->dl = reel__malloc((size_t)(B > nb ? B : nb) * sizeof *c->dl);
+		c->cap_dec = c->dec && c->dl ? need_dec : 0;
+		if (!c->cap_dec)
+			return nomem(err, "ctc decoding");
+	}
+	if ((o->scores || W > 1) && need_lp > c->cap_lp) {
+		free(c->lp);
+		c->lp = reel__malloc(need_lp * sizeof *c->lp);
+		c->cap_lp = c->lp ? need_lp : 0;
+		if (!c->lp)
+			return nomem(err, "ctc decoding");
+	}
+	if (W == 1) /* the greedy decodings eval's label error rate counts (models/ctc_task.c) */
+		reel_ctc_greedy(y, b->lengths, 0, c->dec, c->dl);
+	for (int k = 0; k < B; k++) {
+		int len = b->lengths[k], got = 1;
+		if (o->scores || W > 1)
+			ctc_log_probs(y, k, len, c->lp);
+		if (W > 1) {
+			got = reel_ctc_beam(c->lp, len, C, 0, W, nb, c->dec, c->dl, c->score);
+			if (got < 0)
+				return nomem(err, "ctc beam search");
+		} else if (o->scores) { /* the best path's log-probability */
+			double s = 0;
+			for (int t = 0; t < len; t++) {
+				double best = -INFINITY;
+				for (int j = 0; j < C; j++)
+					best = fmax(best, c->lp[(size_t)t * C + j]);
+				s += best;
+			}
+			c->score[0] = s;
+		}
+		int tl = 0;
+		while (tl < T && b->labels[(size_t)tl * B + k] != REEL_DATA_IGNORE)
+			tl++;
+		c->example++;
+		for (int i = 0; i < got; i++) {
+			/* greedy: row k of (B, T); beam: row i of (n_best, len) */
+			const int32_t *out = W > 1 ? c->dec + (size_t)i * (len > 0 ? len : 1) : c->dec + (size_t)k * T;
+			int ol = W > 1 ? c->dl[i] : c->dl[k];
+			if (nb > 1)
+				fprintf(c->f, "%ld\t%d\t", c->example, i + 1);
+			print_ctc_labels(m, out, ol, 1, c->f);
+			fputc('\t', c->f);
+			print_ctc_labels(m, b->labels + k, tl, B, c->f);
+			if (o->scores)
+				fprintf(c->f, "\t%.4f", c->score[i]);
+			fputc('\n', c->f);
+		}
+	}
+	return REEL_OK;
+}
+
+reel_status reel_infer_ctc_split(reel_model *m, reel_data_split split, const reel_decode_opts *o, FILE *f,
+                                 reel_err *err)
+{
+	reel_status st = need_task(m, m->task == REEL_TASK_CTC, "ctc decoding", "ctc", err);
+	if (st != REEL_OK)
+		return st;
+	if (o->beam < 1 || o->n_best < 1 || o->n_best > o->beam)
+		return reel_err_set(err, REEL_ERR_ARG, "ctc decoding: need beam >= 1 and 1 <= n_best <= beam (got %d, %d)",
+		                    o->beam, o->n_best);
+	ctc_ctx c = {.f = f, .o = o};
+	c.score = reel__malloc((size_t)o->n_best * sizeof *c.score);
+	if (!c.score)
+		return nomem(err, "ctc decoding");
+	st = over_split(m, split, ctc_batch, &c, err);
+	free(c.dec);
+	free(c.dl);
+	free(c.lp);
+	free(c.score);
+	return st;
+}
+
 /* ---- evaluation ------------------------------------------------------------------------------- */
 
 typedef struct eval_ctx {

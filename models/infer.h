@@ -100,6 +100,21 @@ reel_status reel_infer_predict_lines(reel_model *m, char *const *lines, int n, i
 reel_status reel_infer_predict_split(reel_model *m, reel_data_split split, int probs, FILE *f, const char *svg_path,
                                      reel_err *err);
 
+/* ---- ctc -------------------------------------------------------------------------------- */
+
+/* A ctc model's decodings of every example of a split (the inputs are
+ * frames, so there are no text lines to read): greedy (o->beam 1: the best
+ * path's labels, repeats merged, blanks dropped, as eval's label error rate
+ * counts them) or prefix beam search (reel_ctc_beam).  Prints per example
+ *   DECODED<TAB>ACTUAL[<TAB>SCORE]
+ *   EXAMPLE<TAB>RANK<TAB>DECODED<TAB>ACTUAL[<TAB>SCORE]   n_best > 1 (from 1)
+ * labels space-separated, through the data's output vocabulary when it
+ * has one (else their ids).  SCORE: greedy, the best path's
+ * log-probability; beam, the labelling's (summed over its paths).
+ * o->max_len, alpha and attention are not used. */
+reel_status reel_infer_ctc_split(reel_model *m, reel_data_split split, const reel_decode_opts *o, FILE *f,
+                                 reel_err *err);
+
 /* ---- the evaluation report ----------------------------------------------------------- */
 
 typedef struct reel_eval_report {

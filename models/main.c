@@ -47,13 +47,13 @@ static const char *const USAGE =
 	"                          the task's metrics on a split of the config's data\n"
 	"  decode CONFIG --params FILE [--input FILE] [--beam N] [--n-best K] [--length-penalty A]\n"
 	"         [--scores] [--attention] [--attention-svg FILE]\n"
-	"                          seq2seq: decode each line of the input (default stdin)\n"
+	"                          seq2seq: decode each line of the input (default stdin); ctc: a split\n"
 	"  sample CONFIG --params FILE [--prime TEXT] [--temperature T] [--top-k K] [--length N] [--seed S]\n"
 	"                          language models: generate text\n"
 	"  baseline CONFIG [--split S] [--order P] [--json]\n"
 	"                          series regress: persistence and linear AR forecasts\n"
 	"  predict CONFIG --params FILE [--input FILE | --split S] [--probs] [--svg FILE]\n"
-	"                          classify, tag, regress: predictions on lines or a split\n"
+	"                          classify, tag, regress, ctc: predictions on lines or a split\n"
 	"  plot DIR [DIR...] [-o FILE.svg]   training curves of run directories\n"
 	"  info CONFIG [--set k=v]...   layers, output shapes, parameters, memory per step\n"
 	"  check CONFIG [--set k=v]...  validate the config and run one forward/backward step\n"
@@ -489,17 +489,47 @@ static int wrong_task(const reel_model *m, const char *verb, const char *tasks)
 	return EXIT_USAGE;
 }
 
+/* decode for a ctc model: the examples of a split, greedy or a prefix beam */
+static int cmd_decode_ctc(const args *a, reel_model *m)
+{
+	const char *bad = a->input ? "--input" : a->attention ? "--attention" : a->attention_svg ? "--attention-svg"
+	                : a->has_alpha ? "--length-penalty" : NULL;
+	if (bad) {
+		fprintf(stderr, "reel: decode: %s does not apply to ctc models (%s), which decode the examples of a split "
+		        "(--split valid|test)\n(reel decode --help for usage)\n", bad, a->config);
+		reel_model_free(m);
+		return EXIT_USAGE;
+	}
+	reel_decode_opts o = {.beam = a->beam ? a->beam : 1, .n_best = a->n_best ? a->n_best : 1, .scores = a->scores};
+	if (o.n_best > o.beam) {
+		reel_model_free(m);
+		fprintf(stderr, "reel: --n-best %d needs a beam at least as wide (--beam %d)\n", o.n_best, o.beam);
+		return EXIT_USAGE;
+	}
+	reel_err err = {0};
+	int rc = 0;
+	reel_set_threads(m->train.threads);
+	if (reel_infer_ctc_split(m, split_of(a, REEL_TEST), &o, stdout, &err) != REEL_OK) {
+		fprintf(stderr, "reel: %s\n", err.msg);
+		rc = EXIT_RUNTIME;
+	}
+	reel_model_free(m);
+	return rc;
+}
+
 static int cmd_decode(const args *a)
 {
 	reel_model *m;
 	int rc = load_trained(a, &m);
 	if (rc)
 		return rc;
-	if (!m->is_s2s) {
-		rc = wrong_task(m, "decode", "seq2seq");
+	if (!m->is_s2s && m->task != REEL_TASK_CTC) {
+		rc = wrong_task(m, "decode", "seq2seq and ctc");
 		reel_model_free(m);
 		return rc;
 	}
+	if (m->task == REEL_TASK_CTC)
+		return cmd_decode_ctc(a, m);
 	reel_decode_opts o = reel_decode_defaults(m);
 	if (a->beam)
 		o.beam = a->beam;
@@ -568,13 +598,22 @@ static int cmd_predict(const args *a)
 	if (rc)
 		return rc;
 	if (m->task == REEL_TASK_LM || m->task == REEL_TASK_SEQ2SEQ) {
-		rc = wrong_task(m, "predict", "classify, tag and regress");
+		rc = wrong_task(m, "predict", "classify, tag, regress and ctc");
 		reel_model_free(m);
 		return rc;
 	}
 	reel_err err = {0};
 	reel_status st;
-	if (a->input) {
+	if (m->task == REEL_TASK_CTC && (a->input || a->probs || a->svg)) {
+		fprintf(stderr, "reel: predict: %s does not apply to ctc models (%s): predict over a split (--split valid|test)"
+		        "\n(reel predict --help for usage)\n", a->input ? "--input" : a->probs ? "--probs" : "--svg", a->config);
+		reel_model_free(m);
+		return EXIT_USAGE;
+	}
+	if (m->task == REEL_TASK_CTC) {
+		reel_decode_opts o = {.beam = 1, .n_best = 1};
+		st = reel_infer_ctc_split(m, split_of(a, REEL_TEST), &o, stdout, &err);
+	} else if (a->input) {
 		if (!m->info.tokens_in || m->task == REEL_TASK_REGRESS) {
 			fprintf(stderr, "reel: predict --input reads text lines for classify and tag models; for %s, "
 			                "predict over a split (--split valid|test)\n",
@@ -806,7 +845,12 @@ static const struct verb {
 		       "  --length-penalty A   beam score = sum log p / length^A (default: decode.alpha)\n"
 		       "  --scores             append <TAB>SCORE (sum of log-probabilities; beam: normalised)\n"
 		       "  --attention          print each attention matrix as text (rows: outputs)\n"
-		       "  --attention-svg F    draw the first source's attention into F\n"},
+		       "  --attention-svg F    draw the first source's attention into F\n"
+		       "  ctc models decode the examples of a split instead (--split valid|test, default\n"
+		       "  test): DECODED<TAB>ACTUAL, labels space-separated; greedy (best path, repeats\n"
+		       "  merged, blanks dropped), or with --beam N a prefix beam search; --n-best K:\n"
+		       "  EXAMPLE<TAB>RANK<TAB>DECODED<TAB>ACTUAL; --scores appends the log-probability\n"
+		       "  (greedy: of the best path; beam: of the labelling)\n"},
 	{"sample", cmd_sample,
 	 "usage: reel sample CONFIG --params FILE [options] [--set path=value]...\n"
 		       "  Generates text from a language model, one token at a time, carrying the\n"
@@ -822,6 +866,8 @@ static const struct verb {
 		       "  labelled format's label<TAB>sequence, whose label is ignored): LABEL, or one TAG per\n"
 		       "  token.  Without --input, every example of the split (default test):\n"
 		       "  PREDICTED<TAB>ACTUAL.  regress: the split's examples, PREDICTED<TAB>ACTUAL.\n"
+		       "  ctc: the split's greedy decodings, DECODED<TAB>ACTUAL (labels space-separated;\n"
+		       "  reel decode has the beam search)\n"
 		       "  --probs              classify: every class probability; tag: the chosen tag's\n"
 		       "  --svg FILE           regress: draw predicted and actual over the split\n"},
 	{"baseline", cmd_baseline,

@@ -141,6 +141,12 @@ static void read_data(reel_cfg_obj *root, reel_task_type task, int task_ok, reel
 	{
 		d->seq_len = reel_cfg_int(&o, "seq_len", d->seq_len, 1, 1 << 20, "steps per batch");
 		d->stream = reel_cfg_bool(&o, "stream", 1, "consecutive streams carrying state (truncated BPTT)");
+		d->max_vocab = reel_cfg_int(&o, "max_vocab", 0, 0, INT32_MAX - 1,
+		                            "at most this many ids, <pad> and <unk> included: the most frequent training "
+		                            "tokens, the others <unk> (0: every token)");
+		if (!desc && d->max_vocab > 0 && d->max_vocab < 3)
+			reel_cfg_error(&o, "max_vocab", "expected 0 (every token) or at least 3 (<pad>, <unk> and a token), "
+			               "found %d", d->max_vocab);
 	}
 	IF(B(S_CSV))
 	{

@@ -152,7 +152,11 @@ struct reel_layer {
 typedef struct reel_layer_opts {
 	const reel_rnn_opts *rnn; /* NULL for non-recurrent layers */
 	double p;
-	const char *mode;         /* "tanh", "relu", "sigmoid"; "last", "mean", "max"; else NULL */
+	const char *mode;         /* "tanh", "relu", "sigmoid"; "last", "mean", "max"; else NULL (tdnn: its
+	                           * activation, NULL for none) */
+	int context, dilation;    /* tdnn: taps and steps between them */
+	int components;           /* mdn: K */
+	const reel_linear *lin;   /* tdnn, mdn: the product (in: k F for tdnn; out: K (1 + 2 O) for mdn) */
 } reel_layer_opts;
 void reel__layer_opts(const reel_layer *L, reel_layer_opts *o);
 
@@ -273,6 +277,22 @@ double reel_model_loss_count(const reel_model *m, const reel_batch *b);
 int reel__edit_distance(const int32_t *a, int n, const int32_t *b, int bstride, int m, int *row);
 
 reel_tensor *reel__ctc_task_loss(reel_tape *t, reel_tensor *y, const reel_batch *b, reel_batch_stats *st);
+
+/* CTC prefix beam search (Hannun et al. 2014, "First-pass large vocabulary
+ * continuous speech recognition using bi-directional recurrent DNNs",
+ * without a language model) over one sequence's per-frame
+ * log-probabilities lp (T, C) row-major, blank `blank`: after each frame
+ * the `beam` most probable labellings, each with the probability of its
+ * paths that end in a blank and of those that end in its last label
+ * (every path that collapses to it, while it stays in the beam).  Writes
+ * the n_best most probable (best first) into out (n_best rows of
+ * max(T, 1) ids), their lengths into out_len and their log-probabilities
+ * into score.  With a beam at least as wide as the labellings the search
+ * can reach, the scores are exact.  Cost per frame O(beam C log(beam C) +
+ * beam^2 T).  Returns the number written (min(n_best, the beam's size)),
+ * or -1 when out of memory. */
+int reel_ctc_beam(const double *lp, int T, int C, int blank, int beam, int n_best, int32_t *out, int *out_len,
+                  double *score);
 
 /* The regress task when the model ends in an "mdn" layer
  * (models/mdn_task.c): the negative log-likelihood of the targets under

@@ -481,6 +481,17 @@ void reel__layer_opts(const reel_layer *L, reel_layer_opts *o)
 		o->mode = ACTS[*(const int *)L->state];
 	else if (!strcmp(n, "pool"))
 		o->mode = POOLS[*(const int *)L->state];
+	else if (!strcmp(n, "tdnn")) {
+		const tdnn_state *s = L->state;
+		o->mode = s->act ? TDNN_ACTS[s->act] : NULL;
+		o->context = s->k;
+		o->dilation = s->dilation;
+		o->lin = &s->lin;
+	} else if (!strcmp(n, "mdn")) {
+		const mdn_state *s = L->state;
+		o->components = s->K;
+		o->lin = &s->lin;
+	}
 }
 
 /* Order: embedding, the recurrent types, then the others. */

@@ -112,6 +112,8 @@ expect "--set by JSON Pointer" 0 "rnn.weight_hh_l0" "64x16" -- "$REEL" info conf
 expect "--set is checked" 2 "configs/adding-problem.json: /model/0/hidden_size: expected an integer in [1, 65536], found \"big\"" -- "$REEL" info configs/adding-problem.json --set model.0.hidden_size=big
 expect "--set unknown key" 2 "/train/optimizer/learning_rate: unknown key" -- "$REEL" check configs/adding-problem.json --set train.optimizer.learning_rate=1
 expect "--set bad path" 2 "--set train.steps.x=1: /train/steps is not an object or array" -- "$REEL" check configs/adding-problem.json --set train.steps.x=1
+expect "text max_vocab below 3" 2 "configs/word-lm.json: /data/max_vocab: expected 0 (every token) or at least 3 (<pad>, <unk> and a token), found 2" -- "$REEL" check configs/word-lm.json --set data.max_vocab=2
+expect "max_vocab on a csv source" 2 "/data/max_vocab: unknown key" -- "$REEL" check configs/load-forecast.json --set data.max_vocab=100
 
 # ---- malformed configs: every error class, with its message --------------------------------
 for f in test/configs/*.json; do

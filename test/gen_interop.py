@@ -20,13 +20,21 @@ computes reel's function.  For each model this writes, in test/interop/:
 The loss is reel's: mean cross-entropy over labels != -100, or over non-pad
 target tokens for seq2seq with teacher forcing 1 (the module's reel_loss).
 
-Regenerate (Debian's python3-torch; run from the repository root):
-  for m in lm classify tagger seq2seq pool; do
+Two more (issue 18) draw from a seed of their own: "tdnn" (ctc over frames:
+two time-delay layers, a residual bidirectional 2-layer GRU, a linear head;
+the loss PyTorch's ctc_loss) and "mdn" (per-step regress: a residual 3-layer
+LSTM, relu, a time-delay layer, a mixture density output; the loss the
+mixture's negative log-likelihood within each length).
+
+Regenerate (Debian's python3-torch; run from the repository root; names on
+the command line regenerate only those):
+  for m in lm classify tagger seq2seq pool tdnn mdn; do
     build/f/reel export test/interop/$m.json --params test/interop/$m.params.safetensors \\
       > test/interop/${m}_model.py; done
   /usr/bin/python3 test/gen_interop.py
 (The first time, before the params files exist, export without --params.)"""
 import os
+import sys
 
 import torch
 
@@ -94,6 +102,28 @@ def batches(R):
     return out
 
 
+def batches_issue18(R):
+    """The layers of issue 18 (drawn from their own seed, so the five above stay as they were)."""
+    out = {}
+    # tdnn: ctc over 8 features per frame; two time-delay layers (tanh, then dilation 2, no bias or
+    # activation), a residual bidirectional 2-layer GRU; labels 1-5 left-aligned, -100 after them
+    T, B = 9, 3
+    lengths = torch.tensor([9, 6, 7])
+    x = R.uniform(T, B, 8)
+    x[torch.arange(T).unsqueeze(1) >= lengths.unsqueeze(0)] = 0
+    labels = torch.full((T, B), -100, dtype=torch.int64)
+    for b, lab in enumerate([[1, 2, 2, 3], [4, 5], [3, 1, 3]]):
+        labels[: len(lab), b] = torch.tensor(lab)
+    out["tdnn"] = {"inputs": x, "lengths": lengths.int(), "labels": labels.int()}
+    # mdn: per-step regression of 1 value; a residual 3-layer LSTM, relu, a time-delay layer, an mdn of 3
+    T, B = 6, 3
+    lengths = torch.tensor([6, 4, 5])
+    x = R.uniform(T, B, 1)
+    x[torch.arange(T).unsqueeze(1) >= lengths.unsqueeze(0)] = 0
+    out["mdn"] = {"inputs": x, "lengths": lengths.int(), "targets": R.uniform(T, B, 1, lo=-2.0, hi=2.0)}
+    return out
+
+
 def run(name, ns, batch):
     """Loss, outputs and gradients of the exported model on the batch, in float64."""
     model = ns["Model"]().double()
@@ -104,8 +134,9 @@ def run(name, ns, batch):
         loss = model.reel_loss(outputs, batch["tgt"])
     else:
         lengths = batch["lengths"].long() if "lengths" in batch else None
-        outputs = model(batch["tokens"].long(), lengths)
-        loss = model.reel_loss(outputs, batch["labels"], lengths)
+        inputs = batch["inputs"].double() if "inputs" in batch else batch["tokens"].long()
+        outputs = model(inputs, lengths)
+        loss = model.reel_loss(outputs, batch["targets"] if "targets" in batch else batch["labels"], lengths)
     loss.backward()
     expected = {"loss": loss.detach()}
     if name != "seq2seq":
@@ -115,13 +146,19 @@ def run(name, ns, batch):
     return expected
 
 
-def main():
-    R = Inputs(20240611)
+def main(only):
+    """Every model's parameters are drawn whatever `only` names, so each file is the same either way."""
     meta = {"generator": "test/gen_interop.py", "torch": torch.__version__}
-    for name, batch in batches(R).items():
+    R = Inputs(20240611)
+    todo = [(name, batch, R) for name, batch in batches(R).items()]
+    R18 = Inputs(20261128)
+    todo += [(name, batch, R18) for name, batch in batches_issue18(R18).items()]
+    for name, batch, R in todo:
         ns = exported(name)
         init = ns["Model"]()
         params = {pn: R.uniform(*p.shape, lo=-0.5, hi=0.5).float() for pn, p in init.state_dict().items()}
+        if only and name not in only:
+            continue
         save(os.path.join(HERE, f"{name}.params.safetensors"), params, meta)
         save(os.path.join(HERE, f"{name}.batch.safetensors"), batch, meta)
         expected = run(name, ns, batch)
@@ -130,4 +167,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

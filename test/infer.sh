@@ -123,7 +123,7 @@ expect "sample --temperature 0, seed 2" 0 -- "$REEL" sample "$lm" --params "$lmp
 check "sample --temperature 0: seed-independent" [ "$a0" = "$out" ]
 expect "sample on a seq2seq model" 2 "sample serves language (lm) models; $dates is a seq2seq model" -- \
 	"$REEL" sample "$dates" --params "$ckpt"
-expect "decode on a language model" 2 "decode serves seq2seq models" -- "$REEL" decode "$lm" --params "$lmp" --input "$tmp/in.txt"
+expect "decode on a language model" 2 "decode serves seq2seq and ctc models" -- "$REEL" decode "$lm" --params "$lmp" --input "$tmp/in.txt"
 expect "sample: checkpoint of another config" 1 "emb.weight" -- "$REEL" sample "$lm" --params "$lmp" --set model.0.embedding_dim=8
 expect "eval lm" 0 "valid: loss " "perplexity " "bits_per_token " "bits_per_character " -- "$REEL" eval "$lm" --params "$lmp" --split valid
 expect "eval lm --json" 0 '{"split": "valid", "loss": ' '"perplexity": ' '"bits_per_character": ' -- \
@@ -185,7 +185,70 @@ svg "predict --svg" "$tmp/mg.svg" --min polyline=2 --text "predicted" --text "ac
 expect "eval regress" 0 "test: loss " "mse " "mae " "r2 " -- "$REEL" eval "$mg" --params "$mgp" --set data.test_size=100
 expect "eval regress --json" 0 '"r2": ' -- "$REEL" eval "$mg" --params "$mgp" --set data.test_size=100 --json
 expect "predict --input on a series" 2 "predict over a split" -- "$REEL" predict "$mg" --params "$mgp" --input "$tmp/in.txt"
-expect "predict on seq2seq" 2 "predict serves classify, tag and regress" -- "$REEL" predict "$dates" --params "$ckpt"
+expect "predict on seq2seq" 2 "predict serves classify, tag, regress and ctc" -- "$REEL" predict "$dates" --params "$ckpt"
+
+# ---- ctc: greedy and beam decodings of a split ----------------------------------------------------
+# 60 quick updates: decodings partly right (a label error rate between 0 and 1)
+ctc="configs/ctc-unsegmented.json"
+cs="--set data.valid_size=40 --set data.test_size=40 --set model.0.hidden_size=16 --set train.batch_size=16"
+# shellcheck disable=SC2086
+expect "ctc: train 60 updates" 0 "trained 60 updates" -- "$REEL" train "$ctc" -o "$tmp/ctc" $cs --set train.steps=60 \
+	--set train.valid_every=60 --set train.optimizer.lr=0.02
+ctp="$tmp/ctc/last.safetensors"
+# shellcheck disable=SC2086
+"$REEL" predict "$ctc" --params "$ctp" $cs --split valid > "$tmp/ctc-pred.txt" 2> "$tmp/err.txt"
+check "ctc predict: 40 lines DECODED<TAB>ACTUAL of letters a-e" \
+	[ "$(grep -cE '^([a-e]( [a-e])*)?	[a-e]( [a-e])*$' "$tmp/ctc-pred.txt")" = 40 ]
+check "ctc predict: some decodings right, some wrong" \
+	[ "$(awk -F'\t' '$1 == $2' "$tmp/ctc-pred.txt" | wc -l)" -ge 5 -a "$(awk -F'\t' '$1 != $2' "$tmp/ctc-pred.txt" | wc -l)" -ge 3 ]
+# the label error rate of the printed decodings (edit distance / reference labels) is eval's, which
+# decodes with the engine's reel_ctc_greedy inside the loss
+ler=$(awk -F'\t' '{
+	n = split($1, a, " "); m = split($2, b, " ")
+	for (j = 0; j <= m; j++) d[0, j] = j
+	for (i = 1; i <= n; i++) {
+		d[i, 0] = i
+		for (j = 1; j <= m; j++) {
+			c = d[i - 1, j - 1] + (a[i] != b[j]); if (d[i - 1, j] + 1 < c) c = d[i - 1, j] + 1
+			if (d[i, j - 1] + 1 < c) c = d[i, j - 1] + 1; d[i, j] = c
+		}
+	}
+	e += d[n, m]; r += m
+} END { printf "%.6f", e / r }' "$tmp/ctc-pred.txt")
+# shellcheck disable=SC2086
+want=$("$REEL" eval "$ctc" --params "$ctp" $cs --split valid --json | sed -n 's/.*"label_error_rate": \([0-9.e-]*\).*/\1/p')
+want=$(awk -v w="$want" 'BEGIN { printf "%.6f", w }')
+if [ "$ler" = "$want" ] && [ "$ler" != "0.000000" ]; then ok; else
+	bad "ctc predict's decodings give label error rate $ler, eval says $want" "$(cat "$tmp/ctc-pred.txt" "$tmp/err.txt")"; fi
+# shellcheck disable=SC2086
+"$REEL" decode "$ctc" --params "$ctp" $cs --split valid > "$tmp/ctc-dec.txt" 2>&1
+check "ctc decode (greedy) equals predict" cmp -s "$tmp/ctc-pred.txt" "$tmp/ctc-dec.txt"
+# shellcheck disable=SC2086
+"$REEL" decode "$ctc" --params "$ctp" $cs --split valid --beam 1 > "$tmp/ctc-dec1.txt" 2>&1
+check "ctc decode --beam 1 is greedy" cmp -s "$tmp/ctc-pred.txt" "$tmp/ctc-dec1.txt"
+# shellcheck disable=SC2086
+expect "ctc decode --beam 8 --n-best 3 --scores" 0 -- "$REEL" decode "$ctc" --params "$ctp" $cs --split valid --beam 8 --n-best 3 --scores
+printf '%s\n' "$out" > "$tmp/ctc-beam.txt"
+check "ctc beam: 120 lines EXAMPLE<TAB>RANK<TAB>DECODED<TAB>ACTUAL<TAB>SCORE" \
+	[ "$(grep -cE '^[0-9]+	[123]	([a-e]( [a-e])*)?	[a-e]( [a-e])*	-[0-9]+\.[0-9]{4}$' "$tmp/ctc-beam.txt")" = 120 ]
+check "ctc beam: examples 1..40, ranks 1..3 with scores not increasing, three different decodings" \
+	[ "$(awk -F'\t' '$2 != (NR - 1) % 3 + 1 || $1 != int((NR - 1) / 3) + 1 || ($2 > 1 && ($5 > s || $3 == p)) { print NR }
+		{ s = $5; p = $3 }' "$tmp/ctc-beam.txt" | wc -l)" = 0 ]
+check "ctc beam: the actual labels are predict's" \
+	[ "$(awk -F'\t' '$2 == 1 { print $4 }' "$tmp/ctc-beam.txt")" = "$(cut -f2 "$tmp/ctc-pred.txt")" ]
+# the beam's best labelling is at least as probable as the best path alone (greedy's score)
+# shellcheck disable=SC2086
+"$REEL" decode "$ctc" --params "$ctp" $cs --split valid --scores > "$tmp/ctc-gs.txt" 2>&1
+check "ctc beam: best labelling's log-probability >= the best path's" \
+	[ "$(awk -F'\t' '$2 == 1 { print $5 }' "$tmp/ctc-beam.txt" | paste - "$tmp/ctc-gs.txt" | awk -F'\t' '$1 < $4 - 1e-4' | wc -l)" = 0 ]
+# shellcheck disable=SC2086
+expect "ctc decode --input" 2 "--input does not apply to ctc models" "--split valid|test" -- "$REEL" decode "$ctc" --params "$ctp" $cs --input "$tmp/in.txt"
+# shellcheck disable=SC2086
+expect "ctc decode --attention" 2 "--attention does not apply to ctc models" -- "$REEL" decode "$ctc" --params "$ctp" $cs --attention
+# shellcheck disable=SC2086
+expect "ctc decode --n-best above the beam" 2 "--n-best 3 needs a beam at least as wide (--beam 2)" -- "$REEL" decode "$ctc" --params "$ctp" $cs --beam 2 --n-best 3
+# shellcheck disable=SC2086
+expect "ctc predict --probs" 2 "--probs does not apply to ctc models" -- "$REEL" predict "$ctc" --params "$ctp" $cs --probs
 
 # ---- plot -------------------------------------------------------------------------------------------
 expect "plot one run" 0 "wrote $tmp/cls/loss.svg" -- "$REEL" plot "$tmp/cls"

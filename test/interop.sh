@@ -1,7 +1,9 @@
 #!/bin/sh
-# PyTorch interop tests (no Python needed): for five models declared in
+# PyTorch interop tests (no Python needed): for seven models declared in
 # test/interop/ (an lm, a classifier, a bidirectional 2-layer tagger, a
-# seq2seq model with additive attention, a mean pool over non-zero padding),
+# seq2seq model with additive attention, a mean pool over non-zero padding,
+# a ctc model with time-delay layers and a residual bidirectional GRU stack,
+# a per-step mixture density output after a residual LSTM stack),
 # `reel grad` in the double build on
 # PyTorch's parameters and batch must give PyTorch's loss, outputs and
 # gradients (test/gen_interop.py) to 1e-10 relative, element by element;
@@ -20,7 +22,7 @@ SUITE=interop
 . test/lib.sh
 
 # ---- reel grad against PyTorch, in double, 1e-10 relative --------------------------------------
-for m in lm classify tagger seq2seq pool; do
+for m in lm classify tagger seq2seq pool tdnn mdn; do
 	expect "$m: reel grad" 0 "wrote $tmp/$m.grad.safetensors" -- \
 		"$REEL_D" grad "$I/$m.json" --params "$I/$m.params.safetensors" --batch "$I/$m.batch.safetensors" -o "$tmp/$m.grad.safetensors"
 	expect "$m: reel grad = PyTorch (loss, outputs, every grad.<name>) to 1e-10 relative" 0 "stcmp: every tensor matches" -- \
@@ -34,7 +36,7 @@ expect "stcmp: different tensor sets" 1 "grad.0.weight: only in $I/lm.expected.s
 expect "stcmp usage" 2 "usage: stcmp GOT EXPECTED" -- "$STCMP" only-one.safetensors
 
 # ---- reel export: the committed modules, line for line --------------------------------------------
-for m in lm classify tagger seq2seq pool; do
+for m in lm classify tagger seq2seq pool tdnn mdn; do
 	"$REEL" export "$I/$m.json" --params "$I/$m.params.safetensors" > "$tmp/${m}_model.py" 2> "$tmp/$m.err"
 	rc=$?
 	[ "$rc" = 0 ] && ok || bad "$m: reel export: exit $rc" "$(cat "$tmp/$m.err")"
@@ -69,6 +71,22 @@ expect "export seq2seq: GRU, dot attention, no bridge, tied embeddings" 0 'self.
 	'logits = nn.functional.linear(self.drop(hat), self.tgt_emb.weight, self.out.bias)' -- \
 	"$REEL" export "$I/seq2seq.json" --set model.cell=gru --set model.encoder.num_layers=1 --set model.encoder.bidirectional=false \
 	--set model.attention.type=dot --set model.decoder.bridge=false --set model.embedding_dim=6 --set model.decoder.tie_embeddings=true
+expect "export tdnn: causal dilated conv1d, residual GRU stack, ctc loss" 0 \
+	'self.add_module("td1", TDNN(8, 5, 3, 1, act="tanh"))' 'self.add_module("td2", TDNN(5, 4, 2, 2, bias=False))' \
+	'self.add_module("rnn", nn.GRU(4, 3, num_layers=2, bidirectional=True))' \
+	'self.residual["rnn"] = residual_layers(self._modules["rnn"])' 'x = run_residual(self.residual["rnn"], x, lengths)  # (T, B, 6)' \
+	'w = self.weight.reshape(O, self.k, F).flip(1).permute(0, 2, 1)  # (O, F, k)' \
+	'xp = nn.functional.pad(x.permute(1, 2, 0), ((self.k - 1) * self.d, 0))' 'x = y + x if l > 0 else y' \
+	'return nn.functional.ctc_loss(outputs.log_softmax(-1), labels.t().clamp(min=0).long(), lengths.long(),' -- \
+	"$REEL" export "$I/tdnn.json"
+expect "export mdn: the mixture's parameters and negative log-likelihood" 0 \
+	'mdn_components, mdn_outputs = 3, 1' 'self.add_module("mix", nn.Linear(4, 9))' \
+	'return torch.softmax(a, -1), mu.unflatten(-1, (K, O)), s.exp().unflatten(-1, (K, O))' \
+	'nll = -(torch.log_softmax(a, -1) + normal.log_prob(targets.unsqueeze(-2)).sum(-1)).logsumexp(-1)' \
+	'return (nll * step_mask(lengths, nll.shape[0], nll)[:, :, 0]).sum() / lengths.sum()' -- "$REEL" export "$I/mdn.json"
+expect "export mdn, one target per sequence: a mean over sequences" 0 'return nll.mean()' -- \
+	"$REEL" export "$I/mdn.json" --set data.per_step=false --set '/model/1={"type": "pool", "mode": "last"}' \
+	--set '/model/2={"type": "linear", "name": "td", "out_features": 4}'
 expect "export refuses mgu" 1 'layer 1 ("gru", type mgu): PyTorch has no mgu layer; nothing was written' -- \
 	"$REEL" export "$I/classify.json" --set model.1.type=mgu
 out=$("$REEL" export "$I/classify.json" --set model.1.type=mgu 2>/dev/null)
@@ -81,7 +99,7 @@ expect "export --help" 0 "usage: reel export CONFIG" -- "$REEL" export --help
 
 # ---- --init from the PyTorch-written parameters -------------------------------------------------------
 # learning rate 0: after one update the checkpoint holds the initial parameters, which must be the file's, exactly
-for m in lm classify tagger seq2seq pool; do
+for m in lm classify tagger seq2seq pool tdnn mdn; do
 	expect "$m: train --init from PyTorch's parameters" 0 "parameters initialised from $I/$m.params.safetensors" "trained 1 updates" -- \
 		"$REEL" train "$I/$m.json" -o "$tmp/init-$m" --init "$I/$m.params.safetensors" --set train.steps=1 --set train.optimizer.lr=0 --show 0
 	expect "$m: --init took every tensor exactly" 0 "stcmp: every tensor matches" -- \

@@ -1,6 +1,6 @@
 /* The classic recurrent losses and layers of issue 18: CTC against
  * PyTorch's ctc_loss (test/fixtures/ctc.safetensors, written by
- * test/gen_ctc.py), greedy CTC decoding, the time-delay window and the
+ * test/gen_ctc.py), greedy CTC decoding and prefix beam search, the time-delay window and the
  * residual stack.  Gradient checks of the ops themselves are in
  * test_gradcheck_ops.c with every op's. */
 #include "data.h"
@@ -91,6 +91,118 @@ static void ctc_decode(void)
 	CHECK(ol[0] == 3 && out[0] == 1 && out[1] == 1 && out[2] == 2, "b0: length %d, %d %d %d", ol[0], out[0], out[1], out[2]);
 	CHECK(ol[1] == 2 && out[7] == 2 && out[8] == 2, "b1: length %d, %d %d", ol[1], out[7], out[8]);
 	reel_tape_free(t);
+}
+
+/* Every labelling's probability by enumerating every path of T frames over
+ * C classes (C^T of them): labellings into lab (rows of T), lens, prob;
+ * returns their count. */
+static int ctc_brute(const double *lp, int T, int C, int blank, int32_t *lab, int *lens, double *prob, int max)
+{
+	int n = 0;
+	long paths = 1;
+	for (int t = 0; t < T; t++)
+		paths *= C;
+	for (long p = 0; p < paths; p++) {
+		int32_t l[16];
+		int len = 0, prev = -1;
+		double lpp = 0;
+		long q = p;
+		for (int t = 0; t < T; t++, q /= C) {
+			int c = (int)(q % C);
+			lpp += lp[t * C + c];
+			if (c != blank && c != prev)
+				l[len++] = c;
+			prev = c;
+		}
+		int k = 0;
+		while (k < n && !(lens[k] == len && !memcmp(lab + k * T, l, (size_t)len * sizeof *l)))
+			k++;
+		if (k == n) {
+			if (n == max)
+				return -1;
+			memcpy(lab + k * T, l, (size_t)len * sizeof *l);
+			lens[k] = len;
+			prob[k] = 0;
+			n++;
+		}
+		prob[k] += exp(lpp);
+	}
+	return n;
+}
+
+/* Prefix beam search (reel_ctc_beam): with a beam as wide as every
+ * labelling its scores are the exact labelling probabilities, in order;
+ * it finds the labelling greedy decoding misses. */
+static void ctc_beam(void)
+{
+	th_case("ctc prefix beam search: exact against every path");
+	/* three frames of blank 0.6, a 0.4: the best path is all blanks (""),
+	 * but "a" has probability 3 (0.4)(0.36) + 2 (0.16)(0.6) + 0.064 = 0.688 */
+	double lp[3 * 2];
+	for (int t = 0; t < 3; t++) {
+		lp[t * 2] = log(0.6);
+		lp[t * 2 + 1] = log(0.4);
+	}
+	int32_t out[4 * 5];
+	int ol[4];
+	double sc[4];
+	int n = reel_ctc_beam(lp, 3, 2, 0, 4, 2, out, ol, sc);
+	CHECK(n == 2 && ol[0] == 1 && out[0] == 1 && fabs(exp(sc[0]) - 0.688) < 1e-12 && ol[1] == 0 &&
+	          fabs(exp(sc[1]) - 0.216) < 1e-12,
+	      "n %d, best of length %d, p %.6f, second of length %d, p %.6f", n, ol[0], exp(sc[0]), ol[1], exp(sc[1]));
+	/* random frames: T = 5 over C = 3 (blank 0, then blank 1) and T = 4 over C = 4 */
+	static const int cases[][3] = {{5, 3, 0}, {5, 3, 1}, {4, 4, 0}, {4, 4, 3}};
+	unsigned seed = 12345;
+	for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+		int T = cases[ci][0], C = cases[ci][1], blank = cases[ci][2];
+		double x[5 * 4];
+		for (int t = 0; t < T; t++) {
+			double sum = 0;
+			for (int c = 0; c < C; c++) {
+				seed = seed * 1103515245u + 12345u;
+				x[t * C + c] = exp(2.0 * ((seed >> 8) % 1000) / 1000.0);
+				sum += x[t * C + c];
+			}
+			for (int c = 0; c < C; c++)
+				x[t * C + c] = log(x[t * C + c] / sum);
+		}
+		int32_t lab[128 * 5];
+		int lens[128];
+		double prob[128];
+		int nl = ctc_brute(x, T, C, blank, lab, lens, prob, 128);
+		/* the brute force in order of probability */
+		int order[128];
+		for (int i = 0; i < nl; i++)
+			order[i] = i;
+		for (int i = 0; i < nl; i++)
+			for (int j = i + 1; j < nl; j++)
+				if (prob[order[j]] > prob[order[i]]) {
+					int tmp = order[i];
+					order[i] = order[j];
+					order[j] = tmp;
+				}
+		double total = 0;
+		for (int i = 0; i < nl; i++)
+			total += prob[i];
+		enum { NB = 6 };
+		int32_t bo[NB * 5];
+		int bl[NB];
+		double bs[NB];
+		int got = reel_ctc_beam(x, T, C, blank, 128, NB, bo, bl, bs);
+		int ok = nl > NB && got == NB && fabs(total - 1) < 1e-12;
+		for (int i = 0; ok && i < NB; i++) {
+			int k = order[i];
+			ok = bl[i] == lens[k] && !memcmp(bo + i * T, lab + k * T, (size_t)lens[k] * sizeof *bo) &&
+			     fabs(bs[i] - log(prob[k])) < 1e-10;
+		}
+		CHECK(ok, "case %zu (T %d, C %d, blank %d): %d labellings, beam gave %d; best p %.6f, brute %.6f", ci, T, C,
+		      blank, nl, got, got > 0 ? exp(bs[0]) : 0, nl > 0 ? prob[order[0]] : 0);
+		/* a beam of one keeps a single prefix: a labelling the search reached, no better than the best */
+		got = reel_ctc_beam(x, T, C, blank, 1, 1, bo, bl, bs);
+		CHECK(got == 1 && bs[0] <= log(prob[order[0]]) + 1e-12, "beam 1: %d, %g", got, got == 1 ? bs[0] : 0);
+	}
+	CHECK(reel_ctc_beam(lp, 0, 2, 0, 3, 3, out, ol, sc) == 1 && ol[0] == 0 && sc[0] == 0,
+	      "no frames: the empty labelling, probability 1");
 }
 
 /* An infeasible target (more labels than frames) is +inf, with no gradient,
@@ -298,5 +410,6 @@ void suite_classic(void)
 	unsegmented_data();
 	ctc_golden();
 	ctc_decode();
+	ctc_beam();
 	ctc_errors();
 }

@@ -554,6 +554,48 @@ static void text(void)
 		CHECK(pad_ok && n == 1 + 2, "training windows: 4 per pass, padding ignored");
 		reel_data_free(d);
 	}
+
+	th_case("data: text max_vocab: the most frequent training tokens (ties bytewise), the rest <unk>");
+	o = reel_data_defaults();
+	o.source = "text";
+	o.task = REEL_TASK_LM;
+	o.path = tr;
+	o.valid_path = va;
+	o.test_frac = 0;
+	o.tokens_words = 1;
+	/* counts: the 4, <eos> 3, sat 2, then cat dog end mat on once each */
+	o.max_vocab = 6;
+	d = open_or_report(&o, "text max_vocab");
+	if (d) {
+		reel_data_info in = reel_data_get_info(d);
+		static const char *const want[] = {"<pad>", "<unk>", "<eos>", "cat", "sat", "the"};
+		int ok = in.vocab == 6 && in.classes == 6;
+		for (int i = 0; ok && i < 6; i++)
+			ok = !strcmp(reel_data_input_token(d, i), want[i]);
+		CHECK(ok, "vocab %d: %s %s %s %s", in.vocab, reel_data_input_token(d, 2), reel_data_input_token(d, 3),
+		      reel_data_input_token(d, 4), reel_data_input_token(d, 5));
+		/* the training stream: the cat sat <eos> the dog(<unk>) sat on(<unk>) ... */
+		CHECK(reel_data_next(d, REEL_TRAIN, 1, &b, &e) == 1 && b.T == 13 && b.tokens[1] == 3 && b.tokens[5] == 1 &&
+		          b.tokens[7] == 1 && b.labels[3] == 5,
+		      "dog and on are <unk> in training too");
+		reel_data_free(d);
+	}
+	o.max_vocab = 3;
+	d = open_or_report(&o, "text max_vocab 3");
+	if (d) {
+		reel_data_info in = reel_data_get_info(d);
+		CHECK(in.vocab == 3 && !strcmp(reel_data_input_token(d, 2), "the"), "vocab %d", in.vocab);
+		reel_data_free(d);
+	}
+	o.max_vocab = 1000;
+	d = open_or_report(&o, "text max_vocab above the vocabulary");
+	if (d) {
+		CHECK(reel_data_get_info(d).vocab == 10, "every token when max_vocab exceeds them: %d",
+		      reel_data_get_info(d).vocab);
+		reel_data_free(d);
+	}
+	o.max_vocab = 2;
+	expect_error(&o, REEL_ERR_CONFIG, "max_vocab must be 0 (every token) or >= 3, got 2", NULL, "max_vocab 2");
 	unlink(tr);
 	unlink(va);
 
