@@ -74,6 +74,12 @@ typedef struct reel__wgroup {
 	int n, k;
 	int rows, cap;  /* rows staged, room for */
 	reel_real *A, *D; /* staging: (cap, k) and (cap, n) */
+	/* In place: the rows of dC are read where they are, in the gradient of
+	 * an in-place product's input (REEL_IN_PLACE addmm), each new block
+	 * just below the last (time runs backwards through one buffer); A's
+	 * rows are then staged from the end of A down, in the same order.
+	 * Flushed before that gradient buffer is released. */
+	const reel_real *Din; /* the lowest staged row of dC; NULL: copy mode */
 } reel__wgroup;
 
 #define REEL__WGROUPS 64
@@ -104,6 +110,9 @@ struct reel_tape {
 
 /* Flush the deferred weight gradients (end of a sweep). */
 void reel__flush_weight_grads(reel_tape *t);
+/* Flush the groups whose in-place rows lie in [p, p + bytes): before the
+ * sweep gives that gradient buffer back. */
+void reel__flush_weight_grads_in(reel_tape *t, const void *p, size_t bytes);
 
 /* 1 when the op should do nothing: the tape already failed, or an input is
  * NULL (then, if the tape has no error yet, one is recorded naming op).

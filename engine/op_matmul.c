@@ -110,15 +110,28 @@ static void mm_forward(const struct mm *p, const reel_real *a, const reel_real *
  * transposed (contiguous rows). */
 #define STAGE_ROWS 512
 
+/* flag bits in an addmm node: d is a row broadcast over the rows of the
+ * output; the output is d itself (REEL_IN_PLACE), so d's gradient is the
+ * output's */
+enum { ADDMM_ROW = 4, ADDMM_ALIAS = 16 };
+
 static void wgroup_flush(reel__wgroup *g)
 {
-	if (g->rows)
+	if (g->rows && g->Din)
+		reel__gemm(g->k, g->n, g->rows, 1, g->A + (size_t)(g->cap - g->rows) * g->k, 1, g->k, g->Din, g->n, 1, 1,
+		           g->db, g->rsb, g->csb);
+	else if (g->rows)
 		reel__gemm(g->k, g->n, g->rows, 1, g->A, 1, g->k, g->D, g->n, 1, 1, g->db, g->rsb, g->csb);
 	g->rows = 0;
+	g->Din = NULL;
 }
 
+/* Stage a product's rows (a, dC) for its parameter's gradient db; 0 when
+ * the caller must run the product now.  in_place: dc lies in a gradient
+ * buffer that stays until its producer releases it (an in-place product's
+ * input), so it is read where it is when it continues the run below. */
 static int defer_weight_grad(reel_tape *t, const struct mm *p, const reel_real *a, const reel_real *dc,
-                             reel_real *db)
+                             reel_real *db, int in_place)
 {
 	if (!t || !t->wg || (p->flags & REEL_TRANS_A) || p->m >= STAGE_ROWS / 2)
 		return 0; /* a product of many rows is efficient as it is */
@@ -136,19 +149,27 @@ static int defer_weight_grad(reel_tape *t, const struct mm *p, const reel_real *
 	if (!g->A) {
 		int cap = p->m * 16 < 64 ? 64 : p->m * 16 > STAGE_ROWS ? STAGE_ROWS : p->m * 16;
 		g->A = reel_tape_alloc(t, (size_t)cap * g->k * sizeof(reel_real));
-		g->D = g->A ? reel_tape_alloc(t, (size_t)cap * g->n * sizeof(reel_real)) : NULL;
-		if (!g->D) {
-			g->A = NULL;
+		if (!g->A)
 			return 0;
-		}
 		g->cap = cap;
 	}
-	if (g->rows + p->m > g->cap)
+	size_t m = (size_t)p->m;
+	/* in place: a block that continues the run just below it; anything
+	 * else ends the run (flush) and starts a new one or goes to the copy */
+	int extends = in_place && g->Din && dc + m * g->n == g->Din;
+	if (g->rows && (!!g->Din != in_place || (in_place && !extends) || g->rows + p->m > g->cap))
 		wgroup_flush(g);
 	if (p->m > g->cap)
 		return 0; /* the staging was sized for smaller products */
-	memcpy(g->A + (size_t)g->rows * g->k, a, (size_t)p->m * g->k * sizeof(reel_real));
-	memcpy(g->D + (size_t)g->rows * g->n, dc, (size_t)p->m * g->n * sizeof(reel_real));
+	if (in_place) {
+		memcpy(g->A + (g->cap - g->rows - m) * g->k, a, m * g->k * sizeof(reel_real));
+		g->Din = dc;
+	} else {
+		if (!g->D && !(g->D = reel_tape_alloc(t, (size_t)g->cap * g->n * sizeof(reel_real))))
+			return 0;
+		memcpy(g->A + (size_t)g->rows * g->k, a, m * g->k * sizeof(reel_real));
+		memcpy(g->D + (size_t)g->rows * g->n, dc, m * g->n * sizeof(reel_real));
+	}
 	g->rows += p->m;
 	return 1;
 }
@@ -161,12 +182,22 @@ void reel__flush_weight_grads(reel_tape *t)
 	t->nwg = 0;
 }
 
+void reel__flush_weight_grads_in(reel_tape *t, const void *p, size_t bytes)
+{
+	const char *lo = p, *hi = lo + bytes;
+	for (int i = 0; i < t->nwg; i++) {
+		const char *d = (const char *)t->wg[i].Din;
+		if (d && d >= lo && d < hi)
+			wgroup_flush(&t->wg[i]);
+	}
+}
+
 static void mm_backward(reel_tape *t, const struct mm *p, const reel_real *a, const reel_real *b,
                         const reel_real *dc, reel_real *da, reel_real *db)
 {
 	if (da)
 		reel__gemm(p->m, p->k, p->n, 1, dc, p->n, 1, b, p->csb, p->rsb, 1, da, p->rsa, p->csa);
-	if (db && !defer_weight_grad(t, p, a, dc, db))
+	if (db && !defer_weight_grad(t, p, a, dc, db, (p->flags & ADDMM_ALIAS) != 0))
 		reel__gemm(p->k, p->n, p->m, 1, a, p->csa, p->rsa, dc, p->n, 1, 1, db, p->rsb, p->csb);
 }
 
@@ -223,9 +254,6 @@ reel_tensor *reel_matmul(reel_tape *t, reel_tensor *a, reel_tensor *b, int flags
 	return c;
 }
 
-/* flag bits in the node: d is a row broadcast over the rows of the output;
- * the output is d itself (REEL_IN_PLACE), so d's gradient is the output's */
-enum { ADDMM_ROW = 4, ADDMM_ALIAS = 16 };
 
 reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tensor *b, int flags)
 {

@@ -602,8 +602,11 @@ static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
 		/* the producer has passed the gradient on: its buffer serves others
 		 * now (an in-place op's output is part of its input, whose own
 		 * producer releases it) */
-		if (ob == n->out && !ob->leaf)
+		if (ob == n->out && !ob->leaf) {
+			if (t->nwg)
+				reel__flush_weight_grads_in(t, ob->grad, ob->size * sizeof(reel_real));
 			grad_release(t, n->out);
+		}
 	}
 	reel__flush_weight_grads(t);
 	/* leaves nothing reached get a zero gradient, as the caller will read it */
