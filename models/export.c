@@ -149,6 +149,11 @@ static reel_status check_layers(const reel_model *m, reel_err *err)
 			return reel_err_set(err, REEL_ERR_ARG,
 			                    "export: layer %d (\"%s\", type mdn): the mixture density output is not exported yet; nothing was written",
 			                    i, L->name);
+		if (!strcmp(L->type->name, "jordan") || !strcmp(L->type->name, "narx"))
+			return reel_err_set(err, REEL_ERR_ARG,
+			                    "export: layer %d (\"%s\", type %s): output recurrence (the output fed back, teacher "
+			                    "forcing) is not exported yet; nothing was written",
+			                    i, L->name, L->type->name);
 		if (lo.rnn && lo.rnn->residual)
 			return reel_err_set(err, REEL_ERR_ARG,
 			                    "export: layer %d (\"%s\"): residual connections are not exported yet; nothing was written",
