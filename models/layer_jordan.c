@@ -37,11 +37,13 @@ reel_status reel__jordan_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *
 	reel__jordan_state *s = L->state;
 	int describing = reel_cfg_describing(o->c), learn = 0;
 	s->H = reel_cfg_int(o, "hidden_size", 32, 1, 1 << 16, "hidden units (H)");
+	int before = reel_cfg_nerrors(o->c);
 	s->feedback = reel_cfg_enum(o, "feedback", REEL_JORDAN_OUTPUT, FEEDBACK,
 	                            "fed back into h_t: the previous output y_{t-1}, or the running average "
 	                            "a_{t-1}, a_t = decay a_{t-1} + (1 - decay) y_t");
+	int bad_feedback = reel_cfg_nerrors(o->c) > before; /* then check decay as if for "average" */
 	s->decay = 0;
-	if (s->feedback == REEL_JORDAN_AVERAGE || describing) {
+	if (s->feedback == REEL_JORDAN_AVERAGE || describing || bad_feedback) {
 		s->decay = reel_cfg_real(o, "decay", 0.5, 0, 1, "average: mu in [0, 1) (0: the output itself); with learn_decay, its start in (0, 1)");
 		learn = reel_cfg_bool(o, "learn_decay", 0, "average: mu = sigmoid(p) with p a parameter (decay_logit), from logit(decay)");
 		if (!describing && s->decay >= 1)
