@@ -198,6 +198,11 @@ static reel_status check_layers(const reel_model *m, reel_err *err)
 		const reel_layer *L = &m->layers[i];
 		reel_layer_opts lo;
 		reel__layer_opts(L, &lo);
+		if (!strcmp(L->type->name, "jordan") || !strcmp(L->type->name, "narx"))
+			return reel_err_set(err, REEL_ERR_ARG,
+			                    "export: layer %d (\"%s\", type %s): output recurrence (the output fed back, teacher "
+			                    "forcing) is not exported yet; nothing was written",
+			                    i, L->name, L->type->name);
 		if (lo.rnn && !rnn_class(lo.rnn->cell))
 			return reel_err_set(err, REEL_ERR_ARG,
 			                    "export: layer %d (\"%s\", type %s): PyTorch has no %s layer; nothing was written "

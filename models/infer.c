@@ -988,6 +988,131 @@ void reel_eval_report_deinit(reel_eval_report *r)
 {
 	free(r->confusion);
 	r->confusion = NULL;
+	free(r->forecast_mse);
+	r->forecast_mse = NULL;
+}
+
+/* ---- free-running forecasts ---------------------------------------------------------------------- */
+
+reel_status reel_infer_forecast(reel_model *m, reel_data_split split, int H, reel_eval_report *r, reel_err *err)
+{
+	int F = m->info.features, O = m->info.outputs, T = m->data_opts.window;
+	if (m->is_s2s || m->task != REEL_TASK_REGRESS || m->info.tokens_in || !m->data_opts.per_step)
+		return reel_err_set(err, REEL_ERR_ARG,
+		                    "forecast: free running needs a regress task with real inputs and a target per step "
+		                    "(per_step true), not %s%s",
+		                    reel_task_name(m->task), m->task == REEL_TASK_REGRESS ? " with last-step targets" : "");
+	if (F != O || m->data_opts.horizon != 1)
+		return reel_err_set(err, REEL_ERR_ARG,
+		                    "forecast: free running feeds each output back as the next input: the targets must be the "
+		                    "inputs one step on (data horizon 1, as many targets as inputs), found horizon %d, %d "
+		                    "inputs, %d targets",
+		                    m->data_opts.horizon, F, O);
+	if (reel_model_mdn_components(m))
+		return reel_err_set(err, REEL_ERR_ARG, "forecast: an mdn output is a distribution, not a value to feed back");
+	if (H < 1 || H > T)
+		return reel_err_set(err, REEL_ERR_ARG, "forecast: the horizon must be in [1, %d] (the window), found %d", T, H);
+	free(r->forecast_mse);
+	r->forecast_mse = reel__calloc((size_t)H, sizeof *r->forecast_mse);
+	r->horizon = r->warmup = 0;
+	r->forecast_mean = NAN;
+	r->forecast_windows = 0;
+	long *cnt = reel__calloc((size_t)H, sizeof *cnt);
+	reel_tape *t = infer_tape(m->train.seed ^ 0xe7a1u);
+	reel_real *xin = NULL;
+	int *len = NULL;
+	size_t cap = 0;
+	reel_status st = REEL_OK;
+	if (!r->forecast_mse || !cnt || !t) {
+		st = nomem(err, "forecast");
+		goto out;
+	}
+	reel_data_rewind(m->data, split);
+	for (;;) {
+		reel_batch b;
+		int got = reel_data_next(m->data, split, m->train.batch_size, &b, err);
+		if (got < 0) {
+			st = err->code ? err->code : REEL_ERR_IO;
+			break;
+		}
+		if (got == 0)
+			break;
+		int B = b.B;
+		size_t n = (size_t)b.T * B * F;
+		for (int k = 0; k < B && st == REEL_OK; k++)
+			if (b.T != T || b.lengths[k] != T)
+				st = reel_err_set(err, REEL_ERR_ARG, "forecast: window %d has %d steps, expected %d", k,
+				                  b.lengths[k], T);
+		if (st != REEL_OK)
+			break;
+		if (n > cap) {
+			reel_real *nx = reel__realloc(xin, n * sizeof *xin);
+			int *nl = reel__realloc(len, (size_t)B * sizeof *len);
+			if (nx)
+				xin = nx;
+			if (nl)
+				len = nl;
+			if (!nx || !nl) {
+				st = nomem(err, "forecast");
+				break;
+			}
+			cap = n;
+		}
+		memcpy(xin, b.inputs, n * sizeof *xin);
+		reel_batch p = b;
+		p.inputs = xin;
+		p.lengths = len;
+		/* x_k = y_{k-1} for k = T - H + 1 .. T - 1, each from a run over the k steps before it;
+		 * then a run over all T steps gives the H forecasts */
+		for (int k = T - H + 1; k <= T; k++) {
+			p.T = k;
+			for (int i = 0; i < B; i++)
+				len[i] = k;
+			reel_tape_reset(t);
+			reel_tensor *y = forward(t, m, &p, 0, 0); /* (k, B, O) */
+			if (!y) {
+				st = reel_err_set(err, reel_tape_status(t), "forecast: %s", reel_tape_error(t));
+				break;
+			}
+			if (k < T) {
+				memcpy(xin + (size_t)k * B * F, y->data + (size_t)(k - 1) * B * O, (size_t)B * O * sizeof *xin);
+				continue;
+			}
+			for (int h = 0; h < H; h++) {
+				size_t at = (size_t)(T - H + h) * B * O;
+				for (size_t i = 0; i < (size_t)B * O; i++) {
+					double d = (double)y->data[at + i] - b.targets[at + i];
+					r->forecast_mse[h] += d * d;
+				}
+				cnt[h] += (long)B * O;
+			}
+		}
+		if (st != REEL_OK)
+			break;
+		r->forecast_windows += B;
+	}
+	reel_data_rewind(m->data, split);
+	if (st == REEL_OK && r->forecast_windows == 0)
+		st = reel_err_set(err, REEL_ERR_IO, "forecast: the %s split is empty",
+		                  split == REEL_TEST ? "test" : split == REEL_VALID ? "validation" : "training");
+	if (st == REEL_OK) {
+		double sum = 0;
+		for (int h = 0; h < H; h++)
+			sum += r->forecast_mse[h] /= (double)cnt[h];
+		r->horizon = H;
+		r->warmup = T - H + 1;
+		r->forecast_mean = sum / H;
+	}
+out:
+	if (st != REEL_OK) {
+		free(r->forecast_mse);
+		r->forecast_mse = NULL;
+	}
+	free(cnt);
+	free(xin);
+	free(len);
+	reel_tape_free(t);
+	return st;
 }
 
 
@@ -1048,6 +1173,17 @@ void reel_eval_report_print(const reel_model *m, const reel_eval_report *r, cons
 			fprintf(f, ", \"character_error_rate\": ");
 			json_num(r->cer, f);
 		}
+		if (r->horizon > 0) {
+			fprintf(f, ", \"free_run\": {\"horizon\": %d, \"warmup\": %d, \"windows\": %ld, \"mse_mean\": ", r->horizon,
+			        r->warmup, r->forecast_windows);
+			json_num(r->forecast_mean, f);
+			fprintf(f, ", \"mse\": [");
+			for (int h = 0; h < r->horizon; h++) {
+				fputs(h ? ", " : "", f);
+				json_num(r->forecast_mse[h], f);
+			}
+			fputs("]}", f);
+		}
 		if (r->confusion) {
 			fprintf(f, ", \"labels\": [");
 			for (int k = 0; k < K; k++) {
@@ -1096,6 +1232,18 @@ void reel_eval_report_print(const reel_model *m, const reel_eval_report *r, cons
 	if (m->task == REEL_TASK_SEQ2SEQ)
 		fprintf(f, "  character_error_rate %.2f%%", 100 * r->cer);
 	fputc('\n', f);
+	if (r->horizon > 0) {
+		fprintf(f, "free running, %d steps after a warm-up of %d true values (%ld windows): mse at 1 step %.5g, "
+		           "at %d steps %.5g, mean over 1..%d %.5g\n",
+		        r->horizon, r->warmup, r->forecast_windows, r->forecast_mse[0], r->horizon,
+		        r->forecast_mse[r->horizon - 1], r->horizon, r->forecast_mean);
+		if (r->horizon > 1) {
+			fprintf(f, "  mse by steps ahead:");
+			for (int h = 0; h < r->horizon; h++)
+				fprintf(f, " %.3g", r->forecast_mse[h]);
+			fputc('\n', f);
+		}
+	}
 	if (!r->confusion)
 		return;
 	if (m->task == REEL_TASK_TAG) {

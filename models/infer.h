@@ -125,13 +125,36 @@ typedef struct reel_eval_report {
 	double r2;           /* regress: 1 - SSE / SST over every target value */
 	double cer;          /* seq2seq: edit distance / target tokens (eos excluded) */
 	long examples;
+	/* free-running forecasts (reel_infer_forecast; horizon 0: not made) */
+	int horizon;         /* H */
+	int warmup;          /* true inputs per window: T - H + 1 */
+	double *forecast_mse; /* (H): [h - 1] the MSE of the forecasts h steps ahead */
+	double forecast_mean; /* their mean over h = 1..H */
+	long forecast_windows;
 } reel_eval_report;
 
 /* The task's metrics on split.  Free with reel_eval_report_deinit. */
 reel_status reel_infer_evaluate(reel_model *m, reel_data_split split, reel_eval_report *r, reel_err *err);
 void reel_eval_report_deinit(reel_eval_report *r);
 
-/* Print as text, or as one JSON object (split names the split). */
+/* Free-running multi-step forecasts of a per-step regress model whose
+ * targets are its inputs one step on (data horizon 1, as many outputs as
+ * inputs: a series predicting its next value), over the split's windows
+ * of T steps: the first T - H + 1 inputs are the true values (the
+ * warm-up), each later input is the model's own output of the step
+ * before, so the outputs of the last H steps are forecasts 1, ..., H
+ * steps after the last true value.  Every layer is run as it is at
+ * evaluation (an output recurrence runs free).  The model is rerun over
+ * each prefix that gains a fed-back input (H runs per batch), which holds
+ * for any causal stack of layers.  Fills r's horizon, warmup,
+ * forecast_mse, forecast_mean and forecast_windows (r as
+ * reel_infer_evaluate left it, or zeroed; freed by
+ * reel_eval_report_deinit).  REEL_ERR_ARG for a model or data that cannot
+ * feed its outputs back, or H outside [1, T]. */
+reel_status reel_infer_forecast(reel_model *m, reel_data_split split, int H, reel_eval_report *r, reel_err *err);
+
+/* Print as text, or as one JSON object (split names the split); with
+ * the forecasts when r->horizon > 0. */
 void reel_eval_report_print(const reel_model *m, const reel_eval_report *r, const char *split, int json, FILE *f);
 
 /* ---- pictures of runs ------------------------------------------------------------------ */

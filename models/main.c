@@ -35,6 +35,7 @@ typedef struct args {
 	int has_alpha;
 	long long seed;
 	int order; /* baseline */
+	int free_run; /* eval: forecast horizon (0: none) */
 } args;
 
 static const char *const USAGE =
@@ -43,7 +44,7 @@ static const char *const USAGE =
 	"verbs:\n"
 	"  train CONFIG [-o DIR] [--set k=v]... [--force | --resume] [--show N]\n"
 	"                          train the model; writes DIR (default runs/<config name>)\n"
-	"  eval CONFIG --params FILE [--split valid|test] [--json] [--set k=v]...\n"
+	"  eval CONFIG --params FILE [--split valid|test] [--free-run H] [--json] [--set k=v]...\n"
 	"                          the task's metrics on a split of the config's data\n"
 	"  decode CONFIG --params FILE [--input FILE] [--beam N] [--n-best K] [--length-penalty A]\n"
 	"         [--scores] [--attention] [--attention-svg FILE]\n"
@@ -110,6 +111,7 @@ static const option OPTIONS[] = {
 	OPT("--length", 'i', 0, 10000000, length),
 	OPT("--seed", 'L', 0, 4611686018427387904.0, seed),
 	OPT("--order", 'i', 0, 100000, order),
+	OPT("--free-run", 'i', 1, 1000000, free_run),
 	OPT("--length-penalty", 'r', 0, 100, alpha),
 	OPT("--temperature", 'r', 0, 100, temperature),
 	OPT("--scores", 'f', 0, 0, scores),
@@ -401,6 +403,13 @@ static int cmd_eval(const args *a)
 		reel_eval_report_deinit(&rep);
 		reel_model_free(m);
 		return EXIT_RUNTIME;
+	}
+	reel_status st = a->free_run ? reel_infer_forecast(m, split, a->free_run, &rep, &err) : REEL_OK;
+	if (st != REEL_OK) {
+		fprintf(stderr, "reel: %s%s\n", err.msg, st == REEL_ERR_ARG ? "\n(reel eval --help for usage)" : "");
+		reel_eval_report_deinit(&rep);
+		reel_model_free(m);
+		return st == REEL_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	reel_eval_report_print(m, &rep, split_name(split), a->json, stdout);
 	reel_eval_report_deinit(&rep);
@@ -829,12 +838,16 @@ static const struct verb {
 		       "                     with safetensors), matched by name and shape\n"
 		       "  --init-prefix FROM=TO  the file's FROM+X initialises the model's TO+X\n"},
 	{"eval", cmd_eval,
-	 "usage: reel eval CONFIG --params FILE [--split valid|test] [--json] [--set path=value]...\n"
+	 "usage: reel eval CONFIG --params FILE [--split valid|test] [--free-run H] [--json] [--set path=value]...\n"
 		       "  Loads the parameters in FILE (e.g. DIR/best.safetensors) into the model CONFIG\n"
 		       "  declares and prints the task's metrics on the split (default test): loss and\n"
 		       "  accuracy with a confusion matrix (classify), per-tag accuracy (tag), perplexity and\n"
 		       "  bits per token/character (lm), exact match, token accuracy and character error\n"
-		       "  rate (seq2seq), MSE, MAE and R^2 (regress).  --json: one JSON object.\n"},
+		       "  rate (seq2seq), MSE, MAE and R^2 (regress).  --json: one JSON object.\n"
+		       "  --free-run H   per-step series regress (targets = the inputs one step on): also\n"
+		       "                 forecast free running, each window's first T - H + 1 inputs true,\n"
+		       "                 the rest the model's own outputs, and print the MSE of the\n"
+		       "                 forecasts 1..H steps after the last true value\n"},
 	{"decode", cmd_decode,
 	 "usage: reel decode CONFIG --params FILE [--input FILE] [options] [--set path=value]...\n"
 		       "  Decodes every non-blank line of FILE (default: stdin) with the seq2seq model, one\n"

@@ -426,6 +426,7 @@ static void build_layers(reel_model *m, reel_cfg_obj *root, reel_build_ctx *b)
 				reel_cfg_error(&mo, "name", "\"%s\" is already the name of /model/%d", name, j);
 		b->index = i;
 		b->count = n;
+		b->per_step = m->data_opts.per_step;
 		L->in = flow;
 		int before = b->ps ? reel_params_count(b->ps) : 0;
 		if (ty->build(L, &mo, &flow, &L->out, b) != REEL_OK && b->ps)

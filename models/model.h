@@ -98,6 +98,7 @@ typedef struct reel_build_ctx {
 	const reel_data_info *info;
 	int T, B;                 /* the longest sequence and the batch, for memory estimates */
 	int index, count;         /* the layer's position in the list */
+	int per_step;             /* regress: targets at every step (data.per_step) */
 	size_t n_params;          /* running totals */
 	double act_bytes;
 	int unknown;              /* the data could not be opened: skip checks against its sizes */
@@ -167,13 +168,28 @@ const reel_layer_type *reel_layer_type_at(int i);
 
 /* The "jordan" layer (models/layer_jordan.c): output recurrence (Jordan
  * 1986), built and run through these from the registry's table. */
+enum { REEL_JORDAN_OUTPUT, REEL_JORDAN_AVERAGE }; /* what is fed back: y_{t-1}, or the running average a_{t-1} */
 typedef struct reel__jordan_state {
 	reel_linear ih, yh, out; /* x -> H (bias), y_prev -> H (no bias), H -> O (bias) */
 	int H, O;
+	int feedback;            /* REEL_JORDAN_OUTPUT or _AVERAGE */
+	double decay;            /* average: mu, fixed (or the initial value of a learned one) */
+	reel_tensor *decay_logit; /* learned decay: the parameter p of mu = sigmoid(p) (1); NULL when fixed */
 } reel__jordan_state;
 reel_status reel__jordan_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b);
 reel_tensor *reel__jordan_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
                                   const reel_fwd_ctx *c);
+
+/* The "narx" layer (models/layer_narx.c): a nonlinear autoregressive
+ * model with exogenous inputs, delay lines of the last dx inputs and the
+ * last dy outputs into a tanh hidden layer. */
+typedef struct reel__narx_state {
+	reel_linear ih, yh, out; /* dx*F -> H (bias), dy*O -> H (no bias; absent when dy is 0), H -> O (bias) */
+	int H, O, dx, dy;
+} reel__narx_state;
+reel_status reel__narx_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b);
+reel_tensor *reel__narx_forward(reel_tape *t, reel_layer *L, reel_tensor *x, const int32_t *tokens,
+                                const reel_fwd_ctx *c);
 
 /* Randomized truncated BPTT (Tallec & Ollivier 2017; models/bptt_random.c):
  * draw the weights of the recurrent links of a chunk of T steps into link

@@ -443,8 +443,10 @@ static const reel_layer_type TYPES[] = {
 	 sizeof(tdnn_state), tdnn_build, tdnn_forward, NULL, NULL},
 	{"mdn", "mixture density output (Bishop 1994; Graves 2013): K Gaussians per step, trained on their negative log-likelihood",
 	 sizeof(mdn_state), mdn_build, mdn_forward, NULL, NULL},
-	{"jordan", "output recurrence (Jordan 1986): h_t = tanh(W x_t + U y_{t-1} + b), y_t = V h_t + c; teacher forcing in training",
+	{"jordan", "output recurrence (Jordan 1986): h_t = tanh(W x_t + U f_{t-1} + b), y_t = V h_t + c, f the output or its running average; teacher forcing in training",
 	 sizeof(reel__jordan_state), reel__jordan_build, reel__jordan_forward, NULL, NULL},
+	{"narx", "nonlinear autoregressive with exogenous inputs: y_t = V tanh(sum_{i<dx} W_i x_{t-i} + sum_{j=1..dy} U_j y_{t-j} + b) + c; teacher forcing in training",
+	 sizeof(reel__narx_state), reel__narx_build, reel__narx_forward, NULL, NULL},
 };
 
 #define NFIXED ((int)(sizeof TYPES / sizeof TYPES[0]))

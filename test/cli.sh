@@ -52,6 +52,19 @@ for cfg in configs/*.json configs/cells/*.json; do
 	expect "$name: eval" 0 "valid: loss" -- "$REEL" eval "$cfg" $q --params "$tmp/$name/last.safetensors" --split valid --set train.valid_batches=1
 done
 
+# ---- eval --free-run: forecasts from the model's own outputs (trained 3 steps above) ----------
+nx="$tmp/mackey-glass-narx/last.safetensors"
+expect "eval --free-run" 0 "free running, 5 steps after a warm-up of 46 true values (64 windows): mse at 1 step" "mean over 1..5" -- \
+	"$REEL" eval configs/mackey-glass-narx.json --params "$nx" --split valid --free-run 5 --set data.valid_size=64
+expect "eval --free-run --json" 0 '"free_run": {"horizon": 2, "warmup": 49, "windows": 16, "mse_mean": ' -- \
+	"$REEL" eval configs/mackey-glass-narx.json --params "$nx" --split valid --free-run 2 --set data.valid_size=16 --json
+expect "eval --free-run beyond the window" 2 "forecast: the horizon must be in [1, 50] (the window), found 51" -- \
+	"$REEL" eval configs/mackey-glass-narx.json --params "$nx" --split valid --free-run 51
+expect "eval --free-run of last-step targets" 2 "forecast: free running needs a regress task with real inputs and a target per step" -- \
+	"$REEL" eval configs/adding-problem.json --params "$tmp/adding-problem/last.safetensors" --free-run 3
+expect "export refuses narx" 1 'export: layer 0 ("narx", type narx): output recurrence' "nothing was written" -- \
+	"$REEL" export configs/mackey-glass-narx.json
+
 # ---- the run directory ------------------------------------------------------------------
 expect "non-empty run directory" 2 "not empty" "--force" -- "$REEL" train configs/adding-problem.json -o "$tmp/adding-problem" --set train.steps=1
 expect "--force" 0 "trained 1 updates" -- "$REEL" train configs/adding-problem.json -o "$tmp/adding-problem" --force --set train.steps=1 --set train.valid_batches=1

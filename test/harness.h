@@ -67,7 +67,8 @@ void fx_compare_scaled(const char *what, const reel_real *got, size_t n, const r
 	X(suite_faults) \
 	X(suite_classic2) \
 	X(suite_gemm_plan) \
-	X(suite_classic3)
+	X(suite_classic3) \
+	X(suite_narx)
 
 #define TH_DECL(s) void s(void);
 TH_SUITES(TH_DECL)
