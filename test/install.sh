@@ -103,7 +103,9 @@ out=$($CC -o "$tmp/mix1" "$tmp/small.c" $inc -L"$libdir" -lreel_f64 2>&1) \
 	&& bad "a float program linked against libreel_f64" || \
 	{ printf '%s\n' "$out" | grep -q "reel_abi_float__link_with_libreel" && ok || bad "float vs libreel_f64: unclear error" "$out"; }
 # shellcheck disable=SC2086
-out=$($CC -o "$tmp/mix2" "$tmp/small.c" $inc "$libdir/libreel_f64.a" -lblis -lcjson -lm 2>&1) \
+# (the archive's own dependencies, as reel_f64.pc's Libs.private lists them)
+# shellcheck disable=SC2046
+out=$($CC -o "$tmp/mix2" "$tmp/small.c" $inc "$libdir/libreel_f64.a" $(pkg-config --static --libs-only-l reel_f64 | sed 's/-lreel_f64//') 2>&1) \
 	&& bad "a float program linked against libreel_f64.a" || \
 	{ printf '%s\n' "$out" | grep -q "reel_abi_float__link_with_libreel" && ok || bad "float vs libreel_f64.a: unclear error" "$out"; }
 # shellcheck disable=SC2086
