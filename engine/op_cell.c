@@ -44,31 +44,35 @@ typedef struct lstm_job {
 	const lstm_saved *s;
 } lstm_job;
 
+/* One row of the forward (restrict: distinct buffers, or gr == ar exactly
+ * when in place, which the element-by-element loops allow; the pointers
+ * are passed apart so the state loops vectorize). */
+static void lstm_fwd_row(const reel_real *gr, reel_real *ar, const reel_real *restrict c, reel_real *restrict cn,
+                         reel_real *restrict hn, reel_real *restrict tc, int H)
+{
+	for (int j = 0; j < 2 * H; j++)
+		ar[j] = reel__sigmoid(gr[j]);
+	for (int j = 2 * H; j < 3 * H; j++)
+		ar[j] = reel__tanh(gr[j]);
+	for (int j = 3 * H; j < 4 * H; j++)
+		ar[j] = reel__sigmoid(gr[j]);
+	const reel_real *restrict i = ar, *restrict f = ar + H, *restrict g = ar + 2 * H, *restrict o = ar + 3 * H;
+	for (int j = 0; j < H; j++) {
+		reel_real fc = f[j] * c[j], ig = i[j] * g[j];
+		cn[j] = fc + ig;
+		tc[j] = reel__tanh(cn[j]);
+		hn[j] = o[j] * tc[j];
+	}
+}
+
 /* Rows [r0, r1) of the forward. */
 static void lstm_fwd_rows(void *ctx, int r0, int r1)
 {
 	const lstm_job *j_ = ctx;
-	int H = j_->H;
-	for (int r = r0; r < r1; r++) {
-		const reel_real *gr = j_->G + (size_t)r * 4 * H;
-		reel_real *ar = j_->A + (size_t)r * 4 * H;
-		for (int j = 0; j < 2 * H; j++)
-			ar[j] = reel__sigmoid(gr[j]);
-		for (int j = 2 * H; j < 3 * H; j++)
-			ar[j] = reel__tanh(gr[j]);
-		for (int j = 3 * H; j < 4 * H; j++)
-			ar[j] = reel__sigmoid(gr[j]);
-		const reel_real *i = ar, *f = ar + H, *g = ar + 2 * H, *o = ar + 3 * H, *c = j_->C + (size_t)r * H;
-		reel_real *cn = j_->Cn + (size_t)r * H, *hn = j_->Hn + (size_t)r * H, *tc = j_->TC + (size_t)r * H;
-		for (int j = 0; j < H; j++) {
-			reel_real fc = f[j] * c[j], ig = i[j] * g[j];
-			cn[j] = fc + ig;
-		}
-		for (int j = 0; j < H; j++)
-			tc[j] = reel__tanh(cn[j]);
-		for (int j = 0; j < H; j++)
-			hn[j] = o[j] * tc[j];
-	}
+	size_t H = (size_t)j_->H;
+	for (int r = r0; r < r1; r++)
+		lstm_fwd_row(j_->G + r * 4 * H, j_->A + r * 4 * H, j_->C + r * H, j_->Cn + r * H, j_->Hn + r * H,
+		             j_->TC + r * H, j_->H);
 }
 
 reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, int flags)
@@ -120,31 +124,44 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, in
 	return y;
 }
 
+/* One row of the backward (restrict: the buffers are distinct, so the
+ * loops vectorize). */
+static void lstm_bwd_row(const reel_real *restrict i, const reel_real *restrict tc, const reel_real *restrict dcn,
+                         const reel_real *restrict dh, const reel_real *restrict cr, reel_real *restrict dg,
+                         reel_real *restrict dc, int H)
+{
+	const reel_real *f = i + H, *g = i + 2 * H, *o = i + 3 * H;
+	if (dg && dc) {
+		for (int j = 0; j < H; j++) {
+			reel_real d = dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j]);
+			dg[j] += d * g[j] * i[j] * (1 - i[j]);
+			dg[H + j] += d * cr[j] * f[j] * (1 - f[j]);
+			dg[2 * H + j] += d * i[j] * (1 - g[j] * g[j]);
+			dg[3 * H + j] += dh[j] * tc[j] * o[j] * (1 - o[j]);
+			dc[j] += d * f[j];
+		}
+	} else if (dg) {
+		for (int j = 0; j < H; j++) {
+			reel_real d = dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j]);
+			dg[j] += d * g[j] * i[j] * (1 - i[j]);
+			dg[H + j] += d * cr[j] * f[j] * (1 - f[j]);
+			dg[2 * H + j] += d * i[j] * (1 - g[j] * g[j]);
+			dg[3 * H + j] += dh[j] * tc[j] * o[j] * (1 - o[j]);
+		}
+	} else if (dc) {
+		for (int j = 0; j < H; j++)
+			dc[j] += (dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j])) * f[j];
+	}
+}
+
 /* Rows [r0, r1) of the backward. */
 static void lstm_bwd_rows(void *ctx, int r0, int r1)
 {
 	const lstm_job *j_ = ctx;
-	int H = j_->H;
-	for (int r = r0; r < r1; r++) {
-		const reel_real *ar = j_->s->act + (size_t)r * 4 * H, *tc = j_->s->tc + (size_t)r * H;
-		const reel_real *i = ar, *f = ar + H, *g = ar + 2 * H, *o = ar + 3 * H;
-		const reel_real *dcn = j_->dy + (size_t)r * H, *dh = j_->dy + j_->BH + (size_t)r * H, *cr = j_->C + (size_t)r * H;
-		if (j_->dG) {
-			reel_real *dg = j_->dG + (size_t)r * 4 * H;
-			for (int j = 0; j < H; j++) {
-				reel_real d = dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j]);
-				dg[j] += d * g[j] * i[j] * (1 - i[j]);
-				dg[H + j] += d * cr[j] * f[j] * (1 - f[j]);
-				dg[2 * H + j] += d * i[j] * (1 - g[j] * g[j]);
-				dg[3 * H + j] += dh[j] * tc[j] * o[j] * (1 - o[j]);
-			}
-		}
-		if (j_->dC) {
-			reel_real *dc = j_->dC + (size_t)r * H;
-			for (int j = 0; j < H; j++)
-				dc[j] += (dcn[j] + dh[j] * o[j] * (1 - tc[j] * tc[j])) * f[j];
-		}
-	}
+	size_t H = (size_t)j_->H;
+	for (int r = r0; r < r1; r++)
+		lstm_bwd_row(j_->s->act + r * 4 * H, j_->s->tc + r * H, j_->dy + r * H, j_->dy + j_->BH + r * H,
+		             j_->C + r * H, j_->dG ? j_->dG + r * 4 * H : NULL, j_->dC ? j_->dC + r * H : NULL, j_->H);
 }
 
 void reel__bwd_LSTM_CELL(reel_node *n)
