@@ -83,7 +83,7 @@ class Tally:
 
 def table(title, legend, rows, tally):
     """rows: (case, measured, goal, verdict, ok, why)"""
-    print("\n%s\n%s\n" % (title, legend))
+    print("\n%s\n%s\n" % (title, legend) if legend else "\n%s\n" % title)
     print("| case | measured | goal | verdict | why (from this run) |")
     print("|---|---|---|---|---|")
     for case, measured, goal, v, ok, why in rows:
