@@ -270,7 +270,7 @@ bench: $(B)/f/reel_bench
 	@$(B)/f/reel_bench peak --threads 2 --json > $(B)/bench_peak.json
 	@$(B)/f/reel_bench peak --threads 2
 	@echo
-	@echo "The grid: 2-thread pass on $(if $(filter goal,$(BENCH_SECOND)),the B = 32, H >= 256 cases only (BENCH_SECOND=goal),every case (BENCH_SECOND=all))"
+	@echo "The grid: the 2-thread pass runs $(if $(filter goal,$(BENCH_SECOND)),only the cases of the threads goal (B = 32 and H >= 256; BENCH_SECOND=goal),every case (BENCH_SECOND=all; BENCH_SECOND=goal runs only B = 32 and H >= 256))"
 	@$(B)/f/reel_bench grid --threads 1,2 --second $(BENCH_SECOND) --json > $(B)/bench.json
 	@if $(BENCH_PY) -c 'import json' 2>/dev/null; then \
 		$(BENCH_PY) bench/torch_bench.py $(B)/bench.json --out $(B)/bench_torch.json; \

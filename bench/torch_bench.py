@@ -76,16 +76,18 @@ def main():
         print(a.title)
     print("One training step (forward over T, loss sum(Y * R), full backward with every gradient), timed in\n"
           "%s rounds after 2 warm-up rounds; ms are medians with [min-max] over the rounds.  reel's three are\n"
-          "interleaved in each round (reel_bench grid); PyTorch runs after, in this process, %d rounds.\n"
+          "interleaved in each round (reel_bench grid); PyTorch runs after, in this process, %d timed round(s).\n"
           "  tape: reel's tape; hand: bench/hand.c; floor: the hand-written step's matrix products alone\n"
           "  PyTorch/tape > 1: reel is faster; GFLOP/s: the step's product FLOPs / tape median; %% of peak:\n"
           "  against a 1024^3 GEMM at the same thread count\n"
           "  RSS +MB: resident-set growth over the steps (reel: its tape; PyTorch: its steps), MB = 1e6 bytes;\n"
-          "  hand MB: the hand-written step's buffers\n" % (
+          "  hand MB: the hand-written step's buffers; grad diff: largest |tape - hand| / max |gradient| over the\n"
+          "  weight, bias and input gradients (reel_bench fails above float tolerance)\n" % (
               "/".join(sorted({str(c.get("reps", "?")) for c in cases})), reps))
-    print("| case | threads | reel tape ms [min-max] | hand ms | floor ms | PyTorch ms [min-max] | tape/hand | tape/floor "
-          "| PyTorch/tape | tape GFLOP/s | % of peak | tape RSS +MB | PyTorch RSS +MB | hand MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | threads | reel tape ms [min-max] | hand ms [min-max] | floor ms [min-max] | PyTorch ms [min-max] "
+          "| tape/hand | tape/floor | PyTorch/tape | tape GFLOP/s | % of peak | tape RSS +MB | PyTorch RSS +MB | hand MB "
+          "| grad diff |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     out = []
     for c in cases:
         pt, pt_lo, pt_hi, pt_rss = torch_step_ms(torch, c, reps) if torch else (None, None, None, None)
@@ -93,16 +95,20 @@ def main():
         out[-1].update({"torch_ms": pt, "torch_ms_min": pt_lo, "torch_ms_max": pt_hi, "torch_rss_growth_bytes": pt_rss,
                         "torch_steps": reps + 2})
         hand = c["hand_ms"] is not None
-        print("| %s | %d | %.3f [%.3f-%.3f] | %s | %s | %s | %s | %s | %s | %.1f | %.0f%% | %.1f | %s | %s |" % (
+        print("| %s | %d | %.3f [%.3f-%.3f] | %s | %s | %s | %s | %s | %s | %.1f | %.0f%% | %.1f | %s | %s | %s |" % (
             case_name(c), c["threads"], c["tape_ms"], c.get("tape_ms_min", c["tape_ms"]),
             c.get("tape_ms_max", c["tape_ms"]),
-            "%.3f" % c["hand_ms"] if hand else "-", "%.3f" % c["floor_ms"] if hand else "-",
+            "%.3f [%.3f-%.3f]" % (c["hand_ms"], c.get("hand_ms_min") or c["hand_ms"], c.get("hand_ms_max") or c["hand_ms"])
+            if hand else "-",
+            "%.3f [%.3f-%.3f]" % (c["floor_ms"], c.get("floor_ms_min") or c["floor_ms"],
+                                  c.get("floor_ms_max") or c["floor_ms"]) if hand else "-",
             "%.3f [%.3f-%.3f]" % (pt, pt_lo, pt_hi) if pt else "-",
             "%.2f" % (c["tape_ms"] / c["hand_ms"]) if hand else "-",
             "%.2f" % (c["tape_ms"] / c["floor_ms"]) if hand else "-",
             "%.2f" % (pt / c["tape_ms"]) if pt else "-",
             c["tape_gflops"], 100 * c["tape_gflops"] / c["peak_gflops"], c.get("rss_growth_bytes", 0) / 1e6,
-            "%.1f" % (pt_rss / 1e6) if pt else "-", "%.1f" % (c["hand_bytes"] / 1e6) if hand else "-"), flush=True)
+            "%.1f" % (pt_rss / 1e6) if pt else "-", "%.1f" % (c["hand_bytes"] / 1e6) if hand else "-",
+            "%.1e" % c["grad_rel_diff"] if c.get("grad_rel_diff") is not None else "-"), flush=True)
     if version:
         print("\nPyTorch %s, %s" % (version, torch.__config__.parallel_info().splitlines()[0]))
     if a.out:
