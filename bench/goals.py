@@ -64,8 +64,8 @@ def verdict(measured, goal, higher_is_better=False):
     """'met' or 'misses by X%' (how far the measured value is from the goal, relative to the goal)."""
     if (measured >= goal) if higher_is_better else (measured <= goal):
         return "met", True
-    miss = (goal / measured - 1) if higher_is_better else (measured / goal - 1)
-    return "misses by %.0f%%" % (100 * miss), False
+    miss = 100 * ((goal / measured - 1) if higher_is_better else (measured / goal - 1))
+    return "misses by %.*f%%" % (0 if miss >= 1 else 1, miss), False
 
 
 class Tally:
@@ -120,6 +120,11 @@ def main():
           "products alone; MB = 1e6 bytes.  \"misses by X%%\" is how far the measured value is past the goal,\n"
           "relative to the goal.  Timings on a shared machine are noisy: read a near miss as a tie."
           % "/".join(map(str, reps)))
+    loads = [c["load"] for c in grid if c.get("load", -1) >= 0]
+    if loads:
+        print("Machine load during the grid: 1-minute load average %.1f to %.1f on %d CPUs%s" % (
+            min(loads), max(loads), os.cpu_count() or 1, " (above the CPU count: other work shared the cores, "
+            "and the timings show it)" if max(loads) > (os.cpu_count() or 1) else ""))
     one = {key(c): c for c in grid if c["threads"] == 1}
     two = {key(c): c for c in grid if c["threads"] == 2}
     pt = {}
@@ -221,6 +226,7 @@ def main():
 
     # 5. threads
     rows = []
+    ncpu = os.cpu_count() or 1
     for k, c2 in two.items():
         c1 = one.get(k)
         if c1 is None:
@@ -241,6 +247,9 @@ def main():
             else:
                 why = ("the elementwise/tape part: floor speeds up %.2fx, but tape - floor goes %s -> %s (%.2fx)"
                        % (fs, ms(e1), ms(e2), e1 / e2 if e2 > 0 else float("inf")))
+        if ok is False and c2.get("load", -1) >= 0 and c2["load"] > ncpu - 0.5:
+            why += ("; the machine was busy: 1-minute load average %.1f on %d CPUs after the 2-thread case, so its "
+                    "threads shared cores with other work" % (c2["load"], ncpu))
         rows.append((name(k), "%.2fx (tape %s at 1 thread, %s at 2)" % (s, ms(c1["tape_ms"]), ms(c2["tape_ms"])),
                      goal, v, ok, why))
     rows = [r for r in rows if r[2] != "-"] + [r for r in rows if r[2] == "-"]

@@ -34,6 +34,7 @@ typedef struct rnn_result {
 	size_t tape_bytes, hand_bytes, arena_step_bytes, nodes;
 	int new_mallocs; /* arena chunk allocations after the first step */
 	double max_rel_diff; /* tape vs hand-written gradients in this run */
+	double load;         /* 1-minute load average after the timed rounds */
 } rnn_result;
 
 /* The hand-written reference of a cell, if there is one (RNN, LSTM, GRU);
@@ -62,6 +63,20 @@ static double rss_bytes(void)
 		resident = 0;
 	fclose(f);
 	return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* The 1-minute load average now, from /proc/loadavg; -1 where there is none.
+ * Stored with each case: other work on the machine explains odd timings. */
+static double load_avg(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l = -1;
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
 }
 
 /* min and max of v[0..n) */
@@ -251,6 +266,7 @@ static int run_case(const rnn_case *c, rnn_result *res)
 	}
 	reel_tape_stats s = reel_tape_get_stats(t);
 	res->rss_growth = rss_bytes() - rss0;
+	res->load = load_avg();
 	res->new_mallocs = (int)(s.chunk_allocs - allocs_after_first);
 	spread(vt, c->reps, &res->tape_lo, &res->tape_hi);
 	spread(vh, c->reps, &res->hand_lo, &res->hand_hi);
@@ -334,14 +350,14 @@ static void print_row(const rnn_case *c, const rnn_result *r, int json, int firs
 		       "\"tape_gflops\":%.3f,\"peak_gflops\":%s,\"tape_bytes\":%zu,\"hand_bytes\":%zu,"
 		       "\"arena_step_bytes\":%zu,\"nodes\":%zu,\"new_mallocs\":%d,\"grad_rel_diff\":%s,"
 		       "\"tape_ms_min\":%.4f,\"tape_ms_max\":%.4f,\"hand_ms_min\":%s,\"hand_ms_max\":%s,"
-		       "\"floor_ms_min\":%s,\"floor_ms_max\":%s,\"rss_growth_bytes\":%.0f,\"reps\":%d}",
+		       "\"floor_ms_min\":%s,\"floor_ms_max\":%s,\"rss_growth_bytes\":%.0f,\"reps\":%d,\"load\":%.2f}",
 		       first ? "" : ",\n", c->cell, c->T, c->B, c->I, c->H, c->layers, c->bi, c->threads, r->tape_ms,
 		       jnum(b1, sizeof b1, "%.4f", r->hand_ms), jnum(b2, sizeof b2, "%.4f", r->floor_ms), r->gflop, gf,
 		       jnum(b8, sizeof b8, "%.3f", r->peak_gflops), r->tape_bytes, r->hand_bytes, r->arena_step_bytes, r->nodes, r->new_mallocs,
 		       jnum(b3, sizeof b3, "%.3g", r->max_rel_diff), r->tape_lo, r->tape_hi,
 		       jnum(b4, sizeof b4, "%.4f", has ? r->hand_lo : NAN), jnum(b5, sizeof b5, "%.4f", has ? r->hand_hi : NAN),
 		       jnum(b6, sizeof b6, "%.4f", has ? r->floor_lo : NAN), jnum(b7, sizeof b7, "%.4f", has ? r->floor_hi : NAN),
-		       r->rss_growth, c->reps);
+		       r->rss_growth, c->reps, r->load);
 		return;
 	}
 	if (isnan(r->hand_ms)) { /* a cell without a hand-written reference: the tape only */
