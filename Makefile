@@ -254,20 +254,42 @@ RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 run: $(B)/f/reel
 	@$(B)/f/reel train $(CONFIG) -o $(RUN) --force
 
-# The benchmark: tape overhead, the grid at 1 and 2 threads (reel's tape,
-# the hand-written step, the GEMM floor; JSON in build/bench.json), the same
-# cases in PyTorch beside them when Debian's python3-torch is installed, and
-# one model trained end to end.  Reports only; nothing here asserts a time.
+# The benchmark: tape overhead, the matmul planner's choices, a 1024^3
+# product against the core's theoretical peak, the grid at 1 and 2 threads
+# (reel's tape, the hand-written step, the GEMM floor; JSON in
+# build/bench.json; it exits non-zero when the tape's gradients differ from
+# the hand-written ones), the same cases in PyTorch when Debian's
+# python3-torch is installed, the memory case in fresh processes, then
+# bench/goals.py judges issue 14's goals from those files.  Then one model
+# trained end to end.  Reports only; nothing here asserts a time.
+# The 2-thread pass runs only the cases the threads goal is about (B = 32,
+# H >= 256): with every case `make bench` took over 15 minutes here;
+# BENCH_SECOND=all runs every case at 2 threads as well.
+BENCH_SECOND ?= goal
+BENCH_PY     := $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 bench: $(B)/f/reel_bench
+	@rm -f $(B)/bench.json $(B)/bench_torch.json $(B)/bench_mem.json $(B)/bench_torch_mem.json $(B)/bench_peak.json
 	@$(B)/f/reel_bench overhead
 	@echo
 	@$(B)/f/reel_bench plans
 	@echo
-	@$(B)/f/reel_bench grid --json > $(B)/bench.json
-	@if /usr/bin/python3 -c 'import json' 2>/dev/null; then \
-		/usr/bin/python3 bench/torch_bench.py $(B)/bench.json; \
+	@$(B)/f/reel_bench peak --threads 2 --json > $(B)/bench_peak.json
+	@$(B)/f/reel_bench peak --threads 2
+	@echo
+	@echo "The grid: the 2-thread pass runs $(if $(filter goal,$(BENCH_SECOND)),only the cases of the threads goal (B = 32 and H >= 256; BENCH_SECOND=goal),every case (BENCH_SECOND=all; BENCH_SECOND=goal runs only B = 32 and H >= 256))"
+	@$(B)/f/reel_bench grid --threads 1,2 --second $(BENCH_SECOND) --json > $(B)/bench.json
+	@if $(BENCH_PY) -c 'import json' 2>/dev/null; then \
+		$(BENCH_PY) bench/torch_bench.py $(B)/bench.json --out $(B)/bench_torch.json; \
 	else \
-		echo "no /usr/bin/python3: the grid's numbers are in $(B)/bench.json"; \
+		echo "no python3: the grid's numbers are in $(B)/bench.json"; \
+	fi
+	@echo
+	@$(B)/f/reel_bench rnn --cell lstm --T 200 --B 32 --H 512 --reps 1 --json > $(B)/bench_mem.json
+	@if $(BENCH_PY) -c 'import json' 2>/dev/null; then \
+		$(BENCH_PY) bench/torch_bench.py $(B)/bench_mem.json --reps 1 --out $(B)/bench_torch_mem.json \
+			--title "The memory case, each side in a fresh process, 3 steps (the resident-set growth is the point here):"; \
+		echo; \
+		$(BENCH_PY) bench/goals.py $(B); \
 	fi
 	@echo
 	@$(B)/f/reel_bench train --steps 200

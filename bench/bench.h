@@ -15,6 +15,7 @@ int bench_rnn(int argc, char **argv);
 int bench_cells(int argc, char **argv); /* a JSON-compiled LSTM vs the built-in (bench/cells.c) */
 int bench_grid(int argc, char **argv);
 int bench_plans(int argc, char **argv); /* the matmul planner's choices for the grid's shapes (bench/rnn.c) */
+int bench_peak(int argc, char **argv);  /* a 1024^3 product against the core's theoretical peak (bench/rnn.c) */
 int bench_train(int argc, char **argv);
 int bench_s2s_table(int argc, char **argv);
 int bench_layernorm(int argc, char **argv);

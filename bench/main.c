@@ -1,5 +1,5 @@
 /* reel_bench: benchmark and experiment programs.
- * Usage: reel_bench [overhead [N] | rnn | grid | plans | train | s2s | s2s-table | layernorm | decode | forward] [options] */
+ * Usage: reel_bench [overhead [N] | rnn | grid | plans | peak | train | s2s | s2s-table | layernorm | decode | forward] [options] */
 #include "bench.h"
 
 #include <stdio.h>
@@ -36,6 +36,8 @@ int main(int argc, char **argv)
 		return bench_cells(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "plans"))
 		return bench_plans(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "peak"))
+		return bench_peak(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "grid"))
 		return bench_grid(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "train"))
@@ -50,6 +52,6 @@ int main(int argc, char **argv)
 		return bench_forward(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "layernorm"))
 		return bench_layernorm(argc - 2, argv + 2);
-	fprintf(stderr, "usage: reel_bench overhead [N] | rnn [options] | grid [options] | plans [--threads N] | train [--steps N] | s2s [options] | s2s-table [options] | layernorm [--reps N] [--threads N] | decode [--params CKPT | --steps N] | forward [--cell C] [--T N] [--B N] [--H N] | cells [--T N] [--B N] [--I N] [--H N]\n");
+	fprintf(stderr, "usage: reel_bench overhead [N] | rnn [options] | grid [options] | plans [--threads N] | peak [--threads N] [--json] | train [--steps N] | s2s [options] | s2s-table [options] | layernorm [--reps N] [--threads N] | decode [--params CKPT | --steps N] | forward [--cell C] [--T N] [--B N] [--H N] | cells [--T N] [--B N] [--I N] [--H N]\n");
 	return 2;
 }

@@ -34,6 +34,7 @@ typedef struct rnn_result {
 	size_t tape_bytes, hand_bytes, arena_step_bytes, nodes;
 	int new_mallocs; /* arena chunk allocations after the first step */
 	double max_rel_diff; /* tape vs hand-written gradients in this run */
+	double load;         /* 1-minute load average after the timed rounds */
 } rnn_result;
 
 /* The hand-written reference of a cell, if there is one (RNN, LSTM, GRU);
@@ -62,6 +63,20 @@ static double rss_bytes(void)
 		resident = 0;
 	fclose(f);
 	return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* The 1-minute load average now, from /proc/loadavg; -1 where there is none.
+ * Stored with each case: other work on the machine explains odd timings. */
+static double load_avg(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l = -1;
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
 }
 
 /* min and max of v[0..n) */
@@ -102,6 +117,38 @@ static double gemm_peak(void)
 	if (th < 64)
 		cached[th] = m;
 	return m;
+}
+
+/* Largest |a - b| / max |a| over n elements; infinite when either holds a
+ * NaN or an infinity (fmax alone would skip a NaN). */
+static double rel_diff(const double *a, const reel_real *b, size_t n)
+{
+	double scale = 0, d = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(a[i]) || !isfinite((double)b[i]))
+			return INFINITY;
+		scale = fmax(scale, fabs(a[i]));
+	}
+	for (size_t i = 0; i < n; i++)
+		d = fmax(d, fabs(a[i] - b[i]) / (scale + 1e-30));
+	return d;
+}
+
+/* The largest grad diff (above) that still counts as equal: float rounding
+ * over a few hundred steps of BPTT (observed: ~1e-6 in float, ~1e-15 in
+ * double), with two orders of magnitude of room. */
+#define GRAD_TOL (sizeof(reel_real) == sizeof(float) ? 1e-4 : 1e-10)
+
+/* 1 when the case's tape and hand-written gradients agree (or it has no
+ * hand-written reference); else says so on stderr and returns 0. */
+static int grads_agree(const rnn_case *c, const rnn_result *r)
+{
+	if (isnan(r->max_rel_diff) || r->max_rel_diff <= GRAD_TOL)
+		return 1;
+	fprintf(stderr, "rnn: FAILED: %s%s%s T=%d B=%d H=%d at %d thread(s): the tape's gradients differ from the "
+	        "hand-written step's by %.3g of the largest gradient (tolerance %.0e)\n", c->layers > 1 ? "2-layer " : "",
+	        c->bi ? "bi-" : "", c->cell, c->T, c->B, c->H, c->threads, r->max_rel_diff, GRAD_TOL);
+	return 0;
 }
 
 static int run_case(const rnn_case *c, rnn_result *res)
@@ -172,18 +219,24 @@ static int run_case(const rnn_case *c, rnn_result *res)
 			continue;
 		}
 		if (k == -2) {
-			/* validate before timing: the two gradients agree */
+			/* validate before timing: the two steps' parameter and input
+			 * gradients agree (a NaN anywhere makes the difference infinite) */
 			reel_real *g = reel_params_grads(ps, NULL);
 			for (size_t i = 0; i < np; i++)
 				hg[i] = g[i];
+			const reel_real *gx = reel_tensor_grad(x);
+			double *tx = malloc(nx * sizeof *tx);
+			if (!tx || !gx) {
+				fprintf(stderr, "rnn: %s\n", gx ? "out of memory" : "the input has no gradient");
+				return 0;
+			}
+			for (size_t i = 0; i < nx; i++)
+				tx[i] = gx[i];
 			reel_params_zero_grad(ps);
 			memset(dX, 0, nx * sizeof *dX);
 			hand_net_step(&hand, X, R, dX);
-			double scale = 0;
-			for (size_t i = 0; i < np; i++)
-				scale = fmax(scale, fabs(hg[i]));
-			for (size_t i = 0; i < np; i++)
-				res->max_rel_diff = fmax(res->max_rel_diff, fabs(hg[i] - g[i]) / (scale + 1e-30));
+			res->max_rel_diff = fmax(rel_diff(hg, g, np), rel_diff(tx, dX, nx));
+			free(tx);
 			reel_tape_stats s = reel_tape_get_stats(t);
 			res->arena_step_bytes = s.arena_used;
 			res->nodes = s.nodes;
@@ -213,6 +266,7 @@ static int run_case(const rnn_case *c, rnn_result *res)
 	}
 	reel_tape_stats s = reel_tape_get_stats(t);
 	res->rss_growth = rss_bytes() - rss0;
+	res->load = load_avg();
 	res->new_mallocs = (int)(s.chunk_allocs - allocs_after_first);
 	spread(vt, c->reps, &res->tape_lo, &res->tape_hi);
 	spread(vh, c->reps, &res->hand_lo, &res->hand_hi);
@@ -289,21 +343,21 @@ static void print_row(const rnn_case *c, const rnn_result *r, int json, int firs
 	         c->bi ? "bi-" : "", c->cell, c->T, c->B, c->I, c->H);
 	double gf = r->gflop / (r->tape_ms / 1e3);
 	if (json) {
-		char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32];
+		char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32], b8[32];
 		int has = !isnan(r->hand_ms);
 		printf("%s{\"cell\":\"%s\",\"T\":%d,\"B\":%d,\"I\":%d,\"H\":%d,\"layers\":%d,\"bidirectional\":%d,"
 		       "\"threads\":%d,\"tape_ms\":%.4f,\"hand_ms\":%s,\"floor_ms\":%s,\"gflop\":%.6f,"
-		       "\"tape_gflops\":%.3f,\"peak_gflops\":%.3f,\"tape_bytes\":%zu,\"hand_bytes\":%zu,"
+		       "\"tape_gflops\":%.3f,\"peak_gflops\":%s,\"tape_bytes\":%zu,\"hand_bytes\":%zu,"
 		       "\"arena_step_bytes\":%zu,\"nodes\":%zu,\"new_mallocs\":%d,\"grad_rel_diff\":%s,"
 		       "\"tape_ms_min\":%.4f,\"tape_ms_max\":%.4f,\"hand_ms_min\":%s,\"hand_ms_max\":%s,"
-		       "\"floor_ms_min\":%s,\"floor_ms_max\":%s,\"rss_growth_bytes\":%.0f,\"reps\":%d}",
+		       "\"floor_ms_min\":%s,\"floor_ms_max\":%s,\"rss_growth_bytes\":%.0f,\"reps\":%d,\"load\":%.2f}",
 		       first ? "" : ",\n", c->cell, c->T, c->B, c->I, c->H, c->layers, c->bi, c->threads, r->tape_ms,
 		       jnum(b1, sizeof b1, "%.4f", r->hand_ms), jnum(b2, sizeof b2, "%.4f", r->floor_ms), r->gflop, gf,
-		       r->peak_gflops, r->tape_bytes, r->hand_bytes, r->arena_step_bytes, r->nodes, r->new_mallocs,
+		       jnum(b8, sizeof b8, "%.3f", r->peak_gflops), r->tape_bytes, r->hand_bytes, r->arena_step_bytes, r->nodes, r->new_mallocs,
 		       jnum(b3, sizeof b3, "%.3g", r->max_rel_diff), r->tape_lo, r->tape_hi,
 		       jnum(b4, sizeof b4, "%.4f", has ? r->hand_lo : NAN), jnum(b5, sizeof b5, "%.4f", has ? r->hand_hi : NAN),
 		       jnum(b6, sizeof b6, "%.4f", has ? r->floor_lo : NAN), jnum(b7, sizeof b7, "%.4f", has ? r->floor_hi : NAN),
-		       r->rss_growth, c->reps);
+		       r->rss_growth, c->reps, r->load);
 		return;
 	}
 	if (isnan(r->hand_ms)) { /* a cell without a hand-written reference: the tape only */
@@ -388,12 +442,38 @@ int bench_rnn(int argc, char **argv)
 	print_row(&c, &r, json, 1);
 	if (json)
 		printf("]\n");
-	return 0;
+	return grads_agree(&c, &r) ? 0 : 1;
 }
 
+/* The grid's cases at one thread count: RNN, GRU and LSTM over T in
+ * {50, 200} x B in {1, 32} x I = H in {64, 256, 512}, then the cases of
+ * issue 14's goals that lie outside it: a tiny LSTM (T100 B1 H16), an
+ * LSTM T30 B64 H384 and a 2-layer bidirectional LSTM T40 B16 H128.
+ * Returns the count (at most GRID_MAX). */
+#define GRID_MAX 48
+static int grid_cases(rnn_case *cases, int threads, int reps)
+{
+	static const char *const cells[] = {"rnn", "gru", "lstm"};
+	static const int Ts[] = {50, 200}, Bs[] = {1, 32}, Hs[] = {64, 256, 512};
+	int n = 0;
+	for (int ci = 0; ci < 3; ci++)
+		for (int ti = 0; ti < 2; ti++)
+			for (int bi = 0; bi < 2; bi++)
+				for (int hi = 0; hi < 3; hi++)
+					cases[n++] = (rnn_case){cells[ci], Ts[ti], Bs[bi], Hs[hi], Hs[hi], 1, 0, threads, reps, 0};
+	cases[n++] = (rnn_case){"lstm", 100, 1, 16, 16, 1, 0, threads, reps, 0};
+	cases[n++] = (rnn_case){"lstm", 30, 64, 384, 384, 1, 0, threads, reps, 0};
+	cases[n++] = (rnn_case){"lstm", 40, 16, 128, 128, 2, 1, threads, reps, 0};
+	return n;
+}
+
+/* reel_bench grid [--threads N | --threads 1,2] [--second all|goal] [--reps N] [--json]:
+ * every grid case at each thread count.  --second goal runs the second
+ * thread count only on the cases the threads goal is about (B = 32,
+ * H >= 256), to keep `make bench` short. */
 int bench_grid(int argc, char **argv)
 {
-	int json = 0, reps = 5, threads[2] = {1, 2}, nthreads = 2;
+	int json = 0, reps = 5, threads[2] = {1, 2}, nthreads = 2, second_all = 1;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
@@ -401,25 +481,35 @@ int bench_grid(int argc, char **argv)
 			if (!parse_int("--reps", argv[++i], 1, 1000, &reps))
 				return 2;
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-			if (!parse_int("--threads", argv[++i], 1, 256, &threads[0]))
+			const char *v = argv[++i], *comma = strchr(v, ',');
+			char first[16];
+			if (comma && (size_t)(comma - v) < sizeof first) {
+				memcpy(first, v, (size_t)(comma - v));
+				first[comma - v] = 0;
+				if (!parse_int("--threads", first, 1, 256, &threads[0]) ||
+				    !parse_int("--threads", comma + 1, 1, 256, &threads[1]))
+					return 2;
+				nthreads = 2;
+			} else {
+				if (!parse_int("--threads", v, 1, 256, &threads[0]))
+					return 2;
+				nthreads = 1;
+			}
+		} else if (!strcmp(argv[i], "--second") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(v, "all") && strcmp(v, "goal")) {
+				fprintf(stderr, "grid: --second: expected all or goal, got \"%s\"\n", v);
 				return 2;
-			nthreads = 1;
+			}
+			second_all = !strcmp(v, "all");
 		} else {
-			fprintf(stderr, "grid: unknown option %s (--json, --reps N, --threads N)\n", argv[i]);
+			fprintf(stderr, "grid: unknown option %s (--json, --reps N, --threads N or N,M, --second all|goal)\n",
+			        argv[i]);
 			return 2;
 		}
 	}
-	rnn_case cases[64];
-	int n = 0;
-	static const char *const cells[] = {"rnn", "gru", "lstm"};
-	static const int Ts[] = {50, 200}, Bs[] = {1, 32}, Hs[] = {64, 256, 512};
-	for (int ci = 0; ci < 3; ci++)
-		for (int ti = 0; ti < 2; ti++)
-			for (int bi = 0; bi < 2; bi++)
-				for (int hi = 0; hi < 3; hi++)
-					cases[n++] = (rnn_case){cells[ci], Ts[ti], Bs[bi], Hs[hi], Hs[hi], 1, 0, 1, reps, 0};
-	cases[n++] = (rnn_case){"lstm", 50, 32, 256, 256, 2, 1, 1, reps, 0};
-	cases[n++] = (rnn_case){"lstm", 100, 1, 16, 16, 1, 0, 1, reps, 0};
+	rnn_case cases[GRID_MAX];
+	int n = grid_cases(cases, 1, reps), failed = 0;
 	if (json)
 		printf("[");
 	print_header(json, reps);
@@ -427,17 +517,22 @@ int bench_grid(int argc, char **argv)
 	for (int th = 0; th < nthreads; th++)
 		for (int i = 0; i < n; i++) {
 			rnn_case c = cases[i];
+			if (th > 0 && !second_all && !(c.B == 32 && c.H >= 256 && c.layers == 1))
+				continue;
 			c.threads = threads[th];
 			rnn_result r;
 			if (!run_case(&c, &r))
 				return 1;
 			print_row(&c, &r, json, first);
+			failed += !grads_agree(&c, &r);
 			first = 0;
 			fflush(stdout);
 		}
 	if (json)
 		printf("]\n");
-	return 0;
+	if (failed)
+		fprintf(stderr, "rnn: FAILED: %d case(s) whose tape gradients differ from the hand-written ones\n", failed);
+	return failed ? 1 : 0;
 }
 
 /* reel_bench plans [--threads N] [--reps N]: the matmul planner's choices
@@ -468,20 +563,11 @@ int bench_plans(int argc, char **argv)
 		       reel__gemm_plan_why());
 		return 0;
 	}
-	static const char *const cells[] = {"rnn", "gru", "lstm"};
-	static const int Ts[] = {50, 200}, Bs[] = {1, 32}, Hs[] = {64, 256, 512};
-	rnn_case cases[64];
-	int n = 0;
-	for (int ci = 0; ci < 3; ci++)
-		for (int ti = 0; ti < 2; ti++)
-			for (int bi = 0; bi < 2; bi++)
-				for (int hi = 0; hi < 3; hi++)
-					cases[n++] = (rnn_case){cells[ci], Ts[ti], Bs[bi], Hs[hi], Hs[hi], 1, 0, threads, 1, 0};
-	cases[n++] = (rnn_case){"lstm", 50, 32, 256, 256, 2, 1, threads, 1, 0};
-	cases[n++] = (rnn_case){"lstm", 100, 1, 16, 16, 1, 0, threads, 1, 0};
+	rnn_case cases[GRID_MAX];
+	int n = grid_cases(cases, threads, 1);
 	for (int i = 0; i < n; i++) {
 		rnn_result r;
-		if (!run_case(&cases[i], &r))
+		if (!run_case(&cases[i], &r) || !grads_agree(&cases[i], &r))
 			return 1;
 	}
 	int np = reel__gemm_plan_count();
@@ -520,5 +606,132 @@ int bench_plans(int argc, char **argv)
 			printf(" %s | - |\n", reel__gemm_candidate_name(p[i].choice));
 	}
 	free(p);
+	return 0;
+}
+
+/* The theoretical single-precision peak of one core, from what the running
+ * system tells: the clock (cpufreq's maximum when sysfs has it, else
+ * /proc/cpuinfo's "cpu MHz") times the FMA width (AVX-512: 16 float lanes,
+ * AVX2 with FMA: 8) times an ASSUMED 2 FMA units times 2 flops per FMA.
+ * Returns GFLOP/s, or 0 when the clock or the width cannot be read; how
+ * goes into how either way. */
+static double core_peak(char *how, size_t n)
+{
+	double mhz = 0;
+	const char *clock_src = NULL;
+	FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+	long khz = 0;
+	if (f) {
+		if (fscanf(f, "%ld", &khz) == 1 && khz > 0) {
+			mhz = khz / 1e3;
+			clock_src = "cpufreq's cpuinfo_max_freq";
+		}
+		fclose(f);
+	}
+	int avx512 = 0, avx2 = 0, fma = 0;
+	char line[8192], model[128] = "";
+	f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		double v;
+		if (!clock_src && sscanf(line, "cpu MHz : %lf", &v) == 1 && v > 0) {
+			mhz = v;
+			clock_src = "/proc/cpuinfo's \"cpu MHz\" (the clock the kernel reports; boost clocks can be higher, "
+			            "and a virtual machine reports a nominal one)";
+		}
+		if (!model[0] && !strncmp(line, "model name", 10)) {
+			const char *c = strchr(line, ':');
+			if (c)
+				snprintf(model, sizeof model, "%s", c + 2);
+			model[strcspn(model, "\n")] = 0;
+		}
+		if (!strncmp(line, "flags", 5) && !avx2) {
+			for (char *tok = strtok(strchr(line, ':') ? strchr(line, ':') + 1 : line, " \t\n"); tok;
+			     tok = strtok(NULL, " \t\n")) {
+				avx512 |= !strcmp(tok, "avx512f");
+				avx2 |= !strcmp(tok, "avx2");
+				fma |= !strcmp(tok, "fma");
+			}
+		}
+	}
+	if (f)
+		fclose(f);
+	int lanes = avx512 ? 16 : avx2 && fma ? 8 : 0;
+	if (mhz <= 0 || lanes == 0) {
+		snprintf(how, n, "theoretical peak: cannot be determined here (%s%s)",
+		         mhz <= 0 ? "no clock in cpufreq or /proc/cpuinfo" : "",
+		         lanes == 0 ? (mhz <= 0 ? "; no AVX-512 or AVX2+FMA flag" : "no AVX-512 or AVX2+FMA flag") : "");
+		return 0;
+	}
+	double g = mhz * 1e6 * lanes * 2 * 2 / 1e9;
+	snprintf(how, n, "theoretical peak of one core: %.0f MHz x %d float lanes (%s) x 2 FMA units x 2 flops per FMA "
+	         "= %.1f GFLOP/s.  Clock: %s.  The 2 FMA units are an assumption (nothing at run time tells how many "
+	         "the core has); CPU: %s", mhz, lanes, avx512 ? "AVX-512" : "AVX2", g, clock_src, model[0] ? model : "?");
+	return g;
+}
+
+/* s as a JSON string (quotes and backslashes escaped) on stdout. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		if ((unsigned char)*s >= 0x20)
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* reel_bench peak [--threads N] [--json]: a square 1024^3 product (best of
+ * 7 after 2 warm-ups, with the planner's choice) at 1 thread and, when more
+ * are asked, at N threads, against the theoretical peak above (one thread
+ * per core assumed). */
+int bench_peak(int argc, char **argv)
+{
+	int json = 0, maxth = 1;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (!parse_int("--threads", argv[++i], 1, 256, &maxth))
+				return 2;
+		} else {
+			fprintf(stderr, "peak: unknown option %s (--threads N, --json)\n", argv[i]);
+			return 2;
+		}
+	}
+	char how[1024];
+	double core = core_peak(how, sizeof how);
+	if (json) {
+		printf("{\"how\":");
+		json_str(how);
+		printf(",\"runs\":[");
+	} else {
+		printf("Square product C (1024 x 1024) = A (1024 x 1024) B (1024 x 1024), best of 7 after 2 warm-ups, "
+		       "with the planner's choice of kernel:\n");
+	}
+	int ths[2] = {1, maxth};
+	for (int k = 0; k < (maxth > 1 ? 2 : 1); k++) {
+		int th = ths[k];
+		bli_thread_set_num_threads(th);
+		double g = gemm_peak(), p = core * th;
+		if (json) {
+			printf("%s{\"threads\":%d,\"gemm1024_gflops\":%.3f,\"peak_gflops\":", k ? "," : "", th, g);
+			if (p > 0)
+				printf("%.3f}", p);
+			else
+				printf("null}");
+		} else if (p > 0) {
+			printf("  %d thread(s): %.1f GFLOP/s = %.0f%% of the theoretical peak, %.1f GFLOP/s (%d core(s) x %.1f)%s\n",
+			       th, g, 100 * g / p, p, th, core,
+			       g > p ? "\n    (above the computed peak: the clock or the FMA-unit count it assumes is too low)" : "");
+		} else {
+			printf("  %d thread(s): %.1f GFLOP/s (no theoretical peak to compare with)\n", th, g);
+		}
+	}
+	if (json)
+		printf("]}\n");
+	else
+		printf("  %s\n", how);
 	return 0;
 }
