@@ -172,3 +172,140 @@ void reel__bwd_LSTM_CELL(reel_node *n)
 	                .dG = reel__g(gates), .dC = reel__g(c)};
 	reel__par_rows(row_threads(B, H), B, lstm_bwd_rows, &job);
 }
+
+/* ---- GRU ------------------------------------------------------------------------ */
+
+/* reel_gru_cell: xp (B, 3H) = [xr xz xn] (the input projection with
+ * b_ih), gh (B, 3H) = [hr hz hn] (the recurrent product with b_hh), h
+ * (B, H):
+ *   r = sigmoid(xr + hr)   z = sigmoid(xz + hz)   n = tanh(xn + r hn)
+ *   h' = n + z (h - n)
+ * Saved: r, z, n (B, 3H) (over xp's buffer with REEL_IN_PLACE) and the
+ * pointers (hn is read from gh).  Backward, dh' = dy:
+ *   dn = dy (1 - z) as dy - dy z,  da_n = dn (1 - n^2)
+ *   dxn += da_n   dhn += da_n r   da_r = da_n hn r (1 - r)   dxr, dhr += da_r
+ *   da_z = dy (h - n) z (1 - z)   dxz, dhz += da_z            dh += dy z */
+
+typedef struct gru_job {
+	int H;
+	const reel_real *X, *G, *h, *dy, *act;
+	reel_real *A, *Hn, *dX, *dG, *dh;
+} gru_job;
+
+static void gru_fwd_row(const reel_real *x, reel_real *a, const reel_real *restrict g, const reel_real *restrict h,
+                        reel_real *restrict hn, int H)
+{
+	for (int j = 0; j < 2 * H; j++) {
+		reel_real s = x[j] + g[j];
+		a[j] = reel__sigmoid(s);
+	}
+	for (int j = 0; j < H; j++) {
+		reel_real rh = a[j] * g[2 * H + j], s = x[2 * H + j] + rh;
+		reel_real n = reel__tanh(s);
+		a[2 * H + j] = n;
+		reel_real d = h[j] - n, zd = a[H + j] * d;
+		hn[j] = n + zd;
+	}
+}
+
+static void gru_fwd_rows(void *ctx, int r0, int r1)
+{
+	const gru_job *j_ = ctx;
+	size_t H = (size_t)j_->H;
+	for (int r = r0; r < r1; r++)
+		gru_fwd_row(j_->X + r * 3 * H, j_->A + r * 3 * H, j_->G + r * 3 * H, j_->h + r * H, j_->Hn + r * H, j_->H);
+}
+
+reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_tensor *h, int flags)
+{
+	if (reel__skip(t, "gru_cell", 3, xp, gh, h))
+		return NULL;
+	char sx[64], sg[64], sh[64];
+	if (h->ndim != 2 || xp->ndim != 2 || gh->ndim != 2 || h->shape[1] == 0 || xp->shape[0] != h->shape[0] ||
+	    gh->shape[0] != h->shape[0] || xp->shape[1] != 3 * h->shape[1] || gh->shape[1] != 3 * h->shape[1])
+		return reel_tape_fail(t, REEL_ERR_SHAPE, "reel_gru_cell: xp is %s, gh %s and h %s, expected (B, 3H), (B, 3H) and (B, H)",
+		                      reel_shape_str(xp, sx, sizeof sx), reel_shape_str(gh, sg, sizeof sg),
+		                      reel_shape_str(h, sh, sizeof sh));
+	if (flags & ~REEL_IN_PLACE)
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_gru_cell: flags is %d, expected 0 or REEL_IN_PLACE", flags);
+	if ((flags & REEL_IN_PLACE) && (!xp->base->on_tape || xp->base->leaf))
+		return reel_tape_fail(t, REEL_ERR_ARG, "reel_gru_cell: REEL_IN_PLACE needs xp to be an op's output, found %s",
+		                      xp->base->leaf ? "a leaf" : "memory not on the tape");
+	int B = h->shape[0], H = h->shape[1];
+	int need = reel__needs_grad(t, xp, gh, h);
+	reel_tensor *y = reel__out(t, 2, (int[]){B, H}, need);
+	if (!y)
+		return NULL;
+	reel_real *act = (flags & REEL_IN_PLACE) ? xp->data : reel_tape_alloc(t, 3 * (size_t)B * H * sizeof(reel_real));
+	if (!act)
+		return NULL;
+	gru_job job = {.H = H, .X = xp->data, .G = gh->data, .h = h->data, .A = act, .Hn = y->data};
+	reel__par_rows(row_threads(B, H), B, gru_fwd_rows, &job);
+	if (need) {
+		reel_node *n = reel__record(t, REEL_OP_GRU_CELL, y, xp, gh, h);
+		if (!n)
+			return NULL;
+		n->saved = act;
+	}
+	return y;
+}
+
+static void gru_bwd_row(const reel_real *restrict a, const reel_real *restrict g, const reel_real *restrict h,
+                        const reel_real *restrict dy, reel_real *restrict dx, reel_real *restrict dg,
+                        reel_real *restrict dh, int H)
+{
+	const reel_real *r = a, *z = a + H, *n = a + 2 * H, *hn = g + 2 * H;
+	if (dx && dg && dh) {
+		for (int j = 0; j < H; j++) {
+			reel_real dn = dy[j] - dy[j] * z[j];
+			reel_real dan = dn * (1 - n[j] * n[j]);
+			reel_real dar = dan * hn[j] * r[j] * (1 - r[j]);
+			reel_real daz = dy[j] * (h[j] - n[j]) * z[j] * (1 - z[j]);
+			dx[j] += dar;
+			dx[H + j] += daz;
+			dx[2 * H + j] += dan;
+			dg[j] += dar;
+			dg[H + j] += daz;
+			dg[2 * H + j] += dan * r[j];
+			dh[j] += dy[j] * z[j];
+		}
+		return;
+	}
+	for (int j = 0; j < H; j++) {
+		reel_real dn = dy[j] - dy[j] * z[j];
+		reel_real dan = dn * (1 - n[j] * n[j]);
+		reel_real dar = dan * hn[j] * r[j] * (1 - r[j]);
+		reel_real daz = dy[j] * (h[j] - n[j]) * z[j] * (1 - z[j]);
+		if (dx) {
+			dx[j] += dar;
+			dx[H + j] += daz;
+			dx[2 * H + j] += dan;
+		}
+		if (dg) {
+			dg[j] += dar;
+			dg[H + j] += daz;
+			dg[2 * H + j] += dan * r[j];
+		}
+		if (dh)
+			dh[j] += dy[j] * z[j];
+	}
+}
+
+static void gru_bwd_rows(void *ctx, int r0, int r1)
+{
+	const gru_job *j_ = ctx;
+	size_t H = (size_t)j_->H;
+	for (int r = r0; r < r1; r++)
+		gru_bwd_row(j_->act + r * 3 * H, j_->G + r * 3 * H, j_->h + r * H, j_->dy + r * H,
+		            j_->dX ? j_->dX + r * 3 * H : NULL, j_->dG ? j_->dG + r * 3 * H : NULL,
+		            j_->dh ? j_->dh + r * H : NULL, j_->H);
+}
+
+void reel__bwd_GRU_CELL(reel_node *n)
+{
+	reel_tensor *xp = n->in[0], *gh = n->in[1], *h = n->in[2];
+	int B = h->shape[0], H = h->shape[1];
+	gru_job job = {.H = H, .G = gh->data, .h = h->data, .dy = reel_tensor_grad(n->out), .act = n->saved,
+	               .dX = reel__g(xp), .dG = reel__g(gh), .dh = reel__g(h)};
+	reel__par_rows(row_threads(B, H), B, gru_bwd_rows, &job);
+}

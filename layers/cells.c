@@ -40,27 +40,16 @@ static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, 
 	next[0] = reel_index(t, y, 1);
 }
 
-/* xr, xz, xn = split3(xp)                 xp = x W_ih^T + b_ih    (B, 3H)
- * hr, hz, hn = split3(h W_hh^T + b_hh)                             (B, 3H)
- * r = sigmoid(xr + hr),  z = sigmoid(xz + hz)
- * n = tanh(xn + r * hn)
- * h' = (1 - z) * n + z * h  =  n + z * (h - n)                     (B, H) */
+/* gh = h W_hh^T + b_hh                    (B, 3H)
+ * r = sigmoid(xr + hr),  z = sigmoid(xz + hz)      one gru_cell op; r, z, n
+ * n = tanh(xn + r * hn)                            saved over xp (the
+ * h' = (1 - z) * n + z * h  =  n + z * (h - n)     step's alone)      */
 static void gru_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
                      reel_tensor *const *state, reel_tensor **next)
 {
-	reel_tensor *x3[3], *h3[3];
 	reel_tensor *w_hh = p->w[REEL_W_HH], *b_hh = p->w[REEL_B_HH];
 	reel_tensor *gh = b_hh ? reel_addmm(t, b_hh, h_in, w_hh, REEL_TRANS_B) : reel_matmul(t, h_in, w_hh, REEL_TRANS_B);
-	/* the blocks as contiguous (B, H) views: one copy pass each, no split */
-	reel_tensor *xb = reel_gate_blocks(t, xp, "---"), *hb = reel_gate_blocks(t, gh, "---");
-	for (int k = 0; k < 3; k++) {
-		x3[k] = reel_index(t, xb, k);
-		h3[k] = reel_index(t, hb, k);
-	}
-	reel_tensor *r = reel_sigmoid(t, reel_add(t, x3[0], h3[0]));
-	reel_tensor *z = reel_sigmoid(t, reel_add(t, x3[1], h3[1]));
-	reel_tensor *n = reel_tanh(t, reel_add(t, x3[2], reel_mul(t, r, h3[2])));
-	next[0] = reel_add(t, n, reel_mul(t, z, reel_sub(t, state[0], n)));
+	next[0] = reel_gru_cell(t, xp, gh, state[0], REEL_IN_PLACE);
 }
 
 const reel_cell reel_cell_rnn_tanh = {

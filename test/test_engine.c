@@ -311,6 +311,70 @@ static void test_lstm_cell_fused(void)
 	reel_tape_free(t);
 }
 
+/* reel_gru_cell against its composition (add, sigmoid, mul, tanh, sub):
+ * values bit for bit in both builds, gradients of xp, gh and h to
+ * rounding, in place or not. */
+static void test_gru_cell_fused(void)
+{
+	th_case("gru_cell: equals its composition (values bitwise), in place or not");
+	enum { B = 3, H = 6 };
+	reel_rng r;
+	reel_rng_seed(&r, 11);
+	reel_real xv[B * 3 * H], gv[B * 3 * H], hv[B * H];
+	for (int i = 0; i < B * 3 * H; i++) {
+		xv[i] = (reel_real)(4 * reel_rng_uniform(&r) - 2);
+		gv[i] = (reel_real)(4 * reel_rng_uniform(&r) - 2);
+	}
+	for (int i = 0; i < B * H; i++)
+		hv[i] = (reel_real)(2 * reel_rng_uniform(&r) - 1);
+	reel_real out[3][B * H];
+	double gx[3][B * 3 * H], gg[3][B * 3 * H], gh[3][B * H];
+	for (int way = 0; way < 3; way++) { /* 0 composition, 1 fused, 2 fused in place */
+		reel_tape *t = reel_tape_new(0, 1);
+		reel_tensor *x0 = reel_tensor_from(t, 2, (int[]){B, 3 * H}, xv, REEL_GRAD);
+		reel_tensor *g = reel_tensor_from(t, 2, (int[]){B, 3 * H}, gv, REEL_GRAD);
+		reel_tensor *h = reel_tensor_from(t, 2, (int[]){B, H}, hv, REEL_GRAD);
+		reel_tensor *x = reel_scale(t, x0, 1); /* an op's output, for in place */
+		reel_tensor *y;
+		if (way == 0) {
+			reel_tensor *xb = reel_gate_blocks(t, x, "---"), *hb = reel_gate_blocks(t, g, "---");
+			reel_tensor *rr = reel_sigmoid(t, reel_add(t, reel_index(t, xb, 0), reel_index(t, hb, 0)));
+			reel_tensor *z = reel_sigmoid(t, reel_add(t, reel_index(t, xb, 1), reel_index(t, hb, 1)));
+			reel_tensor *n = reel_tanh(t, reel_add(t, reel_index(t, xb, 2), reel_mul(t, rr, reel_index(t, hb, 2))));
+			y = reel_add(t, n, reel_mul(t, z, reel_sub(t, h, n)));
+		} else {
+			y = reel_gru_cell(t, x, g, h, way == 2 ? REEL_IN_PLACE : 0);
+		}
+		reel_tensor *loss = reel_sum(t, reel_mul(t, y, y));
+		if (!CHECK(reel_backward(t, loss) == REEL_OK, "way %d: %s", way, reel_tape_error(t))) {
+			reel_tape_free(t);
+			return;
+		}
+		memcpy(out[way], y->data, sizeof out[way]);
+		for (int i = 0; i < B * 3 * H; i++) {
+			gx[way][i] = reel_tensor_grad(x0)[i];
+			gg[way][i] = reel_tensor_grad(g)[i];
+		}
+		for (int i = 0; i < B * H; i++)
+			gh[way][i] = reel_tensor_grad(h)[i];
+		reel_tape_free(t);
+	}
+	double tol = sizeof(reel_real) == 4 ? 1e-5 : 1e-13;
+	for (int way = 1; way < 3; way++) {
+		CHECK(!memcmp(out[0], out[way], sizeof out[0]), "way %d: h' differs from the composition's bits", way);
+		CHECK_CLOSE("xp gradient", gx[way], gx[0], B * 3 * H, tol, tol);
+		CHECK_CLOSE("gh gradient", gg[way], gg[0], B * 3 * H, tol, tol);
+		CHECK_CLOSE("h gradient", gh[way], gh[0], B * H, tol, tol);
+	}
+	reel_tape *t = reel_tape_new(0, 1);
+	reel_tensor *x = reel_tensor_from(t, 2, (int[]){B, 3 * H}, xv, REEL_GRAD);
+	reel_tensor *g = reel_tensor_from(t, 2, (int[]){B, 3 * H}, gv, REEL_GRAD);
+	reel_tensor *h = reel_tensor_from(t, 2, (int[]){B, H}, hv, REEL_GRAD);
+	CHECK(!reel_gru_cell(t, x, g, h, REEL_IN_PLACE) && strstr(reel_tape_error(t), "a leaf"),
+	      "in place over a leaf: %s", reel_tape_error(t));
+	reel_tape_free(t);
+}
+
 void suite_engine(void)
 {
 	test_fastmath();
@@ -322,4 +386,5 @@ void suite_engine(void)
 	test_rng();
 	test_dropout_reproducible();
 	test_lstm_cell_fused();
+	test_gru_cell_fused();
 }

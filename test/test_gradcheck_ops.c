@@ -229,6 +229,22 @@ static reel_tensor *f_lstm_cell(reel_tape *t, reel_tensor **x, void *c)
 	return reel_add(t, reel_mul(t, reel_index(t, y2, 1), reel_index(t, y1, 1)), reel_index(t, y2, 0));
 }
 
+/* gru_cell: on its inputs; in place over an op's output (xp = 2 x0, gh =
+ * 1.5 x1); two steps, the second's recurrent product from the first's h
+ * (y1 x3) and fed y1 as its state */
+static reel_tensor *f_gru_cell(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	if (cur->iarg == 0)
+		return reel_gru_cell(t, x[0], x[1], x[2], 0);
+	reel_tensor *y1 = reel_gru_cell(t, reel_scale(t, x[0], 2), reel_scale(t, x[1], (reel_real)1.5), x[2], REEL_IN_PLACE);
+	if (cur->iarg == 1)
+		return y1;
+	reel_tensor *gh2 = reel_matmul(t, y1, x[3], 0);
+	reel_tensor *y2 = reel_gru_cell(t, reel_scale(t, x[0], -1), gh2, y1, REEL_IN_PLACE);
+	return reel_mul(t, y2, y1);
+}
+
 /* gate blocks: the output itself, and the gates used through index views
  * the way a cell uses them */
 static reel_tensor *f_gate_blocks(reel_tape *t, reel_tensor **x, void *c)
@@ -352,6 +368,9 @@ static const gcase cases[] = {
 	{"gate_blocks one row, no activation (a view)", REEL_OP_GATE_BLOCKS, f_gate_blocks, 1, {S2(1, 12)}, -2, 2, 0, 0, 2, 0},
 	{"addmm in place over a slice", REEL_OP_ADDMM, f_addmm_in_place, 3, {S2(3, 5), S2(5, 4), S2(6, 4)}, -1, 1, 0, 0, 0, 0},
 	{"addmm in place, B^T", REEL_OP_ADDMM, f_addmm_in_place, 3, {S2(3, 5), S2(4, 5), S2(6, 4)}, -1, 1, 0, 0, REEL_TRANS_B, 0},
+	{"gru_cell (3, 3*4), (3, 3*4), (3, 4)", REEL_OP_GRU_CELL, f_gru_cell, 3, {S2(3, 12), S2(3, 12), S2(3, 4)}, -2, 2, 0, 0, 0, 0},
+	{"gru_cell in place over an op's output", REEL_OP_GRU_CELL, f_gru_cell, 3, {S2(3, 12), S2(3, 12), S2(3, 4)}, -1, 1, 0, 0, 1, 0},
+	{"gru_cell two steps, state carried", REEL_OP_GRU_CELL, f_gru_cell, 4, {S2(2, 9), S2(2, 9), S2(2, 3), S2(3, 9)}, -1, 1, 0, 0, 2, 0},
 	{"lstm_cell (3, 4*5), (3, 5)", REEL_OP_LSTM_CELL, f_lstm_cell, 2, {S2(3, 20), S2(3, 5)}, -2, 2, 0, 0, 0, 0},
 	{"lstm_cell in place over a matmul", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(3, 4), S2(4, 12), S2(3, 3)}, -1, 1, 0, 0, 1, 0},
 	{"lstm_cell two steps, state carried", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(2, 4), S2(4, 12), S2(2, 3)}, -1, 1, 0, 0, 2, 0},

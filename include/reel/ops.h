@@ -72,7 +72,8 @@ extern "C" {
 	X(MDN_NLL, "mdn_nll")      \
 	X(GRAD_SCALE, "grad_scale") \
 	X(GATE_BLOCKS, "gate_blocks") \
-	X(LSTM_CELL, "lstm_cell")
+	X(LSTM_CELL, "lstm_cell")  \
+	X(GRU_CELL, "gru_cell")
 
 typedef enum reel_op {
 #define REEL_X_ENUM(id, name) REEL_OP_##id,
@@ -215,6 +216,18 @@ reel_tensor *reel_gate_blocks(reel_tape *t, reel_tensor *x, const char *acts);
  * recorded).  Errors: shapes other than (B, 4H) and (B, H); REEL_IN_PLACE
  * on another gates; unknown flags. */
 reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, int flags);
+
+/* The GRU state update in one op: xp (B, 3H) = [xr xz xn], the input
+ * projection with b_ih; gh (B, 3H) = [hr hz hn], the recurrent product
+ * with b_hh; h (B, H) -> h' (B, H), with r = sigmoid(xr + hr), z =
+ * sigmoid(xz + hz), n = tanh(xn + r hn), h' = n + z (h - n) (PyTorch's
+ * GRU).  Values equal the composition (add, sigmoid, mul, tanh, sub) bit
+ * for bit; 2 nodes per GRU step instead of 13.  Saves r, z, n; reads hn
+ * from gh in backward.  flags: 0, or REEL_IN_PLACE: r, z, n overwrite
+ * xp's buffer (the caller promises not to read xp again; xp must be an
+ * op's output).  Errors: other shapes; REEL_IN_PLACE on a leaf or wrapped
+ * memory; unknown flags. */
+reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_tensor *h, int flags);
 
 /* ---- softmax family (last axis) ------------------------------------------- */
 
