@@ -43,6 +43,7 @@ typedef struct reel_node reel_node;
 struct reel_node {
 	reel_node *prev;      /* the node recorded before this one */
 	reel_tensor *out;
+	reel_tensor *out2;    /* a second output (reel_lstm_cell's h' written into a slot), or NULL */
 	reel_tensor *in[3];   /* fixed-arity inputs; variadic ops keep theirs in saved */
 	void *saved;          /* op-specific, in the arena */
 	int op;               /* reel_op */

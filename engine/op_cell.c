@@ -30,6 +30,26 @@ static int row_threads(int B, int H)
 	return B >= 2 && (size_t)B * H >= 4096 ? n : 1;
 }
 
+/* A slot h_out for h' (NULL: none): (B, H), in a tape's arena, with a
+ * gradient when the op records one.  1 if usable, else the error is on
+ * the tape. */
+static int slot_ok(reel_tape *t, const char *op, const reel_tensor *h_out, int B, int H, int need)
+{
+	char s[64];
+	if (!h_out)
+		return 1;
+	if (h_out->ndim != 2 || h_out->shape[0] != B || h_out->shape[1] != H || !h_out->base->on_tape) {
+		reel_tape_fail(t, REEL_ERR_SHAPE, "reel_%s: h_out is %s%s, expected (%d, %d) on the tape", op,
+		               reel_shape_str(h_out, s, sizeof s), h_out->base->on_tape ? "" : " (not on the tape)", B, H);
+		return 0;
+	}
+	if (need && !h_out->requires_grad) {
+		reel_tape_fail(t, REEL_ERR_ARG, "reel_%s: h_out has no gradient, but the inputs need one", op);
+		return 0;
+	}
+	return 1;
+}
+
 typedef struct lstm_saved {
 	reel_real *act; /* (B, 4H): i f g o */
 	reel_real *tc;  /* (B, H): tanh(c') */
@@ -38,8 +58,7 @@ typedef struct lstm_saved {
 /* One op's rows: the pointers of the forward or of the backward. */
 typedef struct lstm_job {
 	int H;
-	size_t BH;
-	const reel_real *G, *C, *dy;
+	const reel_real *G, *C, *dcn, *dh;
 	reel_real *A, *Cn, *Hn, *TC, *dG, *dC;
 	const lstm_saved *s;
 } lstm_job;
@@ -75,7 +94,7 @@ static void lstm_fwd_rows(void *ctx, int r0, int r1)
 		             j_->TC + r * H, j_->H);
 }
 
-reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, int flags)
+reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, reel_tensor *h_out, int flags)
 {
 	if (reel__skip(t, "lstm_cell", 2, gates, c))
 		return NULL;
@@ -102,21 +121,26 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, in
 			                      "recorded, a matmul or addmm (its backward does not read it)");
 		in_place = 1;
 	}
-	reel_tensor *y = reel__out(t, 3, (int[]){2, B, H}, need);
+	if (!slot_ok(t, "lstm_cell", h_out, B, H, need))
+		return NULL;
+	/* [c'; h'] (2, B, H), or c' (B, H) with h' in the slot */
+	reel_tensor *y = h_out ? reel__out(t, 2, (int[]){B, H}, need) : reel__out(t, 3, (int[]){2, B, H}, need);
 	if (!y)
 		return NULL;
 	size_t BH = (size_t)B * H;
+	reel_real *hn = h_out ? h_out->data : y->data + BH;
 	lstm_saved *s = need ? reel__alloc_small(t, sizeof *s) : NULL;
 	reel_real *act = in_place ? gates->data : reel_tape_alloc(t, 4 * BH * sizeof(reel_real));
 	reel_real *tc = reel_tape_alloc(t, BH * sizeof(reel_real));
 	if ((need && !s) || !act || !tc)
 		return NULL;
-	lstm_job job = {.H = H, .G = gates->data, .C = c->data, .A = act, .Cn = y->data, .Hn = y->data + BH, .TC = tc};
+	lstm_job job = {.H = H, .G = gates->data, .C = c->data, .A = act, .Cn = y->data, .Hn = hn, .TC = tc};
 	reel__par_rows(row_threads(B, H), B, lstm_fwd_rows, &job);
 	if (need) {
 		reel_node *n = reel__record(t, REEL_OP_LSTM_CELL, y, gates, c, NULL);
 		if (!n)
 			return NULL;
+		n->out2 = h_out;
 		s->act = act;
 		s->tc = tc;
 		n->saved = s;
@@ -160,7 +184,7 @@ static void lstm_bwd_rows(void *ctx, int r0, int r1)
 	const lstm_job *j_ = ctx;
 	size_t H = (size_t)j_->H;
 	for (int r = r0; r < r1; r++)
-		lstm_bwd_row(j_->s->act + r * 4 * H, j_->s->tc + r * H, j_->dy + r * H, j_->dy + j_->BH + r * H,
+		lstm_bwd_row(j_->s->act + r * 4 * H, j_->s->tc + r * H, j_->dcn + r * H, j_->dh + r * H,
 		             j_->C + r * H, j_->dG ? j_->dG + r * 4 * H : NULL, j_->dC ? j_->dC + r * H : NULL, j_->H);
 }
 
@@ -168,8 +192,20 @@ void reel__bwd_LSTM_CELL(reel_node *n)
 {
 	reel_tensor *gates = n->in[0], *c = n->in[1];
 	int B = c->shape[0], H = c->shape[1];
-	lstm_job job = {.H = H, .BH = (size_t)B * H, .C = c->data, .dy = reel_tensor_grad(n->out), .s = n->saved,
-	                .dG = reel__g(gates), .dC = reel__g(c)};
+	size_t BH = (size_t)B * H;
+	/* dc' and dh': the halves of y's gradient, or c''s and the slot's (a
+	 * gradient that reached only one of them: the other is taken, zeroed) */
+	const reel_real *dcn, *dh;
+	if (n->out2) {
+		dcn = reel__g(n->out);
+		dh = reel__g(n->out2);
+	} else {
+		dcn = reel_tensor_grad(n->out);
+		dh = dcn ? dcn + BH : NULL;
+	}
+	if (!dcn || !dh)
+		return; /* out of memory: recorded on the tape */
+	lstm_job job = {.H = H, .C = c->data, .dcn = dcn, .dh = dh, .s = n->saved, .dG = reel__g(gates), .dC = reel__g(c)};
 	reel__par_rows(row_threads(B, H), B, lstm_bwd_rows, &job);
 }
 
@@ -216,7 +252,8 @@ static void gru_fwd_rows(void *ctx, int r0, int r1)
 		gru_fwd_row(j_->X + r * 3 * H, j_->A + r * 3 * H, j_->G + r * 3 * H, j_->h + r * H, j_->Hn + r * H, j_->H);
 }
 
-reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_tensor *h, int flags)
+reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_tensor *h, reel_tensor *h_out,
+                           int flags)
 {
 	if (reel__skip(t, "gru_cell", 3, xp, gh, h))
 		return NULL;
@@ -233,7 +270,9 @@ reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_
 		                      xp->base->leaf ? "a leaf" : "memory not on the tape");
 	int B = h->shape[0], H = h->shape[1];
 	int need = reel__needs_grad(t, xp, gh, h);
-	reel_tensor *y = reel__out(t, 2, (int[]){B, H}, need);
+	if (!slot_ok(t, "gru_cell", h_out, B, H, need))
+		return NULL;
+	reel_tensor *y = h_out ? h_out : reel__out(t, 2, (int[]){B, H}, need);
 	if (!y)
 		return NULL;
 	reel_real *act = (flags & REEL_IN_PLACE) ? xp->data : reel_tape_alloc(t, 3 * (size_t)B * H * sizeof(reel_real));

@@ -482,6 +482,7 @@ reel_node *reel__record(reel_tape *t, int op, reel_tensor *out, reel_tensor *a, 
 		return NULL;
 	n->prev = t->last;
 	n->out = out;
+	n->out2 = NULL;
 	n->in[0] = a;
 	n->in[1] = b;
 	n->in[2] = c;
@@ -563,6 +564,17 @@ reel_tensor *reel_detach(reel_tape *t, reel_tensor *x)
 
 /* ---- backward --------------------------------------------------------------- */
 
+/* After its producer's backward: a root's gradient buffer goes back to the
+ * pool (deferred weight gradients reading it are summed first). */
+static void release_output(reel_tape *t, reel_tensor *x)
+{
+	if (x->base != x || x->leaf || !x->grad_ready)
+		return;
+	if (t->nwg)
+		reel__flush_weight_grads_in(t, x->grad, x->size * sizeof(reel_real));
+	grad_release(t, x);
+}
+
 static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
 {
 	if (t->status != REEL_OK)
@@ -595,18 +607,17 @@ static reel_status sweep(reel_tape *t, reel_tensor *y, const reel_real *dy)
 	for (size_t i = 0; i < y->size; i++)
 		g[i] += dy ? dy[i] : 1;
 	for (reel_node *n = t->last; n; n = n->prev) {
-		reel_tensor *ob = n->out->base; /* a view for an op writing in place (REEL_IN_PLACE) */
-		if (!ob->grad_ready)
-			continue; /* no gradient reached this node's output: nothing to pass on */
+		/* views for an op writing in place (REEL_IN_PLACE) or into a slot */
+		reel_tensor *ob = n->out->base, *ob2 = n->out2 ? n->out2->base : NULL;
+		if (!ob->grad_ready && !(ob2 && ob2->grad_ready))
+			continue; /* no gradient reached this node's outputs: nothing to pass on */
 		backward_table[n->op](n);
 		/* the producer has passed the gradient on: its buffer serves others
 		 * now (an in-place op's output is part of its input, whose own
-		 * producer releases it) */
-		if (ob == n->out && !ob->leaf) {
-			if (t->nwg)
-				reel__flush_weight_grads_in(t, ob->grad, ob->size * sizeof(reel_real));
-			grad_release(t, n->out);
-		}
+		 * producer releases it; a slot is part of a tensor made elsewhere) */
+		release_output(t, n->out);
+		if (n->out2)
+			release_output(t, n->out2);
 	}
 	reel__flush_weight_grads(t);
 	/* leaves nothing reached get a zero gradient, as the caller will read it */

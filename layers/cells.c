@@ -35,7 +35,11 @@ static void lstm_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, 
                       reel_tensor *const *state, reel_tensor **next)
 {
 	reel_tensor *gates = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B | REEL_IN_PLACE);
-	reel_tensor *y = reel_lstm_cell(t, gates, state[1], REEL_IN_PLACE);
+	if (next[0]) { /* h' into the driver's slot */
+		next[1] = reel_lstm_cell(t, gates, state[1], next[0], REEL_IN_PLACE);
+		return;
+	}
+	reel_tensor *y = reel_lstm_cell(t, gates, state[1], NULL, REEL_IN_PLACE);
 	next[1] = reel_index(t, y, 0);
 	next[0] = reel_index(t, y, 1);
 }
@@ -49,7 +53,7 @@ static void gru_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, r
 {
 	reel_tensor *w_hh = p->w[REEL_W_HH], *b_hh = p->w[REEL_B_HH];
 	reel_tensor *gh = b_hh ? reel_addmm(t, b_hh, h_in, w_hh, REEL_TRANS_B) : reel_matmul(t, h_in, w_hh, REEL_TRANS_B);
-	next[0] = reel_gru_cell(t, xp, gh, state[0], REEL_IN_PLACE);
+	next[0] = reel_gru_cell(t, xp, gh, state[0], next[0], REEL_IN_PLACE); /* next[0]: the driver's slot or NULL */
 }
 
 const reel_cell reel_cell_rnn_tanh = {

@@ -125,9 +125,17 @@ static reel_tensor *run_direction(reel_tape *t, const reel_rnn *r, const reel_ce
 		reel_tensor *ones = reel_add_scalar(t, reel_tensor_new2(t, B, H, REEL_NOGRAD), 1);
 		rmask = reel_dropout(t, ones, (reel_real)r->o.recurrent_dropout);
 	}
+	/* the built-in LSTM and GRU write each step's h' into its time step of
+	 * the output (no stack copy; reel_lstm_cell's h_out); past a
+	 * sequence's end the output is masked, so then every step makes its own */
+	int slots = (cell == &reel_cell_lstm || cell == &reel_cell_gru) && !mask;
+	reel_tensor *slab = slots ? reel_tensor_new(t, 3, (int[]){T, B, H}, REEL_GRAD) : NULL;
+	int all_slots = slab != NULL;
 	for (int k = 0; k < T; k++) {
 		int s = reverse ? T - 1 - k : k;
 		reel_tensor *next[2] = {0};
+		reel_tensor *slot = slab ? reel_index(t, slab, s) : NULL;
+		next[0] = slot;
 		/* randomized truncation: cut (a constant copy) or reweight the link into step s */
 		if (link && k > 0 && link[s] != 1)
 			for (int i = 0; i < cell->nstate; i++)
@@ -143,13 +151,14 @@ static reel_tensor *run_direction(reel_tape *t, const reel_rnn *r, const reel_ce
 			outs[s] = reel_mul(t, next[0], m);
 		} else {
 			outs[s] = next[0];
+			all_slots &= next[0] == slot;
 		}
 		for (int i = 0; i < cell->nstate; i++)
 			state[i] = next[i];
 		if (reel_tape_status(t) != REEL_OK)
 			return NULL;
 	}
-	return reel_stack(t, outs, T);
+	return all_slots ? slab : reel_stack(t, outs, T);
 }
 
 static int check_state(reel_tape *t, const char *what, const reel_tensor *s, int n, int B, int H)

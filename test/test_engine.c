@@ -263,7 +263,7 @@ static void test_lstm_cell_fused(void)
 			cn = reel_add(t, reel_mul(t, reel_index(t, a, 1), c), reel_mul(t, reel_index(t, a, 0), reel_index(t, a, 2)));
 			hn = reel_mul(t, reel_index(t, a, 3), reel_tanh(t, cn));
 		} else {
-			reel_tensor *y = reel_lstm_cell(t, g, c, way == 2 ? REEL_IN_PLACE : 0);
+			reel_tensor *y = reel_lstm_cell(t, g, c, NULL, way == 2 ? REEL_IN_PLACE : 0);
 			cn = reel_index(t, y, 0);
 			hn = reel_index(t, y, 1);
 		}
@@ -295,19 +295,19 @@ static void test_lstm_cell_fused(void)
 	reel_tape *t = reel_tape_new(0, 1);
 	reel_tensor *g = reel_tensor_from(t, 2, (int[]){B, 4 * H}, wv, REEL_GRAD);
 	reel_tensor *c = reel_tensor_from(t, 2, (int[]){B, H}, cv, REEL_GRAD);
-	CHECK(!reel_lstm_cell(t, g, c, REEL_IN_PLACE) && strstr(reel_tape_error(t), "REEL_IN_PLACE"),
+	CHECK(!reel_lstm_cell(t, g, c, NULL, REEL_IN_PLACE) && strstr(reel_tape_error(t), "REEL_IN_PLACE"),
 	      "in place over a leaf: %s", reel_tape_error(t));
 	reel_tape_reset(t);
 	g = reel_tensor_from(t, 2, (int[]){B, 4 * H}, wv, REEL_GRAD);
 	c = reel_tensor_from(t, 2, (int[]){B, H}, cv, REEL_GRAD);
 	reel_tensor *p = reel_scale(t, g, 2);
 	reel_tanh(t, p); /* p is read again after its producer */
-	CHECK(!reel_lstm_cell(t, p, c, REEL_IN_PLACE) && strstr(reel_tape_error(t), "just recorded"),
+	CHECK(!reel_lstm_cell(t, p, c, NULL, REEL_IN_PLACE) && strstr(reel_tape_error(t), "just recorded"),
 	      "in place over a consumed tensor: %s", reel_tape_error(t));
 	reel_tape_reset(t);
 	c = reel_tensor_from(t, 2, (int[]){B, H}, cv, REEL_GRAD);
 	g = reel_tensor_from(t, 2, (int[]){B, 4 * H - 1}, wv, REEL_GRAD);
-	CHECK(!reel_lstm_cell(t, g, c, 0) && strstr(reel_tape_error(t), "expected (B, 4H)"), "shape: %s", reel_tape_error(t));
+	CHECK(!reel_lstm_cell(t, g, c, NULL, 0) && strstr(reel_tape_error(t), "expected (B, 4H)"), "shape: %s", reel_tape_error(t));
 	reel_tape_free(t);
 }
 
@@ -343,7 +343,7 @@ static void test_gru_cell_fused(void)
 			reel_tensor *n = reel_tanh(t, reel_add(t, reel_index(t, xb, 2), reel_mul(t, rr, reel_index(t, hb, 2))));
 			y = reel_add(t, n, reel_mul(t, z, reel_sub(t, h, n)));
 		} else {
-			y = reel_gru_cell(t, x, g, h, way == 2 ? REEL_IN_PLACE : 0);
+			y = reel_gru_cell(t, x, g, h, NULL, way == 2 ? REEL_IN_PLACE : 0);
 		}
 		reel_tensor *loss = reel_sum(t, reel_mul(t, y, y));
 		if (!CHECK(reel_backward(t, loss) == REEL_OK, "way %d: %s", way, reel_tape_error(t))) {
@@ -370,7 +370,7 @@ static void test_gru_cell_fused(void)
 	reel_tensor *x = reel_tensor_from(t, 2, (int[]){B, 3 * H}, xv, REEL_GRAD);
 	reel_tensor *g = reel_tensor_from(t, 2, (int[]){B, 3 * H}, gv, REEL_GRAD);
 	reel_tensor *h = reel_tensor_from(t, 2, (int[]){B, H}, hv, REEL_GRAD);
-	CHECK(!reel_gru_cell(t, x, g, h, REEL_IN_PLACE) && strstr(reel_tape_error(t), "a leaf"),
+	CHECK(!reel_gru_cell(t, x, g, h, NULL, REEL_IN_PLACE) && strstr(reel_tape_error(t), "a leaf"),
 	      "in place over a leaf: %s", reel_tape_error(t));
 	reel_tape_free(t);
 }

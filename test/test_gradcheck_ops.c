@@ -219,13 +219,13 @@ static reel_tensor *f_lstm_cell(reel_tape *t, reel_tensor **x, void *c)
 {
 	(void)c;
 	if (cur->iarg == 0)
-		return reel_lstm_cell(t, x[0], x[1], 0);
+		return reel_lstm_cell(t, x[0], x[1], NULL, 0);
 	reel_tensor *g1 = reel_matmul(t, x[0], x[1], 0);
-	reel_tensor *y1 = reel_lstm_cell(t, g1, x[2], REEL_IN_PLACE);
+	reel_tensor *y1 = reel_lstm_cell(t, g1, x[2], NULL, REEL_IN_PLACE);
 	if (cur->iarg == 1)
 		return y1;
 	reel_tensor *g2 = reel_matmul(t, reel_index(t, y1, 1), reel_rows(t, x[1], 0, 3), 0);
-	reel_tensor *y2 = reel_lstm_cell(t, g2, reel_index(t, y1, 0), REEL_IN_PLACE);
+	reel_tensor *y2 = reel_lstm_cell(t, g2, reel_index(t, y1, 0), NULL, REEL_IN_PLACE);
 	return reel_add(t, reel_mul(t, reel_index(t, y2, 1), reel_index(t, y1, 1)), reel_index(t, y2, 0));
 }
 
@@ -236,12 +236,12 @@ static reel_tensor *f_gru_cell(reel_tape *t, reel_tensor **x, void *c)
 {
 	(void)c;
 	if (cur->iarg == 0)
-		return reel_gru_cell(t, x[0], x[1], x[2], 0);
-	reel_tensor *y1 = reel_gru_cell(t, reel_scale(t, x[0], 2), reel_scale(t, x[1], (reel_real)1.5), x[2], REEL_IN_PLACE);
+		return reel_gru_cell(t, x[0], x[1], x[2], NULL, 0);
+	reel_tensor *y1 = reel_gru_cell(t, reel_scale(t, x[0], 2), reel_scale(t, x[1], (reel_real)1.5), x[2], NULL, REEL_IN_PLACE);
 	if (cur->iarg == 1)
 		return y1;
 	reel_tensor *gh2 = reel_matmul(t, y1, x[3], 0);
-	reel_tensor *y2 = reel_gru_cell(t, reel_scale(t, x[0], -1), gh2, y1, REEL_IN_PLACE);
+	reel_tensor *y2 = reel_gru_cell(t, reel_scale(t, x[0], -1), gh2, y1, NULL, REEL_IN_PLACE);
 	return reel_mul(t, y2, y1);
 }
 

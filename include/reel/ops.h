@@ -203,19 +203,24 @@ reel_tensor *reel_gate_blocks(reel_tape *t, reel_tensor *x, const char *acts);
 
 /* The LSTM state update in one op: gates (B, 4H), the pre-activations
  * [i f g o] (PyTorch's order), and the previous cell state c (B, H) ->
- * (2, B, H) = [c'; h'] with c' = sigmoid(f) c + sigmoid(i) tanh(g) and
- * h' = sigmoid(o) tanh(c') (reel_index(t, y, 0) and 1 are the two states,
- * as views).  The values are those of the composition (gate_blocks "ssts",
- * mul, add, tanh, mul) bit for bit, with 2 nodes per LSTM step instead of
- * 7 and one pass forward and one backward.  Saves the four activations
- * and tanh(c').  flags: 0, or REEL_IN_PLACE: the activations overwrite
- * gates' buffer instead of a new one (a (B, 4H) buffer less per step); the
- * caller promises not to read gates' values again (also not through a
- * view), and the op checks that no backward does: gates must be the output
- * of the node recorded just before, a matmul or addmm (or no gradient is
- * recorded).  Errors: shapes other than (B, 4H) and (B, H); REEL_IN_PLACE
- * on another gates; unknown flags. */
-reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, int flags);
+ * c' = sigmoid(f) c + sigmoid(i) tanh(g) and h' = sigmoid(o) tanh(c').
+ * With h_out NULL the result is y (2, B, H) = [c'; h'] (reel_index(t, y,
+ * 0) and 1 are the two states, as views); with a slot h_out (B, H), a view
+ * of a tape tensor nothing has written (a time step of the sequence's
+ * output), h' is written there and the result is c' (B, H): the sequence
+ * needs no stack copy of its hidden states.  The values are those of the
+ * composition (gate_blocks "ssts", mul, add, tanh, mul) bit for bit, with
+ * 2 nodes per LSTM step instead of 7 and one pass forward and one
+ * backward.  Saves the four activations and tanh(c').  flags: 0, or
+ * REEL_IN_PLACE: the activations overwrite gates' buffer instead of a new
+ * one (a (B, 4H) buffer less per step); the caller promises not to read
+ * gates' values again (also not through a view), and the op checks that
+ * no backward does: gates must be the output of the node recorded just
+ * before, a matmul or addmm (or no gradient is recorded).  Errors: shapes
+ * other than (B, 4H) and (B, H); a slot of another shape, off the tape or
+ * without a gradient the op needs; REEL_IN_PLACE on another gates; unknown
+ * flags. */
+reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, reel_tensor *h_out, int flags);
 
 /* The GRU state update in one op: xp (B, 3H) = [xr xz xn], the input
  * projection with b_ih; gh (B, 3H) = [hr hz hn], the recurrent product
@@ -223,11 +228,14 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, in
  * sigmoid(xz + hz), n = tanh(xn + r hn), h' = n + z (h - n) (PyTorch's
  * GRU).  Values equal the composition (add, sigmoid, mul, tanh, sub) bit
  * for bit; 2 nodes per GRU step instead of 13.  Saves r, z, n; reads hn
- * from gh in backward.  flags: 0, or REEL_IN_PLACE: r, z, n overwrite
- * xp's buffer (the caller promises not to read xp again; xp must be an
- * op's output).  Errors: other shapes; REEL_IN_PLACE on a leaf or wrapped
- * memory; unknown flags. */
-reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_tensor *h, int flags);
+ * from gh in backward.  h_out: NULL, or a slot for h' as in
+ * reel_lstm_cell (the result is then h_out).  flags: 0, or REEL_IN_PLACE:
+ * r, z, n overwrite xp's buffer (the caller promises not to read xp again;
+ * xp must be an op's output).  Errors: other shapes; a bad slot (as
+ * reel_lstm_cell); REEL_IN_PLACE on a leaf or wrapped memory; unknown
+ * flags. */
+reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_tensor *h, reel_tensor *h_out,
+                           int flags);
 
 /* ---- softmax family (last axis) ------------------------------------------- */
 
