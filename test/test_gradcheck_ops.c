@@ -224,6 +224,14 @@ static reel_tensor *f_lstm_cell(reel_tape *t, reel_tensor **x, void *c)
 	reel_tensor *y1 = reel_lstm_cell(t, g1, x[2], NULL, REEL_IN_PLACE);
 	if (cur->iarg == 1)
 		return y1;
+	if (cur->iarg == 3) { /* h' into the slots of a (2, B, H) output, read as a whole */
+		int B = x[2]->shape[0], H = x[2]->shape[1];
+		reel_tensor *slab = reel_tensor_new(t, 3, (int[]){2, B, H}, REEL_GRAD);
+		reel_tensor *c1 = reel_lstm_cell(t, reel_matmul(t, x[0], x[1], 0), x[2], reel_index(t, slab, 0), REEL_IN_PLACE);
+		reel_tensor *g2 = reel_matmul(t, reel_index(t, slab, 0), reel_rows(t, x[1], 0, H), 0);
+		reel_tensor *c2 = reel_lstm_cell(t, g2, c1, reel_index(t, slab, 1), REEL_IN_PLACE);
+		return reel_add(t, reel_mul(t, slab, slab), reel_reshape3(t, reel_concat(t, (reel_tensor *[]){c1, c2}, 2, 0), 2, B, H));
+	}
 	reel_tensor *g2 = reel_matmul(t, reel_index(t, y1, 1), reel_rows(t, x[1], 0, 3), 0);
 	reel_tensor *y2 = reel_lstm_cell(t, g2, reel_index(t, y1, 0), NULL, REEL_IN_PLACE);
 	return reel_add(t, reel_mul(t, reel_index(t, y2, 1), reel_index(t, y1, 1)), reel_index(t, y2, 0));
@@ -237,6 +245,13 @@ static reel_tensor *f_gru_cell(reel_tape *t, reel_tensor **x, void *c)
 	(void)c;
 	if (cur->iarg == 0)
 		return reel_gru_cell(t, x[0], x[1], x[2], NULL, 0);
+	if (cur->iarg == 3) { /* h' into the slots of a (2, B, H) output */
+		int B = x[2]->shape[0], H = x[2]->shape[1];
+		reel_tensor *slab = reel_tensor_new(t, 3, (int[]){2, B, H}, REEL_GRAD);
+		reel_tensor *h1 = reel_gru_cell(t, reel_scale(t, x[0], 2), x[1], x[2], reel_index(t, slab, 0), REEL_IN_PLACE);
+		reel_gru_cell(t, reel_scale(t, x[0], -1), reel_matmul(t, h1, x[3], 0), h1, reel_index(t, slab, 1), REEL_IN_PLACE);
+		return reel_mul(t, slab, slab);
+	}
 	reel_tensor *y1 = reel_gru_cell(t, reel_scale(t, x[0], 2), reel_scale(t, x[1], (reel_real)1.5), x[2], NULL, REEL_IN_PLACE);
 	if (cur->iarg == 1)
 		return y1;
@@ -373,6 +388,8 @@ static const gcase cases[] = {
 	{"gru_cell two steps, state carried", REEL_OP_GRU_CELL, f_gru_cell, 4, {S2(2, 9), S2(2, 9), S2(2, 3), S2(3, 9)}, -1, 1, 0, 0, 2, 0},
 	{"lstm_cell (3, 4*5), (3, 5)", REEL_OP_LSTM_CELL, f_lstm_cell, 2, {S2(3, 20), S2(3, 5)}, -2, 2, 0, 0, 0, 0},
 	{"lstm_cell in place over a matmul", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(3, 4), S2(4, 12), S2(3, 3)}, -1, 1, 0, 0, 1, 0},
+	{"lstm_cell two steps into output slots", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(2, 4), S2(4, 12), S2(2, 3)}, -1, 1, 0, 0, 3, 0},
+	{"gru_cell two steps into output slots", REEL_OP_GRU_CELL, f_gru_cell, 4, {S2(2, 9), S2(2, 9), S2(2, 3), S2(3, 9)}, -1, 1, 0, 0, 3, 0},
 	{"lstm_cell two steps, state carried", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(2, 4), S2(4, 12), S2(2, 3)}, -1, 1, 0, 0, 2, 0},
 };
 
