@@ -264,37 +264,117 @@ void reel__bwd_DIV(reel_node *n)
 
 /* ---- unary ops -------------------------------------------------------------- */
 
+/* Elements [i0, i1) of a unary op's forward (Y = op(X)) and backward
+ * (dx += dy op'(...)).  Large tensors are split into chunks of CHUNK
+ * elements between the threads (reel__par_rows): every element is
+ * computed by the same code whichever thread runs it. */
+enum { CHUNK = 4096 };
+
+typedef struct unary_job {
+	int op;
+	size_t N;
+	reel_real a;
+	const reel_real *X, *Y, *dy;
+	reel_real *out; /* Y in forward, dx in backward */
+} unary_job;
+
+static void unary_fwd_range(int op, reel_real arg, const reel_real *X, reel_real *Y, size_t i0, size_t i1)
+{
+	switch (op) {
+	case REEL_OP_SCALE: for (size_t i = i0; i < i1; i++) Y[i] = arg * X[i]; break;
+	case REEL_OP_ADD_SCALAR: for (size_t i = i0; i < i1; i++) Y[i] = X[i] + arg; break;
+	case REEL_OP_ONE_MINUS: for (size_t i = i0; i < i1; i++) Y[i] = 1 - X[i]; break;
+	case REEL_OP_TANH: for (size_t i = i0; i < i1; i++) Y[i] = reel__tanh(X[i]); break;
+	case REEL_OP_SIGMOID: for (size_t i = i0; i < i1; i++) Y[i] = reel__sigmoid(X[i]); break;
+	case REEL_OP_RELU: for (size_t i = i0; i < i1; i++) Y[i] = X[i] > 0 ? X[i] : 0; break;
+	case REEL_OP_EXP: for (size_t i = i0; i < i1; i++) Y[i] = reel__exp(X[i]); break;
+	case REEL_OP_LOG: for (size_t i = i0; i < i1; i++) Y[i] = REEL_M(log)(X[i]); break;
+	case REEL_OP_SQRT: for (size_t i = i0; i < i1; i++) Y[i] = REEL_M(sqrt)(X[i]); break;
+	case REEL_OP_RSQRT: for (size_t i = i0; i < i1; i++) Y[i] = 1 / REEL_M(sqrt)(X[i]); break;
+	case REEL_OP_ABS: for (size_t i = i0; i < i1; i++) Y[i] = REEL_M(fabs)(X[i]); break;
+	case REEL_OP_POW:
+		if (arg == 2)
+			for (size_t i = i0; i < i1; i++) Y[i] = X[i] * X[i];
+		else
+			for (size_t i = i0; i < i1; i++) Y[i] = REEL_M(pow)(X[i], arg);
+		break;
+	default: break;
+	}
+}
+
+static void unary_bwd_range(int op, reel_real a, const reel_real *X, const reel_real *Y, const reel_real *dy,
+                            reel_real *dx, size_t i0, size_t i1)
+{
+	switch (op) {
+	case REEL_OP_SCALE: for (size_t i = i0; i < i1; i++) dx[i] += a * dy[i]; break;
+	case REEL_OP_ADD_SCALAR: for (size_t i = i0; i < i1; i++) dx[i] += dy[i]; break;
+	case REEL_OP_ONE_MINUS: for (size_t i = i0; i < i1; i++) dx[i] -= dy[i]; break;
+	case REEL_OP_TANH: for (size_t i = i0; i < i1; i++) dx[i] += dy[i] * (1 - Y[i] * Y[i]); break;
+	case REEL_OP_SIGMOID: for (size_t i = i0; i < i1; i++) dx[i] += dy[i] * Y[i] * (1 - Y[i]); break;
+	case REEL_OP_RELU: for (size_t i = i0; i < i1; i++) dx[i] += Y[i] > 0 ? dy[i] : 0; break;
+	case REEL_OP_EXP: for (size_t i = i0; i < i1; i++) dx[i] += dy[i] * Y[i]; break;
+	case REEL_OP_LOG: for (size_t i = i0; i < i1; i++) dx[i] += dy[i] / X[i]; break;
+	case REEL_OP_SQRT: for (size_t i = i0; i < i1; i++) dx[i] += dy[i] / (2 * Y[i]); break;
+	case REEL_OP_RSQRT: for (size_t i = i0; i < i1; i++) dx[i] += (reel_real)-0.5 * dy[i] * Y[i] * Y[i] * Y[i]; break;
+	case REEL_OP_ABS:
+		for (size_t i = i0; i < i1; i++) dx[i] += X[i] > 0 ? dy[i] : X[i] < 0 ? -dy[i] : 0;
+		break;
+	case REEL_OP_POW:
+		/* p == 0: exactly 0, also at x == 0 where p x^(p-1) would be NaN */
+		if (a == 0)
+			break;
+		if (a == 2)
+			for (size_t i = i0; i < i1; i++) dx[i] += dy[i] * 2 * X[i];
+		else
+			for (size_t i = i0; i < i1; i++) dx[i] += dy[i] * a * REEL_M(pow)(X[i], a - 1);
+		break;
+	default: break; /* forward refused any other op, so no such node exists */
+	}
+}
+
+static void unary_fwd_chunks(void *ctx, int c0, int c1)
+{
+	const unary_job *j = ctx;
+	size_t i1 = (size_t)c1 * CHUNK;
+	unary_fwd_range(j->op, j->a, j->X, j->out, (size_t)c0 * CHUNK, i1 < j->N ? i1 : j->N);
+}
+
+static void unary_bwd_chunks(void *ctx, int c0, int c1)
+{
+	const unary_job *j = ctx;
+	size_t i1 = (size_t)c1 * CHUNK;
+	unary_bwd_range(j->op, j->a, j->X, j->Y, j->dy, j->out, (size_t)c0 * CHUNK, i1 < j->N ? i1 : j->N);
+}
+
+/* Threads for an elementwise pass over N elements: all of them from two
+ * chunks on, else one (a parallel region costs about a microsecond). */
+static int ew_threads(size_t N)
+{
+	return N >= 2 * CHUNK ? reel_get_threads() : 1;
+}
+
+static int is_unary(int op)
+{
+	switch (op) {
+	case REEL_OP_SCALE: case REEL_OP_ADD_SCALAR: case REEL_OP_ONE_MINUS: case REEL_OP_TANH: case REEL_OP_SIGMOID:
+	case REEL_OP_RELU: case REEL_OP_EXP: case REEL_OP_LOG: case REEL_OP_SQRT: case REEL_OP_RSQRT: case REEL_OP_ABS:
+	case REEL_OP_POW: return 1;
+	default: return 0;
+	}
+}
+
 static reel_tensor *unary(reel_tape *t, int op, reel_tensor *x, reel_real arg)
 {
 	if (reel__skip(t, reel_op_name(op), 1, x))
 		return NULL;
+	if (!is_unary(op))
+		return reel_tape_fail(t, REEL_ERR_ARG, "internal: op %s is not elementwise unary", reel_op_name(op));
 	int need = reel__needs_grad(t, x, NULL, NULL);
 	reel_tensor *y = reel__out(t, x->ndim, x->shape, need);
 	if (!y)
 		return NULL;
-	const reel_real *X = x->data;
-	reel_real *Y = y->data;
-	size_t N = x->size;
-	switch (op) {
-	case REEL_OP_SCALE: for (size_t i = 0; i < N; i++) Y[i] = arg * X[i]; break;
-	case REEL_OP_ADD_SCALAR: for (size_t i = 0; i < N; i++) Y[i] = X[i] + arg; break;
-	case REEL_OP_ONE_MINUS: for (size_t i = 0; i < N; i++) Y[i] = 1 - X[i]; break;
-	case REEL_OP_TANH: for (size_t i = 0; i < N; i++) Y[i] = reel__tanh(X[i]); break;
-	case REEL_OP_SIGMOID: for (size_t i = 0; i < N; i++) Y[i] = reel__sigmoid(X[i]); break;
-	case REEL_OP_RELU: for (size_t i = 0; i < N; i++) Y[i] = X[i] > 0 ? X[i] : 0; break;
-	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) Y[i] = reel__exp(X[i]); break;
-	case REEL_OP_LOG: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(log)(X[i]); break;
-	case REEL_OP_SQRT: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(sqrt)(X[i]); break;
-	case REEL_OP_RSQRT: for (size_t i = 0; i < N; i++) Y[i] = 1 / REEL_M(sqrt)(X[i]); break;
-	case REEL_OP_ABS: for (size_t i = 0; i < N; i++) Y[i] = REEL_M(fabs)(X[i]); break;
-	case REEL_OP_POW:
-		if (arg == 2)
-			for (size_t i = 0; i < N; i++) Y[i] = X[i] * X[i];
-		else
-			for (size_t i = 0; i < N; i++) Y[i] = REEL_M(pow)(X[i], arg);
-		break;
-	default: return reel_tape_fail(t, REEL_ERR_ARG, "internal: op %s is not elementwise unary", reel_op_name(op));
-	}
+	unary_job j = {.op = op, .N = x->size, .a = arg, .X = x->data, .out = y->data};
+	reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), unary_fwd_chunks, &j);
 	if (need) {
 		reel_node *n = reel__record(t, op, y, x, NULL, NULL);
 		if (!n)
@@ -309,34 +389,9 @@ static void unary_backward(reel_node *n)
 	reel_real *dx = reel__g(n->in[0]);
 	if (!dx)
 		return;
-	const reel_real *dy = reel_tensor_grad(n->out), *Y = n->out->data, *X = n->in[0]->data;
-	size_t N = n->out->size;
-	reel_real a = n->farg;
-	switch (n->op) {
-	case REEL_OP_SCALE: for (size_t i = 0; i < N; i++) dx[i] += a * dy[i]; break;
-	case REEL_OP_ADD_SCALAR: for (size_t i = 0; i < N; i++) dx[i] += dy[i]; break;
-	case REEL_OP_ONE_MINUS: for (size_t i = 0; i < N; i++) dx[i] -= dy[i]; break;
-	case REEL_OP_TANH: for (size_t i = 0; i < N; i++) dx[i] += dy[i] * (1 - Y[i] * Y[i]); break;
-	case REEL_OP_SIGMOID: for (size_t i = 0; i < N; i++) dx[i] += dy[i] * Y[i] * (1 - Y[i]); break;
-	case REEL_OP_RELU: for (size_t i = 0; i < N; i++) dx[i] += Y[i] > 0 ? dy[i] : 0; break;
-	case REEL_OP_EXP: for (size_t i = 0; i < N; i++) dx[i] += dy[i] * Y[i]; break;
-	case REEL_OP_LOG: for (size_t i = 0; i < N; i++) dx[i] += dy[i] / X[i]; break;
-	case REEL_OP_SQRT: for (size_t i = 0; i < N; i++) dx[i] += dy[i] / (2 * Y[i]); break;
-	case REEL_OP_RSQRT: for (size_t i = 0; i < N; i++) dx[i] += (reel_real)-0.5 * dy[i] * Y[i] * Y[i] * Y[i]; break;
-	case REEL_OP_ABS:
-		for (size_t i = 0; i < N; i++) dx[i] += X[i] > 0 ? dy[i] : X[i] < 0 ? -dy[i] : 0;
-		break;
-	case REEL_OP_POW:
-		/* p == 0: exactly 0, also at x == 0 where p x^(p-1) would be NaN */
-		if (a == 0)
-			break;
-		if (a == 2)
-			for (size_t i = 0; i < N; i++) dx[i] += dy[i] * 2 * X[i];
-		else
-			for (size_t i = 0; i < N; i++) dx[i] += dy[i] * a * REEL_M(pow)(X[i], a - 1);
-		break;
-	default: break; /* forward refused any other op, so no such node exists */
-	}
+	unary_job j = {.op = n->op, .N = n->out->size, .a = n->farg, .X = n->in[0]->data, .Y = n->out->data,
+	               .dy = reel_tensor_grad(n->out), .out = dx};
+	reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), unary_bwd_chunks, &j);
 }
 
 reel_tensor *reel_scale(reel_tape *t, reel_tensor *x, reel_real a) { return unary(t, REEL_OP_SCALE, x, a); }
