@@ -285,7 +285,14 @@ void reel__gemm_with(int cand, int m, int n, int k, reel_real alpha, const reel_
 
 /* ---- the plan cache ---------------------------------------------------------------- */
 
-#define PLAN_SLOTS 512 /* a power of two */
+/* A program meets a few dozen shapes; a benchmark grid or training on
+ * batches of varying length can meet hundreds (the input projection is
+ * (T*B, F)).  Past 3/4 of the slots a new shape is not measured but runs
+ * with the candidate most shapes chose at its thread count (not BLIS's
+ * own choice, which on a CPU BLIS does not know is its slow reference
+ * code: that silently made a long grid's later cases 2x slower). */
+#define PLAN_SLOTS 2048 /* a power of two */
+#define WIN_THREADS 64  /* thread counts tallied apart (more share the last row) */
 
 typedef struct slot {
 	atomic_int ready;
@@ -294,6 +301,24 @@ typedef struct slot {
 
 static slot table[PLAN_SLOTS];
 static int nplans;
+static int wins[WIN_THREADS + 1][REEL__GEMM_MAXCAND]; /* shapes each candidate won, per thread count */
+
+static int *wins_of(int threads)
+{
+	return wins[threads < 1 ? 1 : threads > WIN_THREADS ? WIN_THREADS : threads];
+}
+
+/* The candidate most planned shapes chose at this thread count (BLIS's own
+ * when none was planned yet); under the lock. */
+static int majority(int threads)
+{
+	const int *w = wins_of(threads);
+	int best = CAND_BLIS;
+	for (int i = 0; i < cands.n; i++)
+		if (w[i] > w[best])
+			best = i;
+	return best;
+}
 
 static int same_key(const reel__gemm_plan *e, const int *key)
 {
@@ -406,13 +431,16 @@ static int choose(int m, int n, int k, const reel_real *a, long rsa, long csa, c
 			}
 			continue;
 		}
-		if (nplans >= PLAN_SLOTS * 3 / 4)
-			break; /* full: unplanned shapes use BLIS's choice */
+		if (nplans >= PLAN_SLOTS * 3 / 4) {
+			choice = majority(threads); /* full: what most shapes chose */
+			break;
+		}
 		reel__gemm_plan e = {.m = m, .n = n, .k = k, .layout = layout, .threads = threads, .uses = 1};
 		e.choice = measure(&e, m, n, k, a, rsa, csa, b, rsb, csb, beta, rsc, csc);
 		s->e = e;
 		atomic_store_explicit(&s->ready, 1, memory_order_release);
 		nplans++;
+		wins_of(threads)[e.choice]++;
 		choice = e.choice;
 		break;
 	}
@@ -469,11 +497,35 @@ int reel__gemm_plan_add(int m, int n, int k, int layout, int threads, const char
 		s->e = e;
 		atomic_store_explicit(&s->ready, 1, memory_order_release);
 		nplans++;
+		wins_of(threads)[cand]++;
 		added = 1;
 		break;
 	}
 	pthread_mutex_unlock(&lock);
 	return added;
+}
+
+int reel__gemm_plan_lookup(int m, int n, int k, int layout, int threads)
+{
+	init_once();
+	int key[5] = {m, n, k, layout, threads};
+	unsigned h = hash_key(key);
+	int choice = -1;
+	pthread_mutex_lock(&lock);
+	for (int probe = 0; probe < PLAN_SLOTS; probe++) {
+		slot *s = &table[(h + (unsigned)probe) & (PLAN_SLOTS - 1)];
+		if (!atomic_load_explicit(&s->ready, memory_order_acquire)) {
+			if (nplans >= PLAN_SLOTS * 3 / 4)
+				choice = majority(threads);
+			break;
+		}
+		if (same_key(&s->e, key)) {
+			choice = s->e.choice;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return choice;
 }
 
 int reel__gemm_plan_count(void)
@@ -496,6 +548,7 @@ void reel__gemm_plan_clear(void)
 	for (int i = 0; i < PLAN_SLOTS; i++)
 		atomic_store_explicit(&table[i].ready, 0, memory_order_release);
 	nplans = 0;
+	memset(wins, 0, sizeof wins);
 	pthread_mutex_unlock(&lock);
 }
 

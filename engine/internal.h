@@ -196,6 +196,10 @@ int reel__gemm_plan_fixed(void); /* the candidate of REEL__PLAN_FIXED */
 const char *reel__gemm_plan_why(void); /* the mode at start-up, in words */
 /* Switch between measuring and one fixed candidate (tests); process-wide. */
 void reel__gemm_plan_set_mode(int mode, int fixed);
+/* The candidate a product of this key runs with now: its plan's, or with
+ * the table full the one most shapes chose at that thread count; -1 when
+ * it would be measured first. */
+int reel__gemm_plan_lookup(int m, int n, int k, int layout, int threads);
 /* The shapes planned so far: their count; a copy of up to max of them. */
 int reel__gemm_plan_count(void);
 int reel__gemm_plan_list(reel__gemm_plan *out, int max);

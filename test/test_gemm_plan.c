@@ -158,6 +158,18 @@ static void test_plan_cached(void)
 	CHECK(reel__gemm_plan_count() == 2, "a fixed mode planned a shape");
 	reel__gemm_plan_clear();
 	CHECK(reel__gemm_plan_count() == 0, "cleared");
+	/* a full table: a new shape runs with the candidate most shapes chose
+	 * at its thread count, not BLIS's own choice */
+	CHECK(reel__gemm_plan_lookup(7, 7, 7, 0, 1) == -1, "an unplanned shape of an empty table is measured");
+	int full = 0;
+	for (int i = 1; i < 100000 && !full; i++)
+		full = !reel__gemm_plan_add(i, 3, 5, 0, 1, i % 4 ? "reel" : "blis");
+	CHECK(full && reel__gemm_plan_count() > 1000, "the table filled at %d plans", reel__gemm_plan_count());
+	int pick = reel__gemm_plan_lookup(7, 7, 99999, 0, 1);
+	CHECK(pick == 1, "with the table full a new shape runs with %s, expected reel (3 of 4 plans chose it)",
+	      pick < 0 ? "(measured)" : reel__gemm_candidate_name(pick));
+	CHECK(reel__gemm_plan_lookup(7, 7, 99999, 0, 2) == 0, "at another thread count (none planned): BLIS's own");
+	reel__gemm_plan_clear();
 	reel__gemm_plan_set_mode(mode, fixed);
 }
 
