@@ -19,10 +19,13 @@ NATIVE  ?= 0
 OPT     ?= -O3 $(if $(filter 1,$(NATIVE)),-march=native)
 B       := $(if $(filter 1,$(NATIVE)),build-native,build)
 WARN    := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+# -ffp-contract=off: no a * b + c fused into one rounding, so the
+# elementwise kernels' clones (engine/fastmath.h, REEL_CLONES) compute the
+# same bits on every CPU.
 # Sources include public headers by their short names ("tensor.h"); a
 # program includes them as <reel/reel.h>.
 INCS    := -Iinclude/reel -Iinclude -Iengine -Imodels
-CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP -fPIC -fno-semantic-interposition
+CFLAGS_BASE := -std=c11 -ffp-contract=off -D_POSIX_C_SOURCE=200809L -g $(WARN) $(INCS) -MMD -MP -fPIC -fno-semantic-interposition
 LIB_LDLIBS := -lblis -lcjson -lm -lgomp
 # The engine's row-parallel loops (reel__par_rows, engine/threads.c) use
 # OpenMP, the thread pool Debian's BLIS runs its products on: that file is

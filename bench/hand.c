@@ -18,14 +18,14 @@
 
 /* ---- fused elementwise kernels, one batch row each (restrict: they vectorize) ---- */
 
-static void tanh_n(const reel_real *restrict a, reel_real *restrict h, size_t n)
+REEL_CLONES static void tanh_n(const reel_real *restrict a, reel_real *restrict h, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		h[i] = reel__tanh(a[i]);
 }
 
 /* a = [i f g o] pre-activations in, activations out; c' = f c + i g; h = o tanh(c') */
-static void lstm_fwd_row(reel_real *restrict a, const reel_real *restrict cin, reel_real *restrict cout,
+REEL_CLONES static void lstm_fwd_row(reel_real *restrict a, const reel_real *restrict cin, reel_real *restrict cout,
                          reel_real *restrict tc, reel_real *restrict h, int H)
 {
 	for (int j = 0; j < 2 * H; j++)
@@ -43,7 +43,7 @@ static void lstm_fwd_row(reel_real *restrict a, const reel_real *restrict cin, r
 }
 
 /* r, z from the input and recurrent sums; n = tanh(xn + r (h W_hn^T + b_hn)); h' = n + z (h - n) */
-static void gru_fwd_row(reel_real *restrict a, const reel_real *restrict hh, const reel_real *restrict bh,
+REEL_CLONES static void gru_fwd_row(reel_real *restrict a, const reel_real *restrict hh, const reel_real *restrict bh,
                         const reel_real *restrict hin, reel_real *restrict hn, reel_real *restrict h, int H)
 {
 	for (int j = 0; j < 2 * H; j++)
@@ -56,14 +56,14 @@ static void gru_fwd_row(reel_real *restrict a, const reel_real *restrict hh, con
 	}
 }
 
-static void rnn_bwd_row(const reel_real *restrict h, const reel_real *restrict dy, const reel_real *restrict dh,
+REEL_CLONES static void rnn_bwd_row(const reel_real *restrict h, const reel_real *restrict dy, const reel_real *restrict dh,
                         reel_real *restrict da, int H)
 {
 	for (int j = 0; j < H; j++)
 		da[j] = (dy[j] + dh[j]) * (1 - h[j] * h[j]);
 }
 
-static void lstm_bwd_row(const reel_real *restrict a, const reel_real *restrict cin, const reel_real *restrict tc,
+REEL_CLONES static void lstm_bwd_row(const reel_real *restrict a, const reel_real *restrict cin, const reel_real *restrict tc,
                          const reel_real *restrict dy, const reel_real *restrict dh, reel_real *restrict dc,
                          reel_real *restrict da, int H)
 {
@@ -80,7 +80,7 @@ static void lstm_bwd_row(const reel_real *restrict a, const reel_real *restrict 
 }
 
 /* dh gets the direct path z * dh'; the recurrent product is added after */
-static void gru_bwd_row(const reel_real *restrict a, const reel_real *restrict hn, const reel_real *restrict hin,
+REEL_CLONES static void gru_bwd_row(const reel_real *restrict a, const reel_real *restrict hn, const reel_real *restrict hin,
                         const reel_real *restrict dy, reel_real *restrict dh, reel_real *restrict da,
                         reel_real *restrict dhh, int H)
 {

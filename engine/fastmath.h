@@ -14,6 +14,20 @@
 #ifndef REEL_FASTMATH_H
 #define REEL_FASTMATH_H
 
+/* REEL_CLONES before an elementwise kernel: gcc compiles it three times
+ * (AVX-512, AVX2, the portable default) and the loader picks the widest
+ * the CPU running it has (an ifunc: decided on that machine, at run time,
+ * by its cpuid; valgrind's virtual CPU gets the AVX2 or default one).
+ * Results are bitwise the same in every clone: the kernels use only IEEE
+ * add, sub, mul, div and compares, and C11 mode does not contract a * b +
+ * c into an FMA.  Other compilers (clang's fuzz build) get one portable
+ * version. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define REEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define REEL_CLONES
+#endif
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -66,7 +66,7 @@ typedef struct lstm_job {
 /* One row of the forward (restrict: distinct buffers, or gr == ar exactly
  * when in place, which the element-by-element loops allow; the pointers
  * are passed apart so the state loops vectorize). */
-static void lstm_fwd_row(const reel_real *gr, reel_real *ar, const reel_real *restrict c, reel_real *restrict cn,
+REEL_CLONES static void lstm_fwd_row(const reel_real *gr, reel_real *ar, const reel_real *restrict c, reel_real *restrict cn,
                          reel_real *restrict hn, reel_real *restrict tc, int H)
 {
 	for (int j = 0; j < 2 * H; j++)
@@ -150,7 +150,7 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, re
 
 /* One row of the backward (restrict: the buffers are distinct, so the
  * loops vectorize). */
-static void lstm_bwd_row(const reel_real *restrict i, const reel_real *restrict tc, const reel_real *restrict dcn,
+REEL_CLONES static void lstm_bwd_row(const reel_real *restrict i, const reel_real *restrict tc, const reel_real *restrict dcn,
                          const reel_real *restrict dh, const reel_real *restrict cr, reel_real *restrict dg,
                          reel_real *restrict dc, int H)
 {
@@ -228,7 +228,7 @@ typedef struct gru_job {
 	reel_real *A, *Hn, *dX, *dG, *dh;
 } gru_job;
 
-static void gru_fwd_row(const reel_real *x, reel_real *a, const reel_real *restrict g, const reel_real *restrict h,
+REEL_CLONES static void gru_fwd_row(const reel_real *x, reel_real *a, const reel_real *restrict g, const reel_real *restrict h,
                         reel_real *restrict hn, int H)
 {
 	for (int j = 0; j < 2 * H; j++) {
@@ -289,7 +289,7 @@ reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_
 	return y;
 }
 
-static void gru_bwd_row(const reel_real *restrict a, const reel_real *restrict g, const reel_real *restrict h,
+REEL_CLONES static void gru_bwd_row(const reel_real *restrict a, const reel_real *restrict g, const reel_real *restrict h,
                         const reel_real *restrict dy, reel_real *restrict dx, reel_real *restrict dg,
                         reel_real *restrict dh, int H)
 {

@@ -278,7 +278,7 @@ typedef struct unary_job {
 	reel_real *out; /* Y in forward, dx in backward */
 } unary_job;
 
-static void unary_fwd_range(int op, reel_real arg, const reel_real *X, reel_real *Y, size_t i0, size_t i1)
+REEL_CLONES static void unary_fwd_range(int op, reel_real arg, const reel_real *X, reel_real *Y, size_t i0, size_t i1)
 {
 	switch (op) {
 	case REEL_OP_SCALE: for (size_t i = i0; i < i1; i++) Y[i] = arg * X[i]; break;
@@ -302,7 +302,7 @@ static void unary_fwd_range(int op, reel_real arg, const reel_real *X, reel_real
 	}
 }
 
-static void unary_bwd_range(int op, reel_real a, const reel_real *X, const reel_real *Y, const reel_real *dy,
+REEL_CLONES static void unary_bwd_range(int op, reel_real a, const reel_real *X, const reel_real *Y, const reel_real *dy,
                             reel_real *dx, size_t i0, size_t i1)
 {
 	switch (op) {
