@@ -5,13 +5,15 @@
  * product).  The parameters arrive in p->w[] in the descriptor's order. */
 #include "layers.h"
 
-/* h' = act(xp + h W_hh^T)                                         (B, H) */
+/* h' = act(xp + h W_hh^T)                                         (B, H)
+ * the product in place over xp (the step's alone), h' into the driver's
+ * slot (next[0]) or a tensor of its own */
 static void rnn_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
                      reel_tensor *const *state, reel_tensor **next, int relu)
 {
 	(void)state;
-	reel_tensor *pre = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B);
-	next[0] = relu ? reel_relu(t, pre) : reel_tanh(t, pre);
+	reel_tensor *pre = reel_addmm(t, xp, h_in, p->w[REEL_W_HH], REEL_TRANS_B | REEL_IN_PLACE);
+	next[0] = reel_rnn_cell(t, pre, relu ? 'r' : 't', next[0]);
 }
 
 static void rnn_tanh_step(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,

@@ -125,10 +125,11 @@ static reel_tensor *run_direction(reel_tape *t, const reel_rnn *r, const reel_ce
 		reel_tensor *ones = reel_add_scalar(t, reel_tensor_new2(t, B, H, REEL_NOGRAD), 1);
 		rmask = reel_dropout(t, ones, (reel_real)r->o.recurrent_dropout);
 	}
-	/* the built-in LSTM and GRU write each step's h' into its time step of
-	 * the output (no stack copy; reel_lstm_cell's h_out); past a
+	/* the built-in RNN, LSTM and GRU write each step's h' into its time
+	 * step of the output (no stack copy; reel_lstm_cell's h_out); past a
 	 * sequence's end the output is masked, so then every step makes its own */
-	int slots = (cell == &reel_cell_lstm || cell == &reel_cell_gru) && !mask;
+	int slots = (cell == &reel_cell_lstm || cell == &reel_cell_gru || cell == &reel_cell_rnn_tanh ||
+	             cell == &reel_cell_rnn_relu) && !mask;
 	reel_tensor *slab = slots ? reel_tensor_new(t, 3, (int[]){T, B, H}, REEL_GRAD) : NULL;
 	int all_slots = slab != NULL;
 	for (int k = 0; k < T; k++) {

@@ -260,6 +260,22 @@ static reel_tensor *f_gru_cell(reel_tape *t, reel_tensor **x, void *c)
 	return reel_mul(t, y2, y1);
 }
 
+/* rnn_cell: tanh (iarg 0) or relu (1) on its input; two steps into the
+ * slots of a (2, B, H) output over in-place products (iarg 2) */
+static reel_tensor *f_rnn_cell(reel_tape *t, reel_tensor **x, void *c)
+{
+	(void)c;
+	if (cur->iarg < 2)
+		return reel_rnn_cell(t, x[0], cur->iarg ? 'r' : 't', NULL);
+	int B = x[0]->shape[0], H = x[0]->shape[1];
+	reel_tensor *slab = reel_tensor_new(t, 3, (int[]){2, B, H}, REEL_GRAD);
+	reel_tensor *xp = reel_scale(t, x[0], 2); /* an op's output: the product may accumulate onto it */
+	reel_tensor *h1 = reel_rnn_cell(t, reel_addmm(t, xp, x[1], x[2], REEL_IN_PLACE), 't', reel_index(t, slab, 0));
+	reel_tensor *xp2 = reel_scale(t, x[0], -1);
+	reel_rnn_cell(t, reel_addmm(t, xp2, h1, x[2], REEL_IN_PLACE), 't', reel_index(t, slab, 1));
+	return reel_mul(t, slab, slab);
+}
+
 /* gate blocks: the output itself, and the gates used through index views
  * the way a cell uses them */
 static reel_tensor *f_gate_blocks(reel_tape *t, reel_tensor **x, void *c)
@@ -386,6 +402,9 @@ static const gcase cases[] = {
 	{"gru_cell (3, 3*4), (3, 3*4), (3, 4)", REEL_OP_GRU_CELL, f_gru_cell, 3, {S2(3, 12), S2(3, 12), S2(3, 4)}, -2, 2, 0, 0, 0, 0},
 	{"gru_cell in place over an op's output", REEL_OP_GRU_CELL, f_gru_cell, 3, {S2(3, 12), S2(3, 12), S2(3, 4)}, -1, 1, 0, 0, 1, 0},
 	{"gru_cell two steps, state carried", REEL_OP_GRU_CELL, f_gru_cell, 4, {S2(2, 9), S2(2, 9), S2(2, 3), S2(3, 9)}, -1, 1, 0, 0, 2, 0},
+	{"rnn_cell tanh", REEL_OP_RNN_CELL, f_rnn_cell, 1, {S2(3, 5)}, -2, 2, 0, 0, 0, 0},
+	{"rnn_cell relu", REEL_OP_RNN_CELL, f_rnn_cell, 1, {S2(3, 5)}, -2, 2, 0.05, 0, 1, 0},
+	{"rnn_cell two steps into output slots", REEL_OP_RNN_CELL, f_rnn_cell, 3, {S2(2, 3), S2(2, 3), S2(3, 3)}, -1, 1, 0, 0, 2, 0},
 	{"lstm_cell (3, 4*5), (3, 5)", REEL_OP_LSTM_CELL, f_lstm_cell, 2, {S2(3, 20), S2(3, 5)}, -2, 2, 0, 0, 0, 0},
 	{"lstm_cell in place over a matmul", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(3, 4), S2(4, 12), S2(3, 3)}, -1, 1, 0, 0, 1, 0},
 	{"lstm_cell two steps into output slots", REEL_OP_LSTM_CELL, f_lstm_cell, 3, {S2(2, 4), S2(4, 12), S2(2, 3)}, -1, 1, 0, 0, 3, 0},

@@ -140,8 +140,8 @@ struct reel_cell {
 	 * next[0..nstate-1].  Errors go to the tape (a NULL next is fine).
 	 * xp is the step's alone: nothing reads it after the step, so a
 	 * step may overwrite it (REEL_IN_PLACE, as the built-in LSTM does).
-	 * next[] is NULL on entry (the driver passes the built-in LSTM and
-	 * GRU a (B, H) slot of the sequence's output in next[0], for h'). */
+	 * next[] is NULL on entry (the driver passes the built-in RNN, LSTM
+	 * and GRU a (B, H) slot of the sequence's output in next[0], for h'). */
 	void (*step)(reel_tape *t, const reel_cell_params *p, reel_tensor *xp, reel_tensor *h_in,
 	             reel_tensor *const *state, reel_tensor **next);
 	const void *data; /* for the step's own use (p->cell->data) */
