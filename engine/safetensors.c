@@ -5,6 +5,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +504,17 @@ void reel_st_to_real(const reel_st_tensor *t, reel_real *dst)
 {
 	for (size_t i = 0; i < t->count; i++)
 		dst[i] = (reel_real)elem(t, i);
+}
+
+size_t reel_st_first_nonfinite(const reel_st_tensor *t)
+{
+	double lim = sizeof(reel_real) == sizeof(float) ? FLT_MAX : DBL_MAX;
+	for (size_t i = 0; i < t->count; i++) {
+		double v = elem(t, i);
+		if (!(fabs(v) <= lim)) /* NaN fails the comparison too */
+			return i;
+	}
+	return t->count;
 }
 
 void reel_st_to_double(const reel_st_tensor *t, double *dst)

@@ -330,6 +330,11 @@ static reel_status check_moment(const reel_optim *op, reel_real *v, const reel_t
 	if (!t || t->count != p->size || (t->dtype != REEL_F32 && t->dtype != REEL_F64))
 		return reel_err_set(x->err, REEL_ERR_IO, "%s: optimizer state \"%s\" is %s", x->what, name,
 		                    t ? "of the wrong size or type" : "missing");
+	/* a NaN moment would turn every later update into NaN */
+	size_t bad = reel_st_first_nonfinite(t);
+	if (bad < t->count)
+		return reel_err_set(x->err, REEL_ERR_IO, "%s: optimizer state \"%s\" element %zu is not finite: the checkpoint "
+		                    "is corrupt", x->what, name, bad);
 	return REEL_OK;
 }
 

@@ -253,6 +253,74 @@ static void test_resume(void)
 	}
 }
 
+/* A checkpoint whose optimizer state holds a NaN (or, in the float build,
+ * a double beyond float's range) is refused by name and element, and the
+ * optimizer keeps its state. */
+static void test_load_nonfinite(void)
+{
+	th_case("optim: a non-finite moment in a checkpoint is refused, nothing loaded");
+	if (!th_selected())
+		return;
+	reel_optim_opts o = reel_optim_defaults(REEL_ADAM);
+	reel_err e = {0};
+	problem a;
+	problem_init(&a);
+	reel_optim *op = reel_optim_new(a.ps, &o, &e);
+	for (int s = 0; s < 3; s++)
+		reel_optim_step(op, problem_grad(&a), &e);
+	char path[128], bad[128];
+	snprintf(path, sizeof path, "build/test-%d-moments.safetensors", (int)getpid());
+	snprintf(bad, sizeof bad, "build/test-%d-moments-bad.safetensors", (int)getpid());
+	reel_st_writer *w = reel_st_writer_new();
+	CHECK(reel_params_add_to(a.ps, w, &e) == REEL_OK && reel_optim_add_to(op, w, &e) == REEL_OK, "add: %s", e.msg);
+	CHECK(reel_st_write(w, path, &e) == REEL_OK, "write: %s", e.msg);
+	reel_st_writer_free(w);
+	for (int way = 0; way < 2; way++) { /* 0: NaN; 1: 1e300 as F64 (beyond float; finite in double) */
+		reel_st_file *f = NULL;
+		if (!CHECK(reel_st_read(path, &f, &e) == REEL_OK, "read: %s", e.msg))
+			break;
+		/* copy every tensor, the first moment's element 1 spoiled */
+		w = reel_st_writer_new();
+		int n = reel_st_count(f);
+		double *spoiled = NULL;
+		const char *victim = NULL;
+		for (int i = 0; i < n; i++) {
+			const reel_st_tensor *t = reel_st_at(f, i);
+			if (!victim && !strncmp(t->name, "optim.", 6) && t->count > 1) {
+				victim = t->name;
+				spoiled = malloc(t->count * sizeof *spoiled);
+				reel_st_to_double(t, spoiled);
+				spoiled[1] = way ? 1e300 : NAN;
+				reel_st_add(w, t->name, REEL_F64, t->ndim, t->shape, spoiled, &e);
+			} else {
+				reel_st_add(w, t->name, t->dtype, t->ndim, t->shape, t->bytes, &e);
+			}
+		}
+		CHECK(victim && reel_st_write(w, bad, &e) == REEL_OK, "spoiled copy: %s", e.msg);
+		reel_st_writer_free(w);
+		free(spoiled);
+		reel_st_file *g = NULL;
+		reel_optim *ob = reel_optim_new(a.ps, &o, &e);
+		CHECK(reel_st_read(bad, &g, &e) == REEL_OK, "read spoiled: %s", e.msg);
+		reel_status st = g ? reel_optim_load(ob, g, bad, &e) : REEL_ERR_IO;
+		int finite_double = way == 1 && sizeof(reel_real) == sizeof(double);
+		if (finite_double)
+			CHECK(st == REEL_OK, "1e300 is a finite double: %s", e.msg);
+		else
+			CHECK(st == REEL_ERR_IO && strstr(e.msg, victim) && strstr(e.msg, "element 1 is not finite"),
+			      "way %d: status %d, message: %s", way, (int)st, e.msg);
+		if (!finite_double)
+			CHECK(reel_optim_steps(ob) == 0, "a refused checkpoint changed the step count");
+		reel_st_free(g);
+		reel_st_free(f);
+		reel_optim_free(ob);
+		unlink(bad);
+	}
+	unlink(path);
+	reel_optim_free(op);
+	problem_deinit(&a);
+}
+
 static void test_nonfinite(void)
 {
 	th_case("optim: non-finite gradient, skip policy");
@@ -323,5 +391,6 @@ void suite_optim(void)
 	test_schedules();
 	test_resume();
 	test_nonfinite();
+	test_load_nonfinite();
 	reel_st_free(f);
 }

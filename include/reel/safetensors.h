@@ -70,6 +70,10 @@ const char *reel_st_meta(const reel_st_file *f, const char *key);
 void reel_st_to_real(const reel_st_tensor *t, reel_real *dst);
 void reel_st_to_double(const reel_st_tensor *t, double *dst);
 void reel_st_to_i32(const reel_st_tensor *t, int32_t *dst);
+/* The index of the first element that is not a finite reel_real (NaN,
+ * infinite, or beyond the build's type: 1e300 in a float build), or
+ * t->count when every element is. */
+size_t reel_st_first_nonfinite(const reel_st_tensor *t);
 
 /* A writer collects entries (pointers to caller memory, which must stay valid
  * until reel_st_write) and metadata strings (copied). */
