@@ -100,10 +100,10 @@ $(B)/$(1)/lib$(LIB_$(1)).a: $$(LIB_SRCS:%.c=$(B)/$(1)/%.o)
 	@ar rcs $$@ $$^
 
 # the shared library: soname lib<name>.so.$(SOMAJOR), file .so.$(VERSION)
-$(B)/$(1)/lib$(LIB_$(1)).so: $$(LIB_SRCS:%.c=$(B)/$(1)/%.o)
+$(B)/$(1)/lib$(LIB_$(1)).so: $$(LIB_SRCS:%.c=$(B)/$(1)/%.o) engine/libreel.map
 	@echo "  LD [$(1)] $$@"
 	@$$(CC) $$(FLAGS_$(1)) -shared -Wl,-soname,lib$(LIB_$(1)).so.$(SOMAJOR) -Wl,--no-undefined \
-		-o $$@.$(VERSION) $$^ $$(LIB_LDLIBS)
+		-Wl,--version-script=engine/libreel.map -o $$@.$(VERSION) $$(filter %.o,$$^) $$(LIB_LDLIBS)
 	@ln -sf lib$(LIB_$(1)).so.$(VERSION) $$@.$(SOMAJOR)
 	@ln -sf lib$(LIB_$(1)).so.$(SOMAJOR) $$@
 

@@ -29,6 +29,13 @@ for f in internal.h fastmath.h config.h model.h data.h; do
 done
 soname=$(readelf -d "$root/usr/lib/libreel.so" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libreel.so.0 ] && ok || bad "soname of libreel.so is \"$soname\", expected libreel.so.0"
+# the shared libraries export the public API only (engine/libreel.map):
+# no engine internal (reel__*) beyond the two public layers.h declares
+for so in libreel.so libreel_f64.so; do
+	extra=$(nm -D --defined-only "$root/usr/lib/$so" | awk '{print $3}' | grep '^reel__' |
+		grep -v -x -e reel__layer_param -e reel__input_projection)
+	[ -z "$extra" ] && ok || bad "$so exports internal symbols" "$extra"
+done
 out=$("$root/usr/bin/reel" --version 2>&1) && ok || bad "installed reel --version" "$out"
 
 export PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/usr/lib/pkgconfig"
