@@ -28,7 +28,7 @@ reel_reduce *reel_reduce_single(void)
 	return &one;
 }
 
-static double now(void)
+double reel__seconds(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -39,9 +39,9 @@ reel_status reel_reduce_sum_double(reel_reduce *r, double *buf, size_t n, reel_e
 {
 	if (!r || r->size == 1 || n == 0)
 		return REEL_OK;
-	double t0 = now();
+	double t0 = reel__seconds();
 	reel_status st = r->sum_double(r, buf, n, err);
-	r->seconds += now() - t0;
+	r->seconds += reel__seconds() - t0;
 	r->calls++;
 	return st;
 }
@@ -50,9 +50,9 @@ reel_status reel_reduce_sum_real(reel_reduce *r, reel_real *buf, size_t n, reel_
 {
 	if (!r || r->size == 1 || n == 0)
 		return REEL_OK;
-	double t0 = now();
+	double t0 = reel__seconds();
 	reel_status st = r->sum_real(r, buf, n, err);
-	r->seconds += now() - t0;
+	r->seconds += reel__seconds() - t0;
 	r->calls++;
 	return st;
 }

@@ -53,4 +53,8 @@ reel_status reel_reduce_sum_double(reel_reduce *r, double *buf, size_t n, reel_e
 reel_status reel_reduce_sum_real(reel_reduce *r, reel_real *buf, size_t n, reel_err *err);
 void reel_reduce_free(reel_reduce *r, int failed);
 
+/* Seconds on a monotonic clock, for the timings models/ reports (step
+ * times, throughput, the reduction's share); defined in reduce.c. */
+double reel__seconds(void);
+
 #endif

@@ -1,5 +1,6 @@
 /* Seq2seq training and evaluation loops (see s2s.h). */
 #include "s2s.h"
+#include "reduce.h"
 #include "fault.h"
 
 #include <math.h>
@@ -8,13 +9,6 @@
 #include <time.h>
 
 #define EVAL_BATCH 100
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 reel_status reel_s2s_train(reel_seq2seq *m, reel_params *ps, const reel_task *task, const reel_s2s_train_opts *o,
                            FILE *log, reel_err *err)
@@ -39,7 +33,7 @@ reel_status reel_s2s_train(reel_seq2seq *m, reel_params *ps, const reel_task *ta
 	task = &train;
 	reel_sched sched = {.kind = REEL_SCHED_COSINE, .t_max = o->steps - o->warmup, .eta_min = o->lr / 10,
 	                    .warmup_steps = o->warmup, .warmup_start_factor = 0.1};
-	double t0 = now(), avg = 0;
+	double t0 = reel__seconds(), avg = 0;
 	for (int s = 0; s < o->steps; s++) {
 		int S, T;
 		reel_task_batch(task, &rng, B, src, len, &S, tgt, &T, NULL, NULL);
@@ -59,7 +53,7 @@ reel_status reel_s2s_train(reel_seq2seq *m, reel_params *ps, const reel_task *ta
 		avg = s == 0 ? loss->data[0] : 0.98 * avg + 0.02 * loss->data[0];
 		if (log && o->log_every > 0 && ((s + 1) % o->log_every == 0 || s + 1 == o->steps))
 			fprintf(log, "  step %6d  loss %.4f  lr %.2e  %.1f steps/s\n", s + 1, avg, reel_optim_lr(opt),
-			        (s + 1) / (now() - t0));
+			        (s + 1) / (reel__seconds() - t0));
 	}
 out:
 	free(src);

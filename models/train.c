@@ -13,13 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- files ------------------------------------------------------------------------ */
 
 static reel_status mkdirs(const char *dir, reel_err *err)
@@ -390,7 +383,7 @@ static reel_status save_checkpoint(loop *L, const char *name, reel_err *err)
 		if (!isfinite(pv[i])) /* never replace a good checkpoint with a broken one */
 			return reel_err_set(err, REEL_ERR_NUMERIC, "%s: not written: a parameter is not finite (element %zu)", path, i);
 	L->rs.rng = *reel_tape_rng(L->t);
-	L->rs.elapsed = now() - L->t0;
+	L->rs.elapsed = reel__seconds() - L->t0;
 	/* data parallel: the carried stream states are the ranks' columns of
 	 * the global batch's, summed here (collective); rank 0 writes */
 	gcarry gc[REEL_RNN_MAX_LAYERS * 2];
@@ -877,7 +870,7 @@ static void progress(loop *L, double gnorm, int final)
 	const run_state *r = &L->rs;
 	if (!o->log)
 		return;
-	double el = now() - L->t0, rate = el > 0 ? r->seqs / el : 0;
+	double el = reel__seconds() - L->t0, rate = el > 0 ? r->seqs / el : 0;
 	char eta[16], elapsed[16], tot[32];
 	fmt_time(r->step > 0 && L->total > r->step ? el * (double)(L->total - r->step) / (double)r->step : 0, eta, sizeof eta);
 	fmt_time(el, elapsed, sizeof elapsed);
@@ -902,7 +895,7 @@ static reel_status validate(loop *L, int *stop, reel_err *err)
 	if (st != REEL_OK)
 		return st;
 	L->res->valid = mt;
-	metrics_json(L->metrics, r->step, r->epoch, now() - L->t0, &mt);
+	metrics_json(L->metrics, r->step, r->epoch, reel__seconds() - L->t0, &mt);
 	int k = m->train.metric;
 	int improved = L->res->best.n == 0 || better(&m->train, mt.value[k], L->res->best.value[k]);
 	r->bad = improved ? 0 : r->bad + 1;
@@ -1031,7 +1024,7 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 	}
 	long log_every = tr->log_every ? tr->log_every : (L.total >= 50 ? L.total / 50 : 1);
 	long valid_every = tr->valid_every, ckpt_every = tr->checkpoint_every;
-	L.t0 = now() - r->elapsed;
+	L.t0 = reel__seconds() - r->elapsed;
 	double gnorm = 0;
 	int stop = 0;
 	for (;;) {
@@ -1086,7 +1079,7 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 			fprintf(L.metrics,
 			        "{\"step\": %ld, \"epoch\": %d, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"elapsed_s\": %.3f, "
 			        "\"seq_per_s\": %.1f}\n",
-			        r->step, r->epoch, loss, reel_optim_lr(L.opt), gnorm, now() - L.t0, r->seqs / (now() - L.t0));
+			        r->step, r->epoch, loss, reel_optim_lr(L.opt), gnorm, reel__seconds() - L.t0, r->seqs / (reel__seconds() - L.t0));
 			fflush(L.metrics);
 			progress(&L, gnorm, 0);
 		}
@@ -1116,7 +1109,7 @@ reel_status reel_train(reel_model *m, const reel_train_opts *o, reel_train_resul
 		goto out;
 	res->steps = r->step;
 	res->epochs = r->epoch;
-	res->seconds = now() - L.t0;
+	res->seconds = reel__seconds() - L.t0;
 	res->last_loss = r->avg;
 	res->skipped = reel_optim_skipped(L.opt);
 	res->ranks = L.size;
