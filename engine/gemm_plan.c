@@ -355,8 +355,12 @@ static int measure(reel__gemm_plan *e, int m, int n, int k, const reel_real *a, 
 	long ldc = csc == 1 ? rsc : csc;
 	size_t len = csc == 1 ? (size_t)(m - 1) * ldc + n : (size_t)(n - 1) * ldc + m;
 	/* plain calloc, outside the fault hooks: without the scratch the shape
-	 * simply keeps BLIS's choice, which is no failure to report */
-	reel_real *c = calloc(len, sizeof *c);
+	 * simply keeps BLIS's choice, which is no failure to report.  16
+	 * elements of slack: BLIS's AVX2 small-matrix (sup) kernels read a
+	 * float just past the end of an exact-size C (valgrind's report, make
+	 * valgrind); the tape's arena has room after every tensor, this
+	 * block now too */
+	reel_real *c = calloc(len + 16, sizeof *c);
 	if (!c)
 		return CAND_BLIS;
 	double flops = 2.0 * m * n * k;

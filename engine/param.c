@@ -52,6 +52,10 @@ void reel_params_free(reel_params *ps)
  * parameter at its offset in the new blocks. */
 static int grow(reel_params *ps, size_t need)
 {
+	/* 16 elements of slack after the last parameter: BLIS's small-matrix
+	 * kernels can read a float past the end of a product's C (a weight
+	 * gradient is one; make valgrind saw it on exact-size buffers) */
+	need += 16;
 	if (need <= ps->capacity)
 		return 1;
 	size_t cap = ps->capacity ? ps->capacity : 1024;

@@ -45,8 +45,12 @@ static int check_shape(int m, int n, int k, int ta, int tb, int tc, double beta,
 	strides(m, k, ta, &rsa, &csa);
 	strides(k, n, tb, &rsb, &csb);
 	strides(m, n, tc, &rsc, &csc);
-	reel_real *a = malloc(sizeof *a * (size_t)m * k), *b = malloc(sizeof *b * (size_t)k * n);
-	reel_real *c0 = malloc(sizeof *c0 * (size_t)m * n), *c = malloc(sizeof *c * (size_t)m * n);
+	/* 16 elements of slack after each operand: BLIS's AVX2 small-matrix
+	 * (sup) kernels read a float just past the end of C in some layouts
+	 * (make valgrind reports it; reel's own operands live in the tape's
+	 * arena or the parameter blocks, which have room after them) */
+	reel_real *a = malloc(sizeof *a * ((size_t)m * k + 16)), *b = malloc(sizeof *b * ((size_t)k * n + 16));
+	reel_real *c0 = malloc(sizeof *c0 * ((size_t)m * n + 16)), *c = malloc(sizeof *c * ((size_t)m * n + 16));
 	double *want = malloc(sizeof *want * (size_t)m * n), *got = malloc(sizeof *got * (size_t)m * n);
 	fill(a, (size_t)m * k, r);
 	fill(b, (size_t)k * n, r);
