@@ -1107,9 +1107,10 @@ static int st_load(reel_data *d, const reel_st_file *f, const char *path, int on
 		if (t_ints && task != REEL_TASK_SEQ2SEQ) {
 			const int32_t *l = task == REEL_TASK_CLASSIFY ? &e->label : set->lab + e->out;
 			for (int t = 0; t < (task == REEL_TASK_CLASSIFY ? 1 : len); t++) {
-				if (l[t] < 0 && l[t] != REEL_DATA_IGNORE) {
-					reel_err_set(err, REEL_ERR_IO, "%s: \"targets\" of example %zu: expected a class >= 0 or %d, found %d",
-					             path, k, REEL_DATA_IGNORE, (int)l[t]);
+				if ((l[t] < 0 && l[t] != REEL_DATA_IGNORE) || l[t] >= REEL_MAX_VOCAB) {
+					reel_err_set(err, REEL_ERR_IO,
+					             "%s: \"targets\" of example %zu: expected a class in [0, %d) or %d, found %d", path, k,
+					             REEL_MAX_VOCAB, REEL_DATA_IGNORE, (int)l[t]);
 					goto out;
 				}
 				d->info.classes = l[t] + 1 > d->info.classes ? l[t] + 1 : d->info.classes;

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,6 +620,27 @@ static void fuzz_regressions(const char *cfg)
 		reel_data *d = reel_data_open(&dopt, &e);
 		CHECK(!d && e.code == REEL_ERR_IO && strstr(e.msg, "\"targets\"[0, 1]: expected an id >= 0, found -5"), "%s",
 		      d ? "opened" : e.msg);
+		reel_data_free(d);
+	}
+	th_case("fuzz regressions: a class id of 2^31 - 1 is refused at open, not overflowed into the class count "
+	        "(fuzz_data crash 2eb87339)");
+	if (th_selected()) {
+		char st_path[450];
+		snprintf(st_path, sizeof st_path, "%s/huge-class.safetensors", tmpdir);
+		int32_t tok[2 * 3] = {1, 2, 3, 4, 5, 1}, tg[2 * 3] = {0, 1, 2, 1, INT32_MAX, 0};
+		reel_st_writer *sw = reel_st_writer_new();
+		reel_st_add(sw, "tokens", REEL_I32, 2, (int64_t[]){2, 3}, tok, &e);
+		reel_st_add(sw, "targets", REEL_I32, 2, (int64_t[]){2, 3}, tg, &e);
+		CHECK(reel_st_write(sw, st_path, &e) == REEL_OK, "%s", e.msg);
+		reel_st_writer_free(sw);
+		reel_data_opts dopt = reel_data_defaults();
+		dopt.source = "safetensors";
+		dopt.task = REEL_TASK_TAG;
+		dopt.path = st_path;
+		dopt.valid_frac = dopt.test_frac = 0;
+		reel_data *d = reel_data_open(&dopt, &e);
+		CHECK(!d && e.code == REEL_ERR_IO && strstr(e.msg, "expected a class in [0, ") && strstr(e.msg, "found 2147483647"),
+		      "%s", d ? "opened" : e.msg);
 		reel_data_free(d);
 	}
 	/* and the good checkpoint still resumes */
