@@ -80,6 +80,78 @@ static int bcast_plan(reel_tape *t, const char *op, const reel_tensor *a, const 
 
 enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 
+/* Large elementwise passes are split into chunks of CHUNK elements between
+ * the threads (reel__par_rows): every element is computed by the same code
+ * whichever thread runs it, so results do not depend on the count. */
+enum { CHUNK = 4096 };
+
+/* Threads for an elementwise pass over N elements: all of them from two
+ * chunks on, else one (a parallel region costs about a microsecond). */
+static int ew_threads(size_t N)
+{
+	return N >= 2 * CHUNK ? reel_get_threads() : 1;
+}
+
+/* Two operands of the same shape, elements [j0, j1): y = x op s (or s / x
+ * for rdiv) forward; dx += dy f_x, ds += dy f_s backward. */
+typedef struct bin_job {
+	int kind, rdiv;
+	size_t N;
+	const reel_real *x, *s, *dy;
+	reel_real *y, *dx, *ds;
+} bin_job;
+
+REEL_CLONES static void bin_same_fwd(int kind, int rdiv, const reel_real *restrict x, const reel_real *restrict s,
+                                     reel_real *restrict y, size_t j0, size_t j1)
+{
+	switch (kind) {
+	case BIN_ADD: for (size_t j = j0; j < j1; j++) y[j] = x[j] + s[j]; break;
+	case BIN_SUB: for (size_t j = j0; j < j1; j++) y[j] = x[j] - s[j]; break;
+	case BIN_MUL: for (size_t j = j0; j < j1; j++) y[j] = x[j] * s[j]; break;
+	default:
+		if (rdiv)
+			for (size_t j = j0; j < j1; j++) y[j] = s[j] / x[j];
+		else
+			for (size_t j = j0; j < j1; j++) y[j] = x[j] / s[j];
+		break;
+	}
+}
+
+static void bin_same_fwd_chunks(void *ctx, int c0, int c1)
+{
+	const bin_job *b = ctx;
+	size_t j1 = (size_t)c1 * CHUNK;
+	bin_same_fwd(b->kind, b->rdiv, b->x, b->s, b->y, (size_t)c0 * CHUNK, j1 < b->N ? j1 : b->N);
+}
+
+/* add, sub, mul only (div keeps its own backward) */
+REEL_CLONES static void bin_same_bwd(int kind, const reel_real *restrict x, const reel_real *restrict s,
+                                     const reel_real *restrict g, reel_real *restrict dx, reel_real *restrict ds,
+                                     size_t j0, size_t j1)
+{
+	if (dx) {
+		if (kind == BIN_MUL)
+			for (size_t j = j0; j < j1; j++) dx[j] += g[j] * s[j];
+		else
+			for (size_t j = j0; j < j1; j++) dx[j] += g[j];
+	}
+	if (ds) {
+		if (kind == BIN_MUL)
+			for (size_t j = j0; j < j1; j++) ds[j] += g[j] * x[j];
+		else if (kind == BIN_SUB)
+			for (size_t j = j0; j < j1; j++) ds[j] += -1 * g[j];
+		else
+			for (size_t j = j0; j < j1; j++) ds[j] += g[j];
+	}
+}
+
+static void bin_same_bwd_chunks(void *ctx, int c0, int c1)
+{
+	const bin_job *b = ctx;
+	size_t j1 = (size_t)c1 * CHUNK;
+	bin_same_bwd(b->kind, b->x, b->s, b->dy, b->dx, b->ds, (size_t)c0 * CHUNK, j1 < b->N ? j1 : b->N);
+}
+
 static reel_tensor *binary(reel_tape *t, int kind, reel_tensor *a, reel_tensor *b)
 {
 	static const char *const names[] = {"add", "sub", "mul", "div"};
@@ -99,6 +171,10 @@ static reel_tensor *binary(reel_tape *t, int kind, reel_tensor *a, reel_tensor *
 	/* X is the big operand, S the small one; sub is never swapped, div
 	 * swapped (a small) computes s / x. */
 	int rdiv = kind == BIN_DIV && p.big;
+	if (p.outer == 1 && p.sj) { /* the same shape: one pass, in chunks */
+		bin_job j = {.kind = kind, .rdiv = rdiv, .N = p.inner, .x = X, .s = S, .y = Y};
+		reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), bin_same_fwd_chunks, &j);
+	} else
 	for (size_t o = 0; o < p.outer; o++) {
 		const reel_real *x = X + o * p.inner;
 		reel_real *yy = Y + o * p.inner;
@@ -172,6 +248,11 @@ static void binary_backward(reel_node *n, int kind)
 	reel_real *dbig = reel__g(big), *dsmall = reel__g(small);
 	const reel_real *dy = reel_tensor_grad(n->out), *X = big->data, *S = small->data;
 	reel_real sign = kind == BIN_SUB ? -1 : 1;
+	if (outer == 1 && sj && so == 0 && kind != BIN_DIV) { /* the same shape */
+		bin_job j = {.kind = kind, .N = inner, .x = X, .s = S, .dy = dy, .dx = dbig, .ds = dsmall};
+		reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), bin_same_bwd_chunks, &j);
+		return;
+	}
 	for (size_t o = 0; o < outer; o++) {
 		const reel_real *g = dy + o * inner, *x = X + o * inner, *s = S + o * so;
 		if (dbig) {
@@ -265,10 +346,7 @@ void reel__bwd_DIV(reel_node *n)
 /* ---- unary ops -------------------------------------------------------------- */
 
 /* Elements [i0, i1) of a unary op's forward (Y = op(X)) and backward
- * (dx += dy op'(...)).  Large tensors are split into chunks of CHUNK
- * elements between the threads (reel__par_rows): every element is
- * computed by the same code whichever thread runs it. */
-enum { CHUNK = 4096 };
+ * (dx += dy op'(...)), split in chunks as the binary ops' (above). */
 
 typedef struct unary_job {
 	int op;
@@ -344,13 +422,6 @@ static void unary_bwd_chunks(void *ctx, int c0, int c1)
 	const unary_job *j = ctx;
 	size_t i1 = (size_t)c1 * CHUNK;
 	unary_bwd_range(j->op, j->a, j->X, j->Y, j->dy, j->out, (size_t)c0 * CHUNK, i1 < j->N ? i1 : j->N);
-}
-
-/* Threads for an elementwise pass over N elements: all of them from two
- * chunks on, else one (a parallel region costs about a microsecond). */
-static int ew_threads(size_t N)
-{
-	return N >= 2 * CHUNK ? reel_get_threads() : 1;
 }
 
 static int is_unary(int op)
