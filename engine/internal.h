@@ -39,6 +39,12 @@ static inline float reel__sigmoid(float x) { return reel__fsigmoid(x); }
  * by the same code whichever thread runs it. */
 void reel__par_rows(int nt, int n, void (*fn)(void *ctx, int r0, int r1), void *ctx);
 
+/* A unary elementwise op (REEL_OP_TANH, _RELU, ...; arg: scale's factor,
+ * add_scalar's constant, pow's exponent) into slot when given (a tape view
+ * of x's shape that nothing has written; the caller checks it), else into
+ * a new tensor.  reel_tanh and the others are this with slot NULL. */
+reel_tensor *reel__unary_into(reel_tape *t, int op, reel_tensor *x, reel_real arg, reel_tensor *slot);
+
 typedef struct reel_node reel_node;
 struct reel_node {
 	reel_node *prev;      /* the node recorded before this one */

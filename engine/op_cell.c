@@ -351,50 +351,9 @@ void reel__bwd_GRU_CELL(reel_node *n)
 
 /* ---- Elman RNN ---------------------------------------------------------------------- */
 
-/* reel_rnn_cell: h' = act(pre) for pre (B, H), act 't' (tanh) or 'r'
- * (relu), written into the slot h_out when given.  Saves nothing but its
- * output (backward: dpre += dy (1 - h'^2), or dy where h' > 0). */
-
-typedef struct rnn_job {
-	int relu;
-	size_t H;
-	const reel_real *in, *dy, *y;
-	reel_real *out;
-} rnn_job;
-
-REEL_CLONES static void rnn_fwd_range(int relu, const reel_real *restrict x, reel_real *restrict y, size_t n)
-{
-	if (relu)
-		for (size_t i = 0; i < n; i++)
-			y[i] = x[i] > 0 ? x[i] : 0;
-	else
-		for (size_t i = 0; i < n; i++)
-			y[i] = reel__tanh(x[i]);
-}
-
-REEL_CLONES static void rnn_bwd_range(int relu, const reel_real *restrict y, const reel_real *restrict dy,
-                                      reel_real *restrict dx, size_t n)
-{
-	if (relu)
-		for (size_t i = 0; i < n; i++)
-			dx[i] += y[i] > 0 ? dy[i] : 0;
-	else
-		for (size_t i = 0; i < n; i++)
-			dx[i] += dy[i] * (1 - y[i] * y[i]);
-}
-
-static void rnn_fwd_rows(void *ctx, int r0, int r1)
-{
-	const rnn_job *j = ctx;
-	rnn_fwd_range(j->relu, j->in + r0 * j->H, j->out + r0 * j->H, (size_t)(r1 - r0) * j->H);
-}
-
-static void rnn_bwd_rows(void *ctx, int r0, int r1)
-{
-	const rnn_job *j = ctx;
-	rnn_bwd_range(j->relu, j->y + r0 * j->H, j->dy + r0 * j->H, j->out + r0 * j->H, (size_t)(r1 - r0) * j->H);
-}
-
+/* reel_rnn_cell: tanh or relu of pre, into the slot h_out when given: the
+ * unary op itself (a TANH or RELU node), with the slot checked as the
+ * other cells check theirs. */
 reel_tensor *reel_rnn_cell(reel_tape *t, reel_tensor *pre, char act, reel_tensor *h_out)
 {
 	if (reel__skip(t, "rnn_cell", 1, pre))
@@ -406,31 +365,7 @@ reel_tensor *reel_rnn_cell(reel_tape *t, reel_tensor *pre, char act, reel_tensor
 	if (act != 't' && act != 'r')
 		return reel_tape_fail(t, REEL_ERR_ARG, "reel_rnn_cell: act is '%c' (%d), expected 't' (tanh) or 'r' (relu)",
 		                      act >= 32 && act < 127 ? act : '?', act);
-	int B = pre->shape[0], H = pre->shape[1];
-	int need = reel__needs_grad(t, pre, NULL, NULL);
-	if (!slot_ok(t, "rnn_cell", h_out, B, H, need))
+	if (!slot_ok(t, "rnn_cell", h_out, pre->shape[0], pre->shape[1], reel__needs_grad(t, pre, NULL, NULL)))
 		return NULL;
-	reel_tensor *y = h_out ? h_out : reel__out(t, 2, (int[]){B, H}, need);
-	if (!y)
-		return NULL;
-	rnn_job job = {.relu = act == 'r', .H = (size_t)H, .in = pre->data, .out = y->data};
-	reel__par_rows(row_threads(B, H), B, rnn_fwd_rows, &job);
-	if (need) {
-		reel_node *n = reel__record(t, REEL_OP_RNN_CELL, y, pre, NULL, NULL);
-		if (!n)
-			return NULL;
-		n->iarg[0] = act == 'r';
-	}
-	return y;
-}
-
-void reel__bwd_RNN_CELL(reel_node *n)
-{
-	reel_tensor *pre = n->in[0];
-	reel_real *dx = reel__g(pre);
-	if (!dx)
-		return;
-	int B = pre->shape[0], H = pre->shape[1];
-	rnn_job job = {.relu = n->iarg[0], .H = (size_t)H, .y = n->out->data, .dy = reel_tensor_grad(n->out), .out = dx};
-	reel__par_rows(row_threads(B, H), B, rnn_bwd_rows, &job);
+	return reel__unary_into(t, act == 'r' ? REEL_OP_RELU : REEL_OP_TANH, pre, 0, h_out);
 }

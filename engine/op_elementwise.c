@@ -434,14 +434,14 @@ static int is_unary(int op)
 	}
 }
 
-static reel_tensor *unary(reel_tape *t, int op, reel_tensor *x, reel_real arg)
+reel_tensor *reel__unary_into(reel_tape *t, int op, reel_tensor *x, reel_real arg, reel_tensor *slot)
 {
 	if (reel__skip(t, reel_op_name(op), 1, x))
 		return NULL;
 	if (!is_unary(op))
 		return reel_tape_fail(t, REEL_ERR_ARG, "internal: op %s is not elementwise unary", reel_op_name(op));
 	int need = reel__needs_grad(t, x, NULL, NULL);
-	reel_tensor *y = reel__out(t, x->ndim, x->shape, need);
+	reel_tensor *y = slot ? slot : reel__out(t, x->ndim, x->shape, need);
 	if (!y)
 		return NULL;
 	unary_job j = {.op = op, .N = x->size, .a = arg, .X = x->data, .out = y->data};
@@ -465,17 +465,17 @@ static void unary_backward(reel_node *n)
 	reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), unary_bwd_chunks, &j);
 }
 
-reel_tensor *reel_scale(reel_tape *t, reel_tensor *x, reel_real a) { return unary(t, REEL_OP_SCALE, x, a); }
-reel_tensor *reel_add_scalar(reel_tape *t, reel_tensor *x, reel_real c) { return unary(t, REEL_OP_ADD_SCALAR, x, c); }
-reel_tensor *reel_one_minus(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_ONE_MINUS, x, 0); }
-reel_tensor *reel_tanh(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_TANH, x, 0); }
-reel_tensor *reel_sigmoid(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_SIGMOID, x, 0); }
-reel_tensor *reel_relu(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_RELU, x, 0); }
-reel_tensor *reel_exp(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_EXP, x, 0); }
-reel_tensor *reel_log(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_LOG, x, 0); }
-reel_tensor *reel_sqrt(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_SQRT, x, 0); }
-reel_tensor *reel_rsqrt(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_RSQRT, x, 0); }
-reel_tensor *reel_abs(reel_tape *t, reel_tensor *x) { return unary(t, REEL_OP_ABS, x, 0); }
+reel_tensor *reel_scale(reel_tape *t, reel_tensor *x, reel_real a) { return reel__unary_into(t, REEL_OP_SCALE, x, a, NULL); }
+reel_tensor *reel_add_scalar(reel_tape *t, reel_tensor *x, reel_real c) { return reel__unary_into(t, REEL_OP_ADD_SCALAR, x, c, NULL); }
+reel_tensor *reel_one_minus(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_ONE_MINUS, x, 0, NULL); }
+reel_tensor *reel_tanh(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_TANH, x, 0, NULL); }
+reel_tensor *reel_sigmoid(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_SIGMOID, x, 0, NULL); }
+reel_tensor *reel_relu(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_RELU, x, 0, NULL); }
+reel_tensor *reel_exp(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_EXP, x, 0, NULL); }
+reel_tensor *reel_log(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_LOG, x, 0, NULL); }
+reel_tensor *reel_sqrt(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_SQRT, x, 0, NULL); }
+reel_tensor *reel_rsqrt(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_RSQRT, x, 0, NULL); }
+reel_tensor *reel_abs(reel_tape *t, reel_tensor *x) { return reel__unary_into(t, REEL_OP_ABS, x, 0, NULL); }
 
 reel_tensor *reel_pow(reel_tape *t, reel_tensor *x, reel_real p)
 {
@@ -483,7 +483,7 @@ reel_tensor *reel_pow(reel_tape *t, reel_tensor *x, reel_real p)
 		return NULL;
 	if (!isfinite(p))
 		return reel_tape_fail(t, REEL_ERR_ARG, "reel_pow: exponent must be finite, got %g", (double)p);
-	return unary(t, REEL_OP_POW, x, p);
+	return reel__unary_into(t, REEL_OP_POW, x, p, NULL);
 }
 
 void reel__bwd_SCALE(reel_node *n) { unary_backward(n); }

@@ -73,8 +73,7 @@ extern "C" {
 	X(GRAD_SCALE, "grad_scale") \
 	X(GATE_BLOCKS, "gate_blocks") \
 	X(LSTM_CELL, "lstm_cell")  \
-	X(GRU_CELL, "gru_cell")    \
-	X(RNN_CELL, "rnn_cell")
+	X(GRU_CELL, "gru_cell")
 
 typedef enum reel_op {
 #define REEL_X_ENUM(id, name) REEL_OP_##id,
@@ -240,8 +239,8 @@ reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_
 
 /* The Elman RNN's activation as a cell op: pre (B, H) -> h' = tanh(pre)
  * (act 't') or relu(pre) ('r'), written into the slot h_out when given
- * (as reel_lstm_cell; the result is then h_out), else a new tensor.  The
- * values are reel_tanh's / reel_relu's; with the recurrent product added
+ * (as reel_lstm_cell; the result is then h_out), else a new tensor.  It
+ * records reel_tanh's / reel_relu's node; with the recurrent product added
  * in place onto the input projection (reel_addmm REEL_IN_PLACE) and h'
  * in the output's slot, an RNN step keeps no buffer of its own.  Errors:
  * pre not 2-d; act other than 't' or 'r'; a bad slot. */
