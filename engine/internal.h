@@ -33,11 +33,12 @@ static inline float reel__tanh(float x) { return reel__ftanh(x); }
 static inline float reel__sigmoid(float x) { return reel__fsigmoid(x); }
 #endif
 
-/* fn(ctx, r0, r1) over rows [0, n) split into nt contiguous parts run on
- * nt threads (threads.c; one call on this thread when nt <= 1 or without
- * OpenMP).  For loops whose rows are independent: every row is computed
- * by the same code whichever thread runs it. */
-void reel__par_rows(int nt, int n, void (*fn)(void *ctx, int r0, int r1), void *ctx);
+/* fn(ctx, r0, r1) over rows [0, n) split into contiguous parts, one per
+ * thread (threads.c): every thread set (reel_set_threads) when the pass
+ * touches at least 8192 elements (work), else one call on this thread, as
+ * without OpenMP.  For loops whose rows are independent: every row is
+ * computed by the same code whichever thread runs it. */
+void reel__par_rows(size_t work, int n, void (*fn)(void *ctx, int r0, int r1), void *ctx);
 
 /* A unary elementwise op (REEL_OP_TANH, _RELU, ...; arg: scale's factor,
  * add_scalar's constant, pow's exponent) into slot when given (a tape view

@@ -22,14 +22,6 @@
  * the same order, so forward values equal it bit for bit. */
 #include "internal.h"
 
-/* Rows are independent: with more than one thread (reel_set_threads) and
- * enough work, they are split between threads (reel__par_rows). */
-static int row_threads(int B, int H)
-{
-	int n = reel_get_threads();
-	return B >= 2 && (size_t)B * H >= 4096 ? n : 1;
-}
-
 /* A slot h_out for h' (NULL: none): (B, H), in a tape's arena, with a
  * gradient when the op records one.  1 if usable, else the error is on
  * the tape. */
@@ -135,7 +127,7 @@ reel_tensor *reel_lstm_cell(reel_tape *t, reel_tensor *gates, reel_tensor *c, re
 	if ((need && !s) || !act || !tc)
 		return NULL;
 	lstm_job job = {.H = H, .G = gates->data, .C = c->data, .A = act, .Cn = y->data, .Hn = hn, .TC = tc};
-	reel__par_rows(row_threads(B, H), B, lstm_fwd_rows, &job);
+	reel__par_rows(4 * BH, B, lstm_fwd_rows, &job); /* rows are independent */
 	if (need) {
 		reel_node *n = reel__record(t, REEL_OP_LSTM_CELL, y, gates, c, NULL);
 		if (!n)
@@ -206,7 +198,7 @@ void reel__bwd_LSTM_CELL(reel_node *n)
 	if (!dcn || !dh)
 		return; /* out of memory: recorded on the tape */
 	lstm_job job = {.H = H, .C = c->data, .dcn = dcn, .dh = dh, .s = n->saved, .dG = reel__g(gates), .dC = reel__g(c)};
-	reel__par_rows(row_threads(B, H), B, lstm_bwd_rows, &job);
+	reel__par_rows(4 * (size_t)B * H, B, lstm_bwd_rows, &job);
 }
 
 /* ---- GRU ------------------------------------------------------------------------ */
@@ -279,7 +271,7 @@ reel_tensor *reel_gru_cell(reel_tape *t, reel_tensor *xp, reel_tensor *gh, reel_
 	if (!act)
 		return NULL;
 	gru_job job = {.H = H, .X = xp->data, .G = gh->data, .h = h->data, .A = act, .Hn = y->data};
-	reel__par_rows(row_threads(B, H), B, gru_fwd_rows, &job);
+	reel__par_rows(3 * (size_t)B * H, B, gru_fwd_rows, &job);
 	if (need) {
 		reel_node *n = reel__record(t, REEL_OP_GRU_CELL, y, xp, gh, h);
 		if (!n)
@@ -346,7 +338,7 @@ void reel__bwd_GRU_CELL(reel_node *n)
 	int B = h->shape[0], H = h->shape[1];
 	gru_job job = {.H = H, .G = gh->data, .h = h->data, .dy = reel_tensor_grad(n->out), .act = n->saved,
 	               .dX = reel__g(xp), .dG = reel__g(gh), .dh = reel__g(h)};
-	reel__par_rows(row_threads(B, H), B, gru_bwd_rows, &job);
+	reel__par_rows(3 * (size_t)B * H, B, gru_bwd_rows, &job);
 }
 
 /* ---- Elman RNN ---------------------------------------------------------------------- */

@@ -85,13 +85,6 @@ enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
  * whichever thread runs it, so results do not depend on the count. */
 enum { CHUNK = 4096 };
 
-/* Threads for an elementwise pass over N elements: all of them from two
- * chunks on, else one (a parallel region costs about a microsecond). */
-static int ew_threads(size_t N)
-{
-	return N >= 2 * CHUNK ? reel_get_threads() : 1;
-}
-
 /* Two operands of the same shape, elements [j0, j1): y = x op s (or s / x
  * for rdiv) forward; dx += dy f_x, ds += dy f_s backward. */
 typedef struct bin_job {
@@ -173,7 +166,7 @@ static reel_tensor *binary(reel_tape *t, int kind, reel_tensor *a, reel_tensor *
 	int rdiv = kind == BIN_DIV && p.big;
 	if (p.outer == 1 && p.sj) { /* the same shape: one pass, in chunks */
 		bin_job j = {.kind = kind, .rdiv = rdiv, .N = p.inner, .x = X, .s = S, .y = Y};
-		reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), bin_same_fwd_chunks, &j);
+		reel__par_rows(j.N, (int)((j.N + CHUNK - 1) / CHUNK), bin_same_fwd_chunks, &j);
 	} else
 	for (size_t o = 0; o < p.outer; o++) {
 		const reel_real *x = X + o * p.inner;
@@ -250,7 +243,7 @@ static void binary_backward(reel_node *n, int kind)
 	reel_real sign = kind == BIN_SUB ? -1 : 1;
 	if (outer == 1 && sj && so == 0 && kind != BIN_DIV) { /* the same shape */
 		bin_job j = {.kind = kind, .N = inner, .x = X, .s = S, .dy = dy, .dx = dbig, .ds = dsmall};
-		reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), bin_same_bwd_chunks, &j);
+		reel__par_rows(j.N, (int)((j.N + CHUNK - 1) / CHUNK), bin_same_bwd_chunks, &j);
 		return;
 	}
 	for (size_t o = 0; o < outer; o++) {
@@ -445,7 +438,7 @@ reel_tensor *reel__unary_into(reel_tape *t, int op, reel_tensor *x, reel_real ar
 	if (!y)
 		return NULL;
 	unary_job j = {.op = op, .N = x->size, .a = arg, .X = x->data, .out = y->data};
-	reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), unary_fwd_chunks, &j);
+	reel__par_rows(j.N, (int)((j.N + CHUNK - 1) / CHUNK), unary_fwd_chunks, &j);
 	if (need) {
 		reel_node *n = reel__record(t, op, y, x, NULL, NULL);
 		if (!n)
@@ -462,7 +455,7 @@ static void unary_backward(reel_node *n)
 		return;
 	unary_job j = {.op = n->op, .N = n->out->size, .a = n->farg, .X = n->in[0]->data, .Y = n->out->data,
 	               .dy = reel_tensor_grad(n->out), .out = dx};
-	reel__par_rows(ew_threads(j.N), (int)((j.N + CHUNK - 1) / CHUNK), unary_bwd_chunks, &j);
+	reel__par_rows(j.N, (int)((j.N + CHUNK - 1) / CHUNK), unary_bwd_chunks, &j);
 }
 
 reel_tensor *reel_scale(reel_tape *t, reel_tensor *x, reel_real a) { return reel__unary_into(t, REEL_OP_SCALE, x, a, NULL); }

@@ -11,8 +11,11 @@
 #include <omp.h>
 #endif
 
-void reel__par_rows(int nt, int n, void (*fn)(void *ctx, int r0, int r1), void *ctx)
+void reel__par_rows(size_t work, int n, void (*fn)(void *ctx, int r0, int r1), void *ctx)
 {
+	/* all the threads from 8192 elements on (a parallel region costs about
+	 * a microsecond), at most one per row */
+	int nt = work >= 8192 ? reel_get_threads() : 1;
 	if (nt > n)
 		nt = n;
 #ifdef _OPENMP
