@@ -408,45 +408,57 @@ static int measure(reel__gemm_plan *e, int m, int n, int k, const reel_real *a, 
 }
 
 /* The candidate for this product: looked up, or measured once. */
+/* The slot holding key, or else the first free slot on its probe path
+ * (free: ready is 0).  The table is never full (at most 3/4 is filled). */
+static slot *probe(const int *key)
+{
+	unsigned h = hash_key(key);
+	for (int i = 0; i < PLAN_SLOTS; i++) {
+		slot *s = &table[(h + (unsigned)i) & (PLAN_SLOTS - 1)];
+		if (!atomic_load_explicit(&s->ready, memory_order_acquire) || same_key(&s->e, key))
+			return s;
+	}
+	return NULL;
+}
+
+static int table_full(void)
+{
+	return nplans >= PLAN_SLOTS * 3 / 4;
+}
+
+/* Fill a free slot (under the lock). */
+static void insert(slot *s, const reel__gemm_plan *e)
+{
+	s->e = *e;
+	atomic_store_explicit(&s->ready, 1, memory_order_release);
+	nplans++;
+	wins_of(e->threads)[e->choice]++;
+}
+
+/* The candidate for this product: looked up, or measured once. */
 static int choose(int m, int n, int k, const reel_real *a, long rsa, long csa, const reel_real *b, long rsb,
                   long csb, reel_real beta, long rsc, long csc)
 {
 	int threads = (int)bli_thread_get_num_threads();
 	int layout = (csa != 1) | (csb != 1) << 1 | (csc != 1) << 2 | (beta != 0) << 3;
 	int key[5] = {m, n, k, layout, threads};
-	unsigned h = hash_key(key);
-	for (int probe = 0; probe < PLAN_SLOTS; probe++) {
-		slot *s = &table[(h + (unsigned)probe) & (PLAN_SLOTS - 1)];
-		if (!atomic_load_explicit(&s->ready, memory_order_acquire))
-			break;
-		if (same_key(&s->e, key)) {
-			s->e.uses++; /* a statistic: a lost increment between threads does no harm */
-			return s->e.choice;
-		}
+	slot *s = probe(key);
+	if (s && atomic_load_explicit(&s->ready, memory_order_acquire)) {
+		s->e.uses++; /* a statistic: a lost increment between threads does no harm */
+		return s->e.choice;
 	}
 	pthread_mutex_lock(&lock);
 	int choice = CAND_BLIS;
-	for (int probe = 0; probe < PLAN_SLOTS; probe++) {
-		slot *s = &table[(h + (unsigned)probe) & (PLAN_SLOTS - 1)];
-		if (atomic_load_explicit(&s->ready, memory_order_acquire)) {
-			if (same_key(&s->e, key)) { /* planned by another thread meanwhile */
-				choice = s->e.choice;
-				break;
-			}
-			continue;
-		}
-		if (nplans >= PLAN_SLOTS * 3 / 4) {
-			choice = majority(threads); /* full: what most shapes chose */
-			break;
-		}
+	s = probe(key); /* again, under the lock: another thread may have planned it meanwhile */
+	if (s && atomic_load_explicit(&s->ready, memory_order_acquire)) {
+		choice = s->e.choice;
+	} else if (!s || table_full()) {
+		choice = majority(threads); /* full: what most shapes chose */
+	} else {
 		reel__gemm_plan e = {.m = m, .n = n, .k = k, .layout = layout, .threads = threads, .uses = 1};
 		e.choice = measure(&e, m, n, k, a, rsa, csa, b, rsb, csb, beta, rsc, csc);
-		s->e = e;
-		atomic_store_explicit(&s->ready, 1, memory_order_release);
-		nplans++;
-		wins_of(threads)[e.choice]++;
+		insert(s, &e);
 		choice = e.choice;
-		break;
 	}
 	pthread_mutex_unlock(&lock);
 	return choice;
@@ -482,28 +494,16 @@ int reel__gemm_plan_add(int m, int n, int k, int layout, int threads, const char
 	if (cand < 0 || m <= 0 || n <= 0 || k <= 0 || layout < 0 || layout > 15 || threads == 0) /* BLIS says -1: unset */
 		return 0;
 	int key[5] = {m, n, k, layout, threads};
-	unsigned h = hash_key(key);
 	int added = 0;
 	pthread_mutex_lock(&lock);
-	for (int probe = 0; probe < PLAN_SLOTS; probe++) {
-		slot *s = &table[(h + (unsigned)probe) & (PLAN_SLOTS - 1)];
-		if (atomic_load_explicit(&s->ready, memory_order_acquire)) {
-			if (same_key(&s->e, key)) { /* planned here already: the recorded choice wins */
-				s->e.choice = cand;
-				added = 1;
-				break;
-			}
-			continue;
-		}
-		if (nplans >= PLAN_SLOTS * 3 / 4)
-			break;
-		reel__gemm_plan e = {.m = m, .n = n, .k = k, .layout = layout, .threads = threads, .choice = cand};
-		s->e = e;
-		atomic_store_explicit(&s->ready, 1, memory_order_release);
-		nplans++;
-		wins_of(threads)[cand]++;
+	slot *s = probe(key);
+	if (s && atomic_load_explicit(&s->ready, memory_order_acquire)) {
+		s->e.choice = cand; /* planned here already: the recorded choice wins */
 		added = 1;
-		break;
+	} else if (s && !table_full()) {
+		reel__gemm_plan e = {.m = m, .n = n, .k = k, .layout = layout, .threads = threads, .choice = cand};
+		insert(s, &e);
+		added = 1;
 	}
 	pthread_mutex_unlock(&lock);
 	return added;
@@ -513,21 +513,11 @@ int reel__gemm_plan_lookup(int m, int n, int k, int layout, int threads)
 {
 	init_once();
 	int key[5] = {m, n, k, layout, threads};
-	unsigned h = hash_key(key);
-	int choice = -1;
 	pthread_mutex_lock(&lock);
-	for (int probe = 0; probe < PLAN_SLOTS; probe++) {
-		slot *s = &table[(h + (unsigned)probe) & (PLAN_SLOTS - 1)];
-		if (!atomic_load_explicit(&s->ready, memory_order_acquire)) {
-			if (nplans >= PLAN_SLOTS * 3 / 4)
-				choice = majority(threads);
-			break;
-		}
-		if (same_key(&s->e, key)) {
-			choice = s->e.choice;
-			break;
-		}
-	}
+	slot *s = probe(key);
+	int choice = s && atomic_load_explicit(&s->ready, memory_order_acquire) ? s->e.choice
+	             : !s || table_full()                                       ? majority(threads)
+	                                                                        : -1;
 	pthread_mutex_unlock(&lock);
 	return choice;
 }
