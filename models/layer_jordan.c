@@ -32,6 +32,36 @@
 
 static const char *const FEEDBACK[] = {"output", "average", NULL};
 
+void reel__feedback_place(reel_cfg_obj *o, const char *type, const reel_flow *in, const reel_build_ctx *b)
+{
+	if (!in->unknown && in->tokens)
+		reel_cfg_error(o, NULL, "%s needs vectors, found token ids: put an embedding before it", type);
+	if (b->task != REEL_TASK_REGRESS)
+		reel_cfg_error(o, NULL, "%s feeds back real outputs: /task must be \"regress\"", type);
+	if (b->index != b->count - 1)
+		reel_cfg_error(o, NULL, "%s is an output layer: it must be the last layer (it is %d of %d)", type,
+		               b->index + 1, b->count);
+	if (!in->unknown && in->pooled)
+		reel_cfg_error(o, NULL, "%s runs over time: it needs (T, B, F), found a pooled (B, F)", type);
+}
+
+int reel__feedback_targets(reel_tape *t, const reel_layer *L, const reel_fwd_ctx *c, int O)
+{
+	if (c->tf > 0 && (!c->targets || c->O != O)) {
+		reel_tape_fail(t, REEL_ERR_ARG, "%s %s: teacher forcing needs per-step targets of %d values", L->type->name,
+		               L->name, O);
+		return 0;
+	}
+	return 1;
+}
+
+reel_tensor *reel__feedback_value(reel_tape *t, const reel_fwd_ctx *c, reel_tensor *y, int k, int B, int O)
+{
+	if (c->tf > 0 && reel_rng_uniform(reel_tape_rng(t)) < c->tf)
+		return reel_tensor_wrap(t, 2, (int[]){B, O}, (reel_real *)c->targets + (size_t)k * B * O);
+	return y;
+}
+
 reel_status reel__jordan_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in, reel_flow *out, reel_build_ctx *b)
 {
 	reel__jordan_state *s = L->state;
@@ -63,15 +93,7 @@ reel_status reel__jordan_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *
 	}
 	if (describing)
 		return REEL_OK;
-	if (!in->unknown && in->tokens)
-		reel_cfg_error(o, NULL, "jordan needs vectors, found token ids: put an embedding before it");
-	if (b->task != REEL_TASK_REGRESS)
-		reel_cfg_error(o, NULL, "jordan feeds back real outputs: /task must be \"regress\"");
-	if (b->index != b->count - 1)
-		reel_cfg_error(o, NULL, "jordan is an output layer: it must be the last layer (it is %d of %d)", b->index + 1,
-		               b->count);
-	if (!in->unknown && in->pooled)
-		reel_cfg_error(o, NULL, "jordan runs over time: it needs (T, B, F), found a pooled (B, F)");
+	reel__feedback_place(o, "jordan", in, b);
 	int F = in->F > 0 ? in->F : 1, H = s->H;
 	s->O = b->info && b->info->outputs > 0 ? b->info->outputs : 1;
 	*out = (reel_flow){.tokens = 0, .pooled = 0, .F = s->O, .unknown = in->unknown};
@@ -107,9 +129,8 @@ reel_tensor *reel__jordan_forward(reel_tape *t, reel_layer *L, reel_tensor *x, c
 	int T = c->T, B = c->B, O = s->O, avg = s->feedback == REEL_JORDAN_AVERAGE;
 	if (!x)
 		return NULL;
-	if (c->tf > 0 && (!c->targets || c->O != O))
-		return reel_tape_fail(t, REEL_ERR_ARG, "jordan %s: teacher forcing needs per-step targets of %d values",
-		                      L->name, O);
+	if (!reel__feedback_targets(t, L, c, O))
+		return NULL;
 	reel_tensor **ys = reel_tape_alloc(t, (size_t)T * sizeof *ys);
 	if (!ys)
 		return NULL;
@@ -126,9 +147,7 @@ reel_tensor *reel__jordan_forward(reel_tape *t, reel_layer *L, reel_tensor *x, c
 		if (prev)
 			a = reel_add(t, a, reel_linear_forward(t, &s->yh, prev)); /* + f_{t-1} W_yh^T */
 		ys[k] = reel_linear_forward(t, &s->out, reel_tanh(t, a));   /* y_t (B, O) */
-		reel_tensor *y = ys[k];
-		if (c->tf > 0 && reel_rng_uniform(reel_tape_rng(t)) < c->tf) /* teacher forcing: the target */
-			y = reel_tensor_wrap(t, 2, (int[]){B, O}, (reel_real *)c->targets + (size_t)k * B * O);
+		reel_tensor *y = reel__feedback_value(t, c, ys[k], k, B, O); /* y_t, or the target (teacher forcing) */
 		if (!avg) {
 			prev = y; /* f_t = y_t */
 		} else if (mu) {

@@ -38,17 +38,9 @@ reel_status reel__narx_build(reel_layer *L, reel_cfg_obj *o, const reel_flow *in
 	s->H = reel_cfg_int(o, "hidden_size", 32, 1, 1 << 16, "hidden tanh units (H)");
 	if (reel_cfg_describing(o->c))
 		return REEL_OK;
-	if (!in->unknown && in->tokens)
-		reel_cfg_error(o, NULL, "narx needs vectors, found token ids: put an embedding before it");
-	if (b->task != REEL_TASK_REGRESS)
-		reel_cfg_error(o, NULL, "narx feeds back real outputs: /task must be \"regress\"");
-	else if (!b->per_step)
+	reel__feedback_place(o, "narx", in, b);
+	if (b->task == REEL_TASK_REGRESS && !b->per_step)
 		reel_cfg_error(o, NULL, "narx feeds back its output at every step: /data/per_step must be true");
-	if (b->index != b->count - 1)
-		reel_cfg_error(o, NULL, "narx is an output layer: it must be the last layer (it is %d of %d)", b->index + 1,
-		               b->count);
-	if (!in->unknown && in->pooled)
-		reel_cfg_error(o, NULL, "narx runs over time: it needs (T, B, F), found a pooled (B, F)");
 	int F = in->F > 0 ? in->F : 1, H = s->H;
 	s->O = b->info && b->info->outputs > 0 ? b->info->outputs : 1;
 	*out = (reel_flow){.tokens = 0, .pooled = 0, .F = s->O, .unknown = in->unknown};
@@ -80,9 +72,8 @@ reel_tensor *reel__narx_forward(reel_tape *t, reel_layer *L, reel_tensor *x, con
 	reel_tensor *xp = reel_linear_forward(t, &s->ih, reel_time_window(t, x, s->dx, 1));
 	if (dy == 0)
 		return reel_linear_forward(t, &s->out, reel_tanh(t, xp));
-	if (c->tf > 0 && (!c->targets || c->O != O))
-		return reel_tape_fail(t, REEL_ERR_ARG, "narx %s: teacher forcing needs per-step targets of %d values",
-		                      L->name, O);
+	if (!reel__feedback_targets(t, L, c, O))
+		return NULL;
 	reel_tensor **ys = reel_tape_alloc(t, (size_t)T * sizeof *ys);
 	reel_tensor **fed = reel_tape_alloc(t, (size_t)T * sizeof *fed); /* what entered the delay line at each step */
 	reel_tensor **v = reel_tape_alloc(t, (size_t)dy * sizeof *v);
@@ -95,10 +86,7 @@ reel_tensor *reel__narx_forward(reel_tape *t, reel_layer *L, reel_tensor *x, con
 		reel_tensor *vt = dy == 1 ? v[0] : reel_concat(t, v, dy, 1);           /* v_t (B, dy O) */
 		reel_tensor *a = reel_add(t, reel_index(t, xp, k), reel_linear_forward(t, &s->yh, vt)); /* (B, H) */
 		ys[k] = reel_linear_forward(t, &s->out, reel_tanh(t, a));             /* y_t (B, O) */
-		if (c->tf > 0 && reel_rng_uniform(reel_tape_rng(t)) < c->tf)            /* teacher forcing: the target */
-			fed[k] = reel_tensor_wrap(t, 2, (int[]){B, O}, (reel_real *)c->targets + (size_t)k * B * O);
-		else
-			fed[k] = ys[k];
+		fed[k] = reel__feedback_value(t, c, ys[k], k, B, O);             /* y_t, or the target (teacher forcing) */
 	}
 	return reel_tape_status(t) == REEL_OK ? reel_stack(t, ys, T) : NULL;
 }

@@ -166,6 +166,17 @@ const reel_layer_type *reel_layer_type_find(const char *name);
 int reel_layer_type_count(void);
 const reel_layer_type *reel_layer_type_at(int i);
 
+/* Shared by the layers that feed their own output back (jordan, narx;
+ * models/layer_jordan.c).  reel__feedback_place: the config errors of such
+ * a layer's place (real vectors over time in, a regress task, the last
+ * layer), named by its type.  reel__feedback_targets: with teacher forcing
+ * on, the per-step targets must be there (else an error on the tape, 0).
+ * reel__feedback_value: what step k feeds back, the target of step k with
+ * probability c->tf (a draw from the tape's RNG), else y, its own output. */
+void reel__feedback_place(reel_cfg_obj *o, const char *type, const reel_flow *in, const reel_build_ctx *b);
+int reel__feedback_targets(reel_tape *t, const reel_layer *L, const reel_fwd_ctx *c, int O);
+reel_tensor *reel__feedback_value(reel_tape *t, const reel_fwd_ctx *c, reel_tensor *y, int k, int B, int O);
+
 /* The "jordan" layer (models/layer_jordan.c): output recurrence (Jordan
  * 1986), built and run through these from the registry's table. */
 enum { REEL_JORDAN_OUTPUT, REEL_JORDAN_AVERAGE }; /* what is fed back: y_{t-1}, or the running average a_{t-1} */
