@@ -491,10 +491,12 @@ static int load_trained(const args *a, reel_model **m)
 	return 0;
 }
 
-static int wrong_task(const reel_model *m, const char *verb, const char *tasks)
+/* The verb refused for the loaded model's task: says so, frees m. */
+static int wrong_task(reel_model *m, const char *verb, const char *tasks)
 {
 	fprintf(stderr, "reel: %s serves %s models; %s is a %s model\n(reel %s --help for usage)\n", verb, tasks,
 	        reel_cfg_name(m->cfg), reel_task_name(m->task), verb);
+	reel_model_free(m);
 	return EXIT_USAGE;
 }
 
@@ -532,11 +534,8 @@ static int cmd_decode(const args *a)
 	int rc = load_trained(a, &m);
 	if (rc)
 		return rc;
-	if (!m->is_s2s && m->task != REEL_TASK_CTC) {
-		rc = wrong_task(m, "decode", "seq2seq and ctc");
-		reel_model_free(m);
-		return rc;
-	}
+	if (!m->is_s2s && m->task != REEL_TASK_CTC)
+		return wrong_task(m, "decode", "seq2seq and ctc");
 	if (m->task == REEL_TASK_CTC)
 		return cmd_decode_ctc(a, m);
 	reel_decode_opts o = reel_decode_defaults(m);
@@ -584,11 +583,8 @@ static int cmd_sample(const args *a)
 	int rc = load_trained(a, &m);
 	if (rc)
 		return rc;
-	if (m->task != REEL_TASK_LM) {
-		rc = wrong_task(m, "sample", "language (lm)");
-		reel_model_free(m);
-		return rc;
-	}
+	if (m->task != REEL_TASK_LM)
+		return wrong_task(m, "sample", "language (lm)");
 	reel_sample_opts o = {.prime = a->prime, .temperature = a->temperature, .top_k = a->top_k, .length = a->length,
 	                      .seed = (uint64_t)a->seed};
 	reel_err err = {0};
@@ -606,11 +602,8 @@ static int cmd_predict(const args *a)
 	int rc = load_trained(a, &m);
 	if (rc)
 		return rc;
-	if (m->task == REEL_TASK_LM || m->task == REEL_TASK_SEQ2SEQ) {
-		rc = wrong_task(m, "predict", "classify, tag, regress and ctc");
-		reel_model_free(m);
-		return rc;
-	}
+	if (m->task == REEL_TASK_LM || m->task == REEL_TASK_SEQ2SEQ)
+		return wrong_task(m, "predict", "classify, tag, regress and ctc");
 	reel_err err = {0};
 	reel_status st;
 	if (m->task == REEL_TASK_CTC && (a->input || a->probs || a->svg)) {
