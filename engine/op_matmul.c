@@ -289,12 +289,10 @@ reel_tensor *reel_addmm(reel_tape *t, reel_tensor *d, reel_tensor *a, reel_tenso
 	reel_tensor *c = alias ? reel_rows(t, d, 0, p.m) : reel__out(t, 2, (int[]){p.m, p.n}, need);
 	if (!c)
 		return NULL;
-	if (alias)
-		;
-	else if (row)
+	if (!alias && row)
 		for (int i = 0; i < p.m; i++)
 			memcpy(c->data + (size_t)i * p.n, d->data, (size_t)p.n * sizeof(reel_real));
-	else
+	else if (!alias)
 		memcpy(c->data, d->data, d->size * sizeof(reel_real));
 	reel__gemm(p.m, p.n, p.k, 1, a->data, p.rsa, p.csa, b->data, p.rsb, p.csb, 1, c->data, p.n, 1);
 	if (need) {

@@ -325,30 +325,44 @@ static int cmp_count(const void *a, const void *b)
 	return x->n != y->n ? (x->n < y->n) - (x->n > y->n) : (x->id > y->id) - (x->id < y->id);
 }
 
+/* A text token's string: its span, or the end-of-line word (s NULL). */
+static const char *tok_str(const span *t, int *len)
+{
+	*len = t->s ? t->len : 5;
+	return t->s ? t->s : EOS_WORD;
+}
+
 /* The training tokens tok[0..n) into v (after its specials), sorted
  * bytewise; with max_vocab > 0 only the max_vocab - v->n most frequent of
  * them (ties: the bytewise first), the others left to map to <unk>.
  * 0, or -1 when out of memory. */
 static int text_vocab(reel__vocab *v, const span *tok, size_t n, int max_vocab)
 {
+	int len;
 	if (!max_vocab) {
-		for (size_t i = 0; i < n; i++)
-			if (reel__vocab_add(v, tok[i].s ? tok[i].s : EOS_WORD, tok[i].s ? tok[i].len : 5) < 0)
+		for (size_t i = 0; i < n; i++) {
+			const char *w = tok_str(&tok[i], &len);
+			if (reel__vocab_add(v, w, len) < 0)
 				return -1;
+		}
 		return reel__vocab_sort(v);
 	}
 	reel__vocab all = {0};
 	tok_count *c = NULL;
 	int rc = -1;
-	for (size_t i = 0; i < n; i++)
-		if (reel__vocab_add(&all, tok[i].s ? tok[i].s : EOS_WORD, tok[i].s ? tok[i].len : 5) < 0)
+	for (size_t i = 0; i < n; i++) {
+		const char *w = tok_str(&tok[i], &len);
+		if (reel__vocab_add(&all, w, len) < 0)
 			goto out;
+	}
 	if (reel__vocab_sort(&all) || !(c = reel__calloc((size_t)all.n + 1, sizeof *c)))
 		goto out;
 	for (int k = 0; k < all.n; k++)
 		c[k].id = k;
-	for (size_t i = 0; i < n; i++)
-		c[reel__vocab_find(&all, tok[i].s ? tok[i].s : EOS_WORD, tok[i].s ? tok[i].len : 5)].n++;
+	for (size_t i = 0; i < n; i++) {
+		const char *w = tok_str(&tok[i], &len);
+		c[reel__vocab_find(&all, w, len)].n++;
+	}
 	qsort(c, (size_t)all.n, sizeof *c, cmp_count);
 	for (int k = 0; k < all.n && v->n < max_vocab; k++)
 		if (reel__vocab_add(v, all.str[c[k].id], all.slen[c[k].id]) < 0)
